@@ -1,0 +1,3 @@
+//! `memo`: inspect and manage a memo cache directory.
+
+fn main() {}
