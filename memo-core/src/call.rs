@@ -1,21 +1,128 @@
 //! The call path: hash the arguments, look the key up, and on a miss run the
 //! body and store its output.
+//!
+//! Generated code calls [`begin`] while it can still borrow the arguments,
+//! then hands the body to [`Call::finish_value`] or [`Call::finish_ok`]. A
+//! hit is one read and a checksum; nothing is rendered, allocated per
+//! argument or written. A miss renders the call for the trace and the
+//! metadata, runs the body, and stores the result atomically. No failure of
+//! the cache (unhashable argument, corrupt entry, full or read-only disk)
+//! ever loses the function's result: the worst case is running uncached.
+
+use std::ops::Range;
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::function::CachedFn;
 use crate::__private::Arg;
+use crate::entry::{self, ArgRecord, Entry, EntryMeta};
+use crate::function::CachedFn;
+use crate::hash::Digest;
+use crate::memory::Memory;
+use crate::{key, trace};
+
+/// Longest rendering of one argument in a trace or in metadata.
+const ARG_RENDER_LIMIT: usize = 200;
 
 /// A cached call between the lookup and the result.
 pub struct Call {
-    _todo: (),
+    state: State,
+}
+
+enum State {
+    /// Run the body and store nothing: the `Memory` is disabled or cannot be
+    /// opened, or an argument could not be hashed.
+    Uncached,
+    /// A verified entry; its output is decoded once the output type is known.
+    Found(Found),
+    /// No usable entry: run the body, then store its output.
+    Missing(Missing),
+}
+
+/// Where a call's entry lives.
+struct Target {
+    function: &'static CachedFn,
+    memory: &'static Memory,
+    key: Digest,
+    path: String,
+}
+
+struct Found {
+    target: Target,
+    bytes: Vec<u8>,
+    type_hash: u64,
+    meta: Range<usize>,
+    payload: Range<usize>,
+}
+
+struct Missing {
+    target: Target,
+    /// The call as written: `f(1, "a")`.
+    call: String,
+    args: Vec<ArgRecord>,
+    type_args: Vec<String>,
 }
 
 /// Starts a cached call: hashes `args` and looks the key up.
-pub fn begin(function: &'static CachedFn, args: &[&dyn Arg]) -> Call {
-    let _ = (function, args);
-    todo!()
+///
+/// `type_args` holds `type_name::<T>()` for each type parameter of a generic
+/// function (and, for methods, of `Self`), so each instantiation has its own
+/// entries; it is empty for ordinary functions.
+pub fn begin(function: &'static CachedFn, type_args: &[&'static str], args: &[&dyn Arg]) -> Call {
+    let memory = function.memory();
+    let state = match memory.store() {
+        None => State::Uncached,
+        Some(store) => lookup(function, memory, store, type_args, args),
+    };
+    Call { state }
+}
+
+fn lookup(
+    function: &'static CachedFn,
+    memory: &'static Memory,
+    store: &dyn crate::store::Store,
+    type_args: &[&'static str],
+    args: &[&dyn Arg],
+) -> State {
+    let mut digests = [0; 8];
+    let mut spilled = Vec::new();
+    let digests: &mut [Digest] = if args.len() <= digests.len() {
+        &mut digests[..args.len()]
+    } else {
+        spilled.resize(args.len(), 0);
+        &mut spilled
+    };
+    for (slot, arg) in digests.iter_mut().zip(args) {
+        match arg.digest() {
+            Ok(digest) => *slot = digest,
+            Err(e) => {
+                trace::warn(format_args!("{}: {e}; the call runs uncached", function.derived().identity));
+                return State::Uncached;
+            }
+        }
+    }
+    let derived = function.derived();
+    let key = key::call_key(derived.key_prefix, type_args, digests);
+    let target = Target { function, memory, key, path: key::entry_path(&derived.dir, &derived.version, key) };
+    match store.read(&target.path) {
+        Ok(Some(bytes)) => match Entry::parse(&bytes, Some(key)) {
+            Ok(entry) => {
+                let (meta, payload) = entry.ranges(&bytes);
+                let type_hash = entry.type_hash();
+                return State::Found(Found { target, bytes, type_hash, meta, payload });
+            }
+            Err(e) => trace::warn(format_args!(
+                "corrupt cache entry {} ({e}); recomputing {}",
+                target.path, derived.identity
+            )),
+        },
+        Ok(None) => {}
+        Err(e) => trace::warn(format_args!("cannot read cache entry {} ({e}); recomputing", target.path)),
+    }
+    let call = render_call(function, args);
+    let args = arg_records(function, digests);
+    State::Missing(Missing { target, call, args, type_args: type_args.iter().map(|t| t.to_string()).collect() })
 }
 
 impl Call {
@@ -25,17 +132,144 @@ impl Call {
         R: Serialize + DeserializeOwned,
         F: FnOnce() -> R,
     {
-        let _ = body;
-        todo!()
+        self.finish(body, |output| Some(output), |stored| stored)
     }
 
-    /// Like [`Call::finish_value`], but stores only `Ok` values.
+    /// Like [`Call::finish_value`], but stores only `Ok` values: an `Err` is
+    /// returned to the caller and the next call runs again.
     pub fn finish_ok<T, E, F>(self, body: F) -> Result<T, E>
     where
         T: Serialize + DeserializeOwned,
         F: FnOnce() -> Result<T, E>,
     {
-        let _ = body;
-        todo!()
+        self.finish(body, |output| output.as_ref().ok(), Ok)
     }
+
+    /// The shared finish: `storable` picks what of an output is stored
+    /// (`None`: nothing), `rebuild` turns a stored value back into an output.
+    fn finish<R, S, F>(self, body: F, storable: fn(&R) -> Option<&S>, rebuild: fn(S) -> R) -> R
+    where
+        S: Serialize + DeserializeOwned,
+        F: FnOnce() -> R,
+    {
+        let missing = match self.state {
+            State::Uncached => return body(),
+            State::Missing(missing) => missing,
+            State::Found(found) => match found.load::<S>() {
+                Ok(stored) => return rebuild(stored),
+                Err(missing) => missing,
+            },
+        };
+        missing.run(body, storable)
+    }
+}
+
+impl Found {
+    /// Decodes the output, or explains why it must be recomputed.
+    fn load<S: DeserializeOwned>(self) -> Result<S, Missing> {
+        let function = self.target.function;
+        let derived = function.derived();
+        let stored_as = std::any::type_name::<S>();
+        let problem = if self.type_hash != entry::type_hash(stored_as) {
+            format!("its output type is no longer {stored_as}")
+        } else {
+            match rmp_serde::from_slice(&self.bytes[self.payload.clone()]) {
+                Ok(stored) => {
+                    if verbosity(function, self.target.memory) >= 2 {
+                        trace::loading(function.spec.name, &derived.identity);
+                    }
+                    tracing::debug!(target: "memory", function = derived.identity, "cache hit");
+                    return Ok(stored);
+                }
+                Err(e) => format!("its output does not decode as {stored_as} ({e})"),
+            }
+        };
+        trace::note(
+            verbosity(function, self.target.memory),
+            format_args!("recomputing {}: the stored entry is stale: {problem}", derived.identity),
+        );
+        // Same key, same arguments: the old metadata renders this call.
+        let meta: Option<EntryMeta> = rmp_serde::from_slice(&self.bytes[self.meta]).ok();
+        let (call, args, type_args) = match meta {
+            Some(meta) => (meta.call, meta.args, meta.type_args),
+            None => (format!("{}(…)", function.spec.name), Vec::new(), Vec::new()),
+        };
+        Err(Missing { target: self.target, call, args, type_args })
+    }
+}
+
+impl Missing {
+    /// Runs the body, stores what `storable` picks of its output, returns it.
+    fn run<R, S: Serialize>(self, body: impl FnOnce() -> R, storable: fn(&R) -> Option<&S>) -> R {
+        let Target { function, memory, key, ref path } = self.target;
+        let derived = function.derived();
+        let verbose = verbosity(function, memory);
+        if verbose >= 1 {
+            trace::calling(&derived.identity, &self.call);
+        }
+        let started = Instant::now();
+        let output = body();
+        let duration = started.elapsed();
+        if verbose >= 1 {
+            trace::computed(function.spec.name, duration);
+        }
+        tracing::info!(target: "memory", function = derived.identity, call = self.call, ?duration, "computed");
+        if let Some(stored) = storable(&output) {
+            let meta = EntryMeta {
+                identity: derived.identity.clone(),
+                fingerprint: format!("{:032x}", function.spec.fingerprint),
+                output_type: std::any::type_name::<S>().to_owned(),
+                call: self.call,
+                args: self.args,
+                type_args: self.type_args,
+                created_ms: unix_millis(),
+                duration_s: duration.as_secs_f64(),
+            };
+            store(memory, path, key, &meta, stored);
+        }
+        output
+    }
+}
+
+fn store<S: Serialize>(memory: &Memory, path: &str, key: Digest, meta: &EntryMeta, stored: &S) {
+    let bytes = match entry::encode(key, entry::type_hash(&meta.output_type), meta, stored) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            trace::warn(format_args!("{}: cannot encode the output ({e}); it is not cached", meta.identity));
+            return;
+        }
+    };
+    let Some(store) = memory.store() else { return };
+    if let Err(e) = store.write(path, &bytes) {
+        memory.report_write_failure(path, &e);
+    }
+}
+
+fn verbosity(function: &CachedFn, memory: &Memory) -> u8 {
+    function.spec.verbose.unwrap_or_else(|| memory.verbosity())
+}
+
+/// `f(1, "a")`: the hashed arguments, positionally, as joblib prints calls.
+fn render_call(function: &CachedFn, args: &[&dyn Arg]) -> String {
+    let mut call = String::with_capacity(32);
+    call.push_str(function.spec.name);
+    call.push('(');
+    for (i, arg) in args.iter().enumerate() {
+        if i > 0 {
+            call.push_str(", ");
+        }
+        arg.render(ARG_RENDER_LIMIT, &mut call);
+    }
+    call.push(')');
+    call
+}
+
+fn arg_records(function: &CachedFn, digests: &[Digest]) -> Vec<ArgRecord> {
+    let names = function.spec.params.iter().copied().chain(std::iter::repeat("?"));
+    names.zip(digests).map(|(name, digest)| ArgRecord { name: name.to_owned(), digest: format!("{digest:032x}") }).collect()
+}
+
+fn unix_millis() -> u64 {
+    let since_epoch = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or(Duration::ZERO);
+    u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX)
 }

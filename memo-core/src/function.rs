@@ -46,6 +46,10 @@ pub(crate) struct Derived {
     /// The directory of this function in a store: a readable, file-name-safe
     /// rendering of the identity (plus a hash when that rendering is lossy).
     pub dir: String,
+    /// The code-version directory inside `dir`.
+    pub version: String,
+    /// The constant part of every key of this function.
+    pub key_prefix: crate::hash::Digest,
 }
 
 impl CachedFn {
@@ -68,8 +72,13 @@ impl CachedFn {
                 Some(name) => name.to_owned(),
                 None => format!("{}::{}", self.spec.module_path, self.spec.name),
             };
-            let dir = crate::key::dir_name(&identity);
-            Derived { identity, dir }
+            let fingerprint = self.spec.fingerprint;
+            Derived {
+                dir: crate::key::dir_name(&identity),
+                version: crate::key::version_dir(fingerprint),
+                key_prefix: crate::key::key_prefix(&identity, fingerprint),
+                identity,
+            }
         })
     }
 }

@@ -1,6 +1,117 @@
-//! Keys: where an entry lives in a store.
+//! Keys: which entry a call maps to, and where that entry lives in a store.
+//!
+//! An entry's path is `<function dir>/<code version>/<key>.memo`: one
+//! directory per function identity, one per code fingerprint inside it (so
+//! stale code versions can be reclaimed as a whole), and the call's key as
+//! the file name. The key hashes everything that decides the result: the
+//! identity, the full fingerprint, the type arguments and every argument
+//! digest, under the format and hashing-scheme versions.
+
+use xxhash_rust::xxh3::{Xxh3, xxh3_64};
+
+use crate::entry::FORMAT_VERSION;
+use crate::hash::Digest;
+const SCHEME_VERSION: u32 = 0; // FIXME(lead): use crate::hash::SCHEME_VERSION once it lands
+
+/// Longest readable part of a function directory name; file systems cap a
+/// name at 255 bytes and long generic identities get close.
+const MAX_READABLE_DIR: usize = 100;
 
 /// A readable, file-name-safe directory name for a function identity.
+///
+/// `crate::module::f` becomes `crate.module.f`. When that rendering could
+/// be shared by another identity (any character outside `[A-Za-z0-9_]`
+/// besides the `::` separators, or a very long name), a hash of the exact
+/// identity is appended, so two identities never share a directory.
 pub(crate) fn dir_name(identity: &str) -> String {
-    identity.to_owned()
+    let lossless = !identity.is_empty()
+        && identity.len() <= MAX_READABLE_DIR
+        && identity
+            .split("::")
+            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+    let mut name: String = identity
+        .replace("::", ".")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '.' { c } else { '_' })
+        .take(MAX_READABLE_DIR)
+        .collect();
+    if name.starts_with('.') {
+        // Names starting with a dot are ours (temp files, markers).
+        name.replace_range(0..1, "_");
+    }
+    if !lossless {
+        name.push_str(&format!("-{:016x}", xxh3_64(identity.as_bytes())));
+    }
+    name
+}
+
+/// The part of every key of one function that does not change between
+/// calls; computed once per process.
+pub(crate) fn key_prefix(identity: &str, fingerprint: u128) -> Digest {
+    let mut hasher = Xxh3::new();
+    hasher.update(b"memo-entry-key");
+    hasher.update(&FORMAT_VERSION.to_le_bytes());
+    hasher.update(&SCHEME_VERSION.to_le_bytes());
+    hasher.update(&(identity.len() as u64).to_le_bytes());
+    hasher.update(identity.as_bytes());
+    hasher.update(&fingerprint.to_le_bytes());
+    hasher.digest128()
+}
+
+/// The key of one call.
+pub(crate) fn call_key(prefix: Digest, type_args: &[&str], digests: &[Digest]) -> Digest {
+    let mut hasher = Xxh3::new();
+    hasher.update(&prefix.to_le_bytes());
+    hasher.update(&(type_args.len() as u64).to_le_bytes());
+    for name in type_args {
+        hasher.update(&(name.len() as u64).to_le_bytes());
+        hasher.update(name.as_bytes());
+    }
+    hasher.update(&(digests.len() as u64).to_le_bytes());
+    for digest in digests {
+        hasher.update(&digest.to_le_bytes());
+    }
+    hasher.digest128()
+}
+
+/// The code-version directory: the fingerprint's first 64 bits in hex.
+pub(crate) fn version_dir(fingerprint: u128) -> String {
+    format!("{:016x}", (fingerprint >> 64) as u64)
+}
+
+/// The store path of an entry.
+pub(crate) fn entry_path(function_dir: &str, version_dir: &str, key: Digest) -> String {
+    format!("{function_dir}/{version_dir}/{key:032x}.memo")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_identities_stay_readable() {
+        assert_eq!(dir_name("my_crate::module::f"), "my_crate.module.f");
+    }
+
+    #[test]
+    fn lossy_identities_get_a_hash() {
+        let a = dir_name("a.b");
+        let b = dir_name("a::b");
+        assert_ne!(a, b);
+        assert!(a.starts_with("a.b-"));
+        let generic = dir_name("m::describe<u32>");
+        assert!(generic.starts_with("m.describe_u32_-"), "{generic}");
+        assert_ne!(dir_name("m::describe<u32>"), dir_name("m::describe<u64>"));
+        assert!(!dir_name(".hidden").starts_with('.'));
+        assert!(dir_name(&"x".repeat(500)).len() < 130);
+    }
+
+    #[test]
+    fn keys_separate_type_args_and_arguments() {
+        let prefix = key_prefix("m::f", 1);
+        assert_ne!(call_key(prefix, &["u32"], &[]), call_key(prefix, &["u64"], &[]));
+        assert_ne!(call_key(prefix, &[], &[1, 2]), call_key(prefix, &[], &[2, 1]));
+        assert_ne!(call_key(prefix, &["ab", "c"], &[]), call_key(prefix, &["a", "bc"], &[]));
+        assert_ne!(key_prefix("m::f", 1), key_prefix("m::f", 2));
+    }
 }

@@ -1,23 +1,165 @@
 //! `Memory`: a cache location and its options.
 
-use std::path::PathBuf;
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-/// A cache context (joblib's `Memory`).
-#[derive(Debug)]
+use crate::store::{FsStore, Store};
+
+/// The environment variable that sets the default cache location.
+pub const CACHE_DIR_ENV: &str = "MEMO_CACHE_DIR";
+
+/// The default cache directory, relative to the working directory, when
+/// [`CACHE_DIR_ENV`] is not set.
+pub const DEFAULT_DIR: &str = ".memo_cache";
+
+/// A cache context: where entries are stored and how calls behave (joblib's
+/// `Memory`).
+///
+/// A `Memory` touches the disk only on its first cached call, so it can be
+/// built in a `static`:
+///
+/// ```
+/// use std::sync::LazyLock;
+/// use memory::Memory;
+///
+/// static CACHE: LazyLock<Memory> =
+///     LazyLock::new(|| Memory::new(std::env::temp_dir().join("memo-doc-memory")).verbose(1));
+///
+/// #[memory::cache(memory = CACHE)]
+/// fn square(x: u64) -> u64 {
+///     x * x
+/// }
+///
+/// assert_eq!(square(4), 16);
+/// # CACHE.clear().unwrap();
+/// ```
 pub struct Memory {
     location: Option<PathBuf>,
+    verbose: u8,
+    /// Opened on first use; `None` when the location cannot be opened (the
+    /// failure was reported and calls run uncached).
+    store: OnceLock<Option<Box<dyn Store>>>,
+    /// Whether a failed write was reported already: a full disk must not
+    /// print a warning per call.
+    write_failure_reported: AtomicBool,
 }
 
 impl Memory {
-    /// A cache stored under `location`.
+    /// A cache stored in the directory `location` (created on first use).
+    ///
+    /// A relative location is resolved against the working directory at the
+    /// first cached call.
     pub fn new(location: impl Into<PathBuf>) -> Self {
-        Memory { location: Some(location.into()) }
+        Memory::with_location(Some(location.into()))
+    }
+
+    /// A pass-through `Memory` that caches nothing: every call runs
+    /// (joblib's `location=None`).
+    pub fn disabled() -> Self {
+        Memory::with_location(None)
+    }
+
+    /// The default cache: `$MEMO_CACHE_DIR` if set, else `.memo_cache` in the
+    /// working directory. Used by cached functions without `memory = ...`
+    /// unless [`set_default`] installed another.
+    pub fn from_env() -> Self {
+        match std::env::var_os(CACHE_DIR_ENV) {
+            Some(dir) if !dir.is_empty() => Memory::new(dir),
+            _ => Memory::new(DEFAULT_DIR),
+        }
+    }
+
+    fn with_location(location: Option<PathBuf>) -> Self {
+        Memory { location, verbose: 0, store: OnceLock::new(), write_failure_reported: AtomicBool::new(false) }
+    }
+
+    /// How much to print on stderr: 0 is silent; 1 traces every computed
+    /// call (joblib's `[Memory] Calling ...` block); 2 also reports every
+    /// load from the cache. A function's own `verbose = N` overrides it.
+    pub fn verbose(mut self, level: u8) -> Self {
+        self.verbose = level;
+        self
+    }
+
+    /// The cache directory, or `None` for [`Memory::disabled`].
+    pub fn location(&self) -> Option<&Path> {
+        self.location.as_deref()
+    }
+
+    /// The verbosity level set with [`Memory::verbose`].
+    pub fn verbosity(&self) -> u8 {
+        self.verbose
+    }
+
+    /// Deletes every entry of this cache (the directory itself and its
+    /// `.gitignore` stay). A disabled `Memory` has nothing to clear.
+    pub fn clear(&self) -> io::Result<()> {
+        match &self.location {
+            None => Ok(()),
+            Some(location) if !location.exists() => Ok(()),
+            Some(location) => FsStore::open(location)?.clear(),
+        }
+    }
+
+    /// The store, opened on first use.
+    pub(crate) fn store(&self) -> Option<&dyn Store> {
+        self.store
+            .get_or_init(|| {
+                let location = self.location.as_ref()?;
+                match FsStore::open(location) {
+                    Ok(store) => Some(Box::new(store) as Box<dyn Store>),
+                    Err(e) => {
+                        crate::trace::warn(format_args!(
+                            "cannot open cache directory {}: {e}; calls run uncached",
+                            location.display()
+                        ));
+                        None
+                    }
+                }
+            })
+            .as_deref()
+    }
+
+    /// Reports a failed write once per `Memory`; later ones are only traced.
+    pub(crate) fn report_write_failure(&self, path: &str, error: &io::Error) {
+        if self.write_failure_reported.swap(true, Ordering::Relaxed) {
+            tracing::debug!(target: "memory", path, %error, "cache write failed");
+        } else {
+            crate::trace::warn(format_args!(
+                "cannot store a result in {}: {error}; results are returned but not cached \
+                 (reported once)",
+                self.location.as_deref().unwrap_or(Path::new("")).display()
+            ));
+        }
+    }
+}
+
+impl fmt::Debug for Memory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Memory").field("location", &self.location).field("verbose", &self.verbose).finish()
     }
 }
 
 static DEFAULT: OnceLock<Memory> = OnceLock::new();
 
-pub(crate) fn default_memory() -> &'static Memory {
-    DEFAULT.get_or_init(|| Memory::new(".memo_cache"))
+/// Installs the process-wide default [`Memory`], used by every cached
+/// function without `memory = ...`.
+///
+/// Call it at the start of `main`, before the first cached call. If a default
+/// is already in place (set before, or already used by a cached call, which
+/// fixes it to [`Memory::from_env`]), `memory` is handed back in `Err`.
+///
+/// ```
+/// memory::set_default(memory::Memory::new(std::env::temp_dir().join("memo-doc-default"))).unwrap();
+/// ```
+pub fn set_default(memory: Memory) -> Result<(), Memory> {
+    DEFAULT.set(memory)
+}
+
+/// The process-wide default [`Memory`] (see [`set_default`]).
+pub fn default_memory() -> &'static Memory {
+    DEFAULT.get_or_init(Memory::from_env)
 }

@@ -1,0 +1,339 @@
+//! The on-disk entry format (documented in `docs/format.md`).
+//!
+//! An entry is one immutable file: a fixed header, then the metadata and the
+//! output, both MessagePack. The header carries the entry's key and a checksum
+//! over everything, so a truncated, bit-flipped, foreign or misplaced file is
+//! detected before a single byte of it is decoded. Nothing in a file is
+//! trusted: every length is checked against the file's real size first, so a
+//! hostile file cannot make the decoder read out of bounds or allocate more
+//! than the file holds.
+
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::Xxh3;
+
+/// First eight bytes of every entry. The high byte and the CR LF / ^Z pair
+/// (as in PNG) catch text-mode transfers and files that are not entries.
+pub const MAGIC: [u8; 8] = *b"\x89MEMO\r\n\x1a";
+
+/// The entry format version this build writes and reads.
+pub const FORMAT_VERSION: u16 = 1;
+
+/// Size of the fixed header.
+pub const HEADER_LEN: usize = 80;
+
+/// Where the checksum sits in the header; it covers every byte before it and
+/// every byte after the header.
+const CHECKSUM_AT: usize = 64;
+
+/// What we record about every entry besides its output (joblib's
+/// `metadata.json`). Stored as a MessagePack map with named fields, so fields
+/// can be added later without a format bump (readers ignore unknown ones).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EntryMeta {
+    /// The function's identity: `crate::module::name` or its `name = "..."`.
+    pub identity: String,
+    /// The code fingerprint, as 32 hex digits.
+    pub fingerprint: String,
+    /// `type_name` of the function's output type.
+    pub output_type: String,
+    /// The call as written, rendered from the arguments: `f(1, "a")`.
+    pub call: String,
+    /// Per-argument digests (32 hex digits each), in call order: enough to
+    /// explain later which argument made a call miss.
+    pub args: Vec<ArgRecord>,
+    /// `type_name`s of the generic type arguments, if any.
+    #[serde(default)]
+    pub type_args: Vec<String>,
+    /// When the entry was computed, in milliseconds since the Unix epoch.
+    pub created_ms: u64,
+    /// How long the function ran, in seconds.
+    pub duration_s: f64,
+}
+
+/// One hashed argument of a call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArgRecord {
+    /// The parameter's name.
+    pub name: String,
+    /// Its canonical digest, as 32 hex digits.
+    pub digest: String,
+}
+
+/// Why bytes are not a usable entry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EntryError {
+    /// Shorter than a header, or than the lengths the header announces.
+    #[error("truncated entry ({actual} bytes, expected {expected})")]
+    Truncated {
+        /// Bytes present.
+        actual: u64,
+        /// Bytes the header announces.
+        expected: u64,
+    },
+    /// Longer than the header announces: something was appended.
+    #[error("entry has {extra} trailing bytes")]
+    Trailing {
+        /// Bytes past the announced end.
+        extra: u64,
+    },
+    /// Does not start with the entry magic: not a memo entry.
+    #[error("not a memo entry (bad magic)")]
+    BadMagic,
+    /// Written by another format version.
+    #[error("entry format version {0} (this build reads version {FORMAT_VERSION})")]
+    Version(u16),
+    /// Flags this build does not know.
+    #[error("entry uses unknown flags {0:#06x}")]
+    Flags(u16),
+    /// The checksum does not match: the bytes changed after they were written.
+    #[error("checksum mismatch")]
+    Checksum,
+    /// A valid entry, but for another key: a file copied or renamed into place.
+    #[error("entry belongs to another key")]
+    ForeignKey,
+    /// The metadata does not decode.
+    #[error("metadata does not decode: {0}")]
+    Meta(String),
+    /// The output does not decode as the function's output type.
+    #[error("output does not decode: {0}")]
+    Output(String),
+}
+
+/// A verified entry, borrowing the bytes it was read from.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry<'a> {
+    key: u128,
+    type_hash: u64,
+    meta: &'a [u8],
+    payload: &'a [u8],
+}
+
+/// The fixed header's fields.
+struct Header {
+    flags: u16,
+    meta_len: u32,
+    payload_len: u64,
+    blobs_len: u64,
+    key: u128,
+    type_hash: u64,
+}
+
+impl Header {
+    fn write(&self, out: &mut [u8]) {
+        out[0..8].copy_from_slice(&MAGIC);
+        out[8..10].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out[10..12].copy_from_slice(&self.flags.to_le_bytes());
+        out[12..16].copy_from_slice(&self.meta_len.to_le_bytes());
+        out[16..24].copy_from_slice(&self.payload_len.to_le_bytes());
+        out[24..32].copy_from_slice(&self.blobs_len.to_le_bytes());
+        out[32..48].copy_from_slice(&self.key.to_le_bytes());
+        out[48..56].copy_from_slice(&self.type_hash.to_le_bytes());
+        out[56..64].fill(0);
+    }
+
+    fn read(bytes: &[u8; HEADER_LEN]) -> Result<Header, EntryError> {
+        let u16_at = |at: usize| u16::from_le_bytes([bytes[at], bytes[at + 1]]);
+        let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+        let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
+        if bytes[0..8] != MAGIC {
+            return Err(EntryError::BadMagic);
+        }
+        let version = u16_at(8);
+        if version != FORMAT_VERSION {
+            return Err(EntryError::Version(version));
+        }
+        let flags = u16_at(10);
+        if flags != 0 {
+            return Err(EntryError::Flags(flags));
+        }
+        Ok(Header {
+            flags,
+            meta_len: u32_at(12),
+            payload_len: u64_at(16),
+            blobs_len: u64_at(24),
+            key: u128::from_le_bytes(bytes[32..48].try_into().unwrap()),
+            type_hash: u64_at(48),
+        })
+    }
+}
+
+fn checksum(header_head: &[u8], body: &[u8]) -> u128 {
+    let mut hasher = Xxh3::new();
+    hasher.update(header_head);
+    hasher.update(body);
+    hasher.digest128()
+}
+
+/// The hash of an output type's name, as stored in the header.
+pub fn type_hash(type_name: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(type_name.as_bytes())
+}
+
+/// Encodes an entry: header, metadata, output.
+pub fn encode<T: Serialize + ?Sized>(
+    key: u128,
+    type_hash: u64,
+    meta: &EntryMeta,
+    output: &T,
+) -> Result<Vec<u8>, rmp_serde::encode::Error> {
+    let mut bytes = vec![0; HEADER_LEN];
+    rmp_serde::encode::write_named(&mut bytes, meta)?;
+    let meta_len = bytes.len() - HEADER_LEN;
+    rmp_serde::encode::write_named(&mut bytes, output)?;
+    let payload_len = bytes.len() - HEADER_LEN - meta_len;
+    let header = Header {
+        flags: 0,
+        meta_len: u32::try_from(meta_len).expect("metadata over 4 GiB"),
+        payload_len: payload_len as u64,
+        blobs_len: 0,
+        key,
+        type_hash,
+    };
+    let (head, body) = bytes.split_at_mut(HEADER_LEN);
+    header.write(head);
+    let sum = checksum(&head[..CHECKSUM_AT], body);
+    head[CHECKSUM_AT..].copy_from_slice(&sum.to_le_bytes());
+    Ok(bytes)
+}
+
+impl<'a> Entry<'a> {
+    /// Checks `bytes` completely (header, lengths, checksum) without
+    /// decoding anything. `expected_key` guards against foreign files.
+    pub fn parse(bytes: &'a [u8], expected_key: Option<u128>) -> Result<Entry<'a>, EntryError> {
+        let Some((head, body)) = bytes.split_first_chunk::<HEADER_LEN>() else {
+            return Err(if bytes.starts_with(&MAGIC) || MAGIC.starts_with(bytes) {
+                EntryError::Truncated { actual: bytes.len() as u64, expected: HEADER_LEN as u64 }
+            } else {
+                EntryError::BadMagic
+            });
+        };
+        let header = Header::read(head)?;
+        // Lengths are checked in u128 so no announced size can overflow.
+        let announced =
+            u128::from(header.meta_len) + u128::from(header.payload_len) + u128::from(header.blobs_len);
+        let present = body.len() as u128;
+        if announced > present {
+            let expected = u64::try_from(announced + HEADER_LEN as u128).unwrap_or(u64::MAX);
+            return Err(EntryError::Truncated { actual: bytes.len() as u64, expected });
+        }
+        if announced < present {
+            return Err(EntryError::Trailing { extra: (present - announced) as u64 });
+        }
+        if header.blobs_len != 0 {
+            // Reserved for out-of-line arrays; no version-1 writer sets it.
+            return Err(EntryError::Flags(header.flags));
+        }
+        let stored_sum = u128::from_le_bytes(head[CHECKSUM_AT..].try_into().unwrap());
+        if checksum(&head[..CHECKSUM_AT], body) != stored_sum {
+            return Err(EntryError::Checksum);
+        }
+        if expected_key.is_some_and(|key| key != header.key) {
+            return Err(EntryError::ForeignKey);
+        }
+        let (meta, payload) = body.split_at(header.meta_len as usize);
+        Ok(Entry { key: header.key, type_hash: header.type_hash, meta, payload })
+    }
+
+    /// The key this entry was stored under.
+    pub fn key(&self) -> u128 {
+        self.key
+    }
+
+    /// The hash of the output type's name.
+    pub fn type_hash(&self) -> u64 {
+        self.type_hash
+    }
+
+    /// Decodes the metadata.
+    pub fn meta(&self) -> Result<EntryMeta, EntryError> {
+        rmp_serde::from_slice(self.meta).map_err(|e| EntryError::Meta(e.to_string()))
+    }
+
+    /// Decodes the output.
+    pub fn output<T: serde::de::DeserializeOwned>(&self) -> Result<T, EntryError> {
+        rmp_serde::from_slice(self.payload).map_err(|e| EntryError::Output(e.to_string()))
+    }
+
+    /// Bytes of the encoded output.
+    pub fn output_len(&self) -> usize {
+        self.payload.len()
+    }
+
+    /// Where the metadata and the output sit in `bytes`, the buffer this
+    /// entry was parsed from: lets a caller keep the buffer and drop the
+    /// borrow.
+    pub fn ranges(&self, bytes: &[u8]) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
+        let offset = |part: &[u8]| part.as_ptr() as usize - bytes.as_ptr() as usize;
+        let meta = offset(self.meta);
+        let payload = offset(self.payload);
+        (meta..meta + self.meta.len(), payload..payload + self.payload.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta() -> EntryMeta {
+        EntryMeta {
+            identity: "demo::f".into(),
+            fingerprint: format!("{:032x}", 7u128),
+            output_type: "u64".into(),
+            call: "f(1)".into(),
+            args: vec![ArgRecord { name: "x".into(), digest: format!("{:032x}", 9u128) }],
+            type_args: vec![],
+            created_ms: 1,
+            duration_s: 0.5,
+        }
+    }
+
+    #[test]
+    fn round_trips() {
+        let bytes = encode(42, type_hash("u64"), &meta(), &7u64).unwrap();
+        let entry = Entry::parse(&bytes, Some(42)).unwrap();
+        assert_eq!(entry.output::<u64>().unwrap(), 7);
+        assert_eq!(entry.meta().unwrap(), meta());
+        assert_eq!(entry.type_hash(), type_hash("u64"));
+    }
+
+    #[test]
+    fn every_truncation_is_detected() {
+        let bytes = encode(42, 0, &meta(), &"some output").unwrap();
+        for len in 0..bytes.len() {
+            assert!(Entry::parse(&bytes[..len], Some(42)).is_err(), "length {len}");
+        }
+    }
+
+    #[test]
+    fn every_single_bit_flip_is_detected() {
+        let bytes = encode(42, 0, &meta(), &vec![1u8, 2, 3]).unwrap();
+        for at in 0..bytes.len() {
+            for bit in 0..8 {
+                let mut flipped = bytes.clone();
+                flipped[at] ^= 1 << bit;
+                assert!(Entry::parse(&flipped, Some(42)).is_err(), "byte {at} bit {bit}");
+            }
+        }
+    }
+
+    #[test]
+    fn foreign_key_newer_version_and_garbage_are_rejected() {
+        let bytes = encode(42, 0, &meta(), &1u8).unwrap();
+        assert_eq!(Entry::parse(&bytes, Some(43)).unwrap_err(), EntryError::ForeignKey);
+        let mut newer = bytes.clone();
+        newer[8] = 2;
+        assert_eq!(Entry::parse(&newer, None).unwrap_err(), EntryError::Version(2));
+        assert_eq!(Entry::parse(b"hello, world", None).unwrap_err(), EntryError::BadMagic);
+        let mut appended = bytes;
+        appended.push(0);
+        assert_eq!(Entry::parse(&appended, None).unwrap_err(), EntryError::Trailing { extra: 1 });
+    }
+
+    #[test]
+    fn huge_announced_lengths_do_not_allocate_or_panic() {
+        let mut bytes = encode(42, 0, &meta(), &1u8).unwrap();
+        bytes[16..24].copy_from_slice(&u64::MAX.to_le_bytes());
+        bytes[24..32].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(matches!(Entry::parse(&bytes, None), Err(EntryError::Truncated { .. })));
+    }
+}
