@@ -1,1 +1,49 @@
-//! placeholder
+//! joblib's trace, on stderr: `[Memory] Calling ...` on a miss at verbose ≥ 1,
+//! a `Loading ...` line on a hit at verbose ≥ 2, nothing at 0.
+
+use memo_tests::{cache_dir, run_with};
+
+const WORKER: &str = env!("CARGO_BIN_EXE_worker");
+
+fn worker(cache: &std::path::Path, verbose: &str, args: &[&str]) -> memo_tests::Run {
+    let mut command = std::process::Command::new(WORKER);
+    command.env("MEMO_CACHE_DIR", cache).env("WORKER_VERBOSE", verbose).args(args);
+    run_with(&mut command)
+}
+
+#[test]
+fn a_miss_at_verbose_1_prints_joblibs_block() {
+    let cache = cache_dir();
+    let run = worker(cache.path(), "1", &["square", "3"]);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 4, "{run:?}");
+    assert_eq!(lines[0], "_".repeat(80));
+    assert_eq!(lines[1], "[Memory] Calling worker::square...");
+    assert_eq!(lines[2], "square(3)");
+    assert!(lines[3].starts_with("____") && lines[3].ends_with("square - 0.0s, 0.0min"), "{}", lines[3]);
+    assert_eq!(lines[3].len(), 80);
+    assert!(!run.stdout.contains("[Memory]"), "the trace belongs on stderr");
+}
+
+#[test]
+fn a_hit_is_silent_at_verbose_1_and_reported_at_verbose_2() {
+    let cache = cache_dir();
+    worker(cache.path(), "0", &["square", "3"]);
+    assert_eq!(worker(cache.path(), "1", &["square", "3"]).stderr, "");
+    let loud = worker(cache.path(), "2", &["square", "3"]);
+    assert_eq!(loud.stderr.lines().count(), 1, "{loud:?}");
+    assert!(loud.stderr.starts_with("[Memory] Loading square..."), "{loud:?}");
+}
+
+#[test]
+fn verbose_0_prints_nothing() {
+    let cache = cache_dir();
+    assert_eq!(worker(cache.path(), "0", &["square", "3"]).stderr, "");
+}
+
+#[test]
+fn the_functions_own_level_overrides_the_memorys() {
+    let cache = cache_dir();
+    let run = worker(cache.path(), "0", &["loud", "3"]);
+    assert!(run.stderr.contains("[Memory] Calling worker::loud..."), "{run:?}");
+}

@@ -1,2 +1,63 @@
-//! Shared helpers for memo's behaviour tests: temporary cache directories and
-//! running the helper programs in `src/bin` as real, separate processes.
+//! Shared helpers for memo's behaviour tests: running the helper programs in
+//! `src/bin` as real, separate processes against a cache directory, and
+//! looking at what they left on disk.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// What a helper program printed.
+#[derive(Debug)]
+pub struct Run {
+    /// Standard output: the program's own lines (results, `computing ...`).
+    pub stdout: String,
+    /// Standard error: memo's trace and warnings.
+    pub stderr: String,
+}
+
+impl Run {
+    /// How many lines of stdout are exactly `line`.
+    pub fn count(&self, line: &str) -> usize {
+        self.stdout.lines().filter(|l| *l == line).count()
+    }
+}
+
+/// Runs the helper program `exe` with `MEMO_CACHE_DIR=cache` and `args`,
+/// and fails the test (showing both streams) unless it exits successfully.
+pub fn run(exe: &str, cache: &Path, args: &[&str]) -> Run {
+    run_with(Command::new(exe).env("MEMO_CACHE_DIR", cache).args(args))
+}
+
+/// Runs a prepared command; fails the test unless it exits successfully.
+pub fn run_with(command: &mut Command) -> Run {
+    let output = command.output().unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+    let run = Run {
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    assert!(output.status.success(), "{command:?} failed ({}):\n{run:#?}", output.status);
+    run
+}
+
+/// Every entry file (`*.memo`) below `dir`, sorted.
+pub fn entry_files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(children) = std::fs::read_dir(&dir) else { continue };
+        for child in children.flatten() {
+            let path = child.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "memo") {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// A fresh cache directory for one test.
+pub fn cache_dir() -> tempfile::TempDir {
+    tempfile::Builder::new().prefix("memo-test-").tempdir().expect("create a temporary cache directory")
+}
