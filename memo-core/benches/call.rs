@@ -1,1 +1,59 @@
-fn main() {}
+//! Latency of a cached call on the local store: a hit and a miss with small
+//! arguments, and the disabled-Memory pass-through as the floor.
+//!
+//! The cache lives in a fresh top-level directory (see `bench_dir`): file
+//! creation slows down for minutes near directories where many files were
+//! just deleted, such as `/tmp` after a build.
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use memory::Memory;
+
+fn main() {
+    divan::main();
+    let _ = std::fs::remove_dir_all(&*BENCH_DIR);
+}
+
+/// A fresh directory at the top of the file system when we may create one
+/// there, else in the temp dir.
+static BENCH_DIR: LazyLock<PathBuf> = LazyLock::new(|| {
+    let fresh = |parent: &std::path::Path| tempfile::Builder::new().prefix("memo-bench-").tempdir_in(parent);
+    let dir = fresh("/".as_ref()).or_else(|_| fresh(&std::env::temp_dir())).expect("a benchmark directory");
+    dir.keep()
+});
+
+static CACHE: LazyLock<Memory> = LazyLock::new(|| Memory::new(&*BENCH_DIR));
+static DISABLED: LazyLock<Memory> = LazyLock::new(Memory::disabled);
+
+#[memory::cache(memory = CACHE)]
+fn add(a: u64, b: &str) -> u64 {
+    a + b.len() as u64
+}
+
+#[memory::cache(memory = DISABLED)]
+fn add_uncached(a: u64, b: &str) -> u64 {
+    a + b.len() as u64
+}
+
+/// A small call whose entry is on disk (and in the page cache).
+#[divan::bench]
+fn hit(bencher: divan::Bencher) {
+    add(1, "warm");
+    bencher.bench(|| add(black_box(1), black_box("warm")));
+}
+
+/// A small call never seen before: hash, look up, run, encode, write.
+#[divan::bench(sample_count = 200, sample_size = 20)]
+fn miss(bencher: divan::Bencher) {
+    static NEXT: AtomicU64 = AtomicU64::new(1_000_000);
+    bencher.bench(|| add(NEXT.fetch_add(1, Ordering::Relaxed), black_box("cold")));
+}
+
+/// The same call through a disabled Memory: the cost of the wrapper alone.
+#[divan::bench]
+fn disabled(bencher: divan::Bencher) {
+    bencher.bench(|| add_uncached(black_box(1), black_box("warm")));
+}
