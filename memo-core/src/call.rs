@@ -97,20 +97,34 @@ fn lookup(
         match arg.digest() {
             Ok(digest) => *slot = digest,
             Err(e) => {
-                trace::warn(format_args!("{}: {e}; the call runs uncached", function.derived().identity));
+                trace::warn(format_args!(
+                    "{}: {e}; the call runs uncached",
+                    function.derived().identity
+                ));
                 return State::Uncached;
             }
         }
     }
     let derived = function.derived();
     let key = key::call_key(derived.key_prefix, type_args, digests);
-    let target = Target { function, memory, key, path: key::entry_path(&derived.dir, &derived.version, key) };
+    let target = Target {
+        function,
+        memory,
+        key,
+        path: key::entry_path(&derived.dir, &derived.version, key),
+    };
     match store.read(&target.path) {
         Ok(Some(bytes)) => match Entry::parse(&bytes, Some(key)) {
             Ok(entry) => {
                 let (meta, payload) = entry.ranges(&bytes);
                 let type_hash = entry.type_hash();
-                return State::Found(Found { target, bytes, type_hash, meta, payload });
+                return State::Found(Found {
+                    target,
+                    bytes,
+                    type_hash,
+                    meta,
+                    payload,
+                });
             }
             Err(e) => trace::warn(format_args!(
                 "corrupt cache entry {} ({e}); recomputing {}",
@@ -118,11 +132,19 @@ fn lookup(
             )),
         },
         Ok(None) => {}
-        Err(e) => trace::warn(format_args!("cannot read cache entry {} ({e}); recomputing", target.path)),
+        Err(e) => trace::warn(format_args!(
+            "cannot read cache entry {} ({e}); recomputing",
+            target.path
+        )),
     }
     let call = render_call(function, args);
     let args = arg_records(function, digests);
-    State::Missing(Missing { target, call, args, type_args: type_args.iter().map(|t| t.to_string()).collect() })
+    State::Missing(Missing {
+        target,
+        call,
+        args,
+        type_args: type_args.iter().map(|t| t.to_string()).collect(),
+    })
 }
 
 impl Call {
@@ -155,9 +177,9 @@ impl Call {
         let missing = match self.state {
             State::Uncached => return body(),
             State::Missing(missing) => missing,
-            State::Found(found) => match found.load::<S>() {
+            State::Found(found) => match found.decode::<S>() {
                 Ok(stored) => return rebuild(stored),
-                Err(missing) => missing,
+                Err(problem) => found.into_missing(&problem),
             },
         };
         missing.run(body, storable)
@@ -165,28 +187,31 @@ impl Call {
 }
 
 impl Found {
-    /// Decodes the output, or explains why it must be recomputed.
-    fn load<S: DeserializeOwned>(self) -> Result<S, Missing> {
-        let function = self.target.function;
-        let derived = function.derived();
+    /// Decodes the output, or says why it cannot be used.
+    fn decode<S: DeserializeOwned>(&self) -> Result<S, String> {
         let stored_as = std::any::type_name::<S>();
-        let problem = if self.type_hash != entry::type_hash(stored_as) {
-            format!("its output type is no longer {stored_as}")
-        } else {
-            match rmp_serde::from_slice(&self.bytes[self.payload.clone()]) {
-                Ok(stored) => {
-                    if verbosity(function, self.target.memory) >= 2 {
-                        trace::loading(function.spec.name, &derived.identity);
-                    }
-                    tracing::debug!(target: "memory", function = derived.identity, "cache hit");
-                    return Ok(stored);
-                }
-                Err(e) => format!("its output does not decode as {stored_as} ({e})"),
-            }
-        };
+        if self.type_hash != entry::type_hash(stored_as) {
+            return Err(format!("its output type is no longer {stored_as}"));
+        }
+        let stored = rmp_serde::from_slice(&self.bytes[self.payload.clone()])
+            .map_err(|e| format!("its output does not decode as {stored_as} ({e})"))?;
+        let function = self.target.function;
+        if verbosity(function, self.target.memory) >= 2 {
+            trace::loading(function.spec.name, &function.derived().identity);
+        }
+        tracing::debug!(target: "memory", function = function.derived().identity, "cache hit");
+        Ok(stored)
+    }
+
+    /// A stale entry (its output type changed) is recomputed and replaced.
+    fn into_missing(self, problem: &str) -> Missing {
+        let function = self.target.function;
         trace::note(
             verbosity(function, self.target.memory),
-            format_args!("recomputing {}: the stored entry is stale: {problem}", derived.identity),
+            format_args!(
+                "recomputing {}: the stored entry is stale: {problem}",
+                function.derived().identity
+            ),
         );
         // Same key, same arguments: the old metadata renders this call.
         let meta: Option<EntryMeta> = rmp_serde::from_slice(&self.bytes[self.meta]).ok();
@@ -194,14 +219,24 @@ impl Found {
             Some(meta) => (meta.call, meta.args, meta.type_args),
             None => (format!("{}(…)", function.spec.name), Vec::new(), Vec::new()),
         };
-        Err(Missing { target: self.target, call, args, type_args })
+        Missing {
+            target: self.target,
+            call,
+            args,
+            type_args,
+        }
     }
 }
 
 impl Missing {
     /// Runs the body, stores what `storable` picks of its output, returns it.
     fn run<R, S: Serialize>(self, body: impl FnOnce() -> R, storable: fn(&R) -> Option<&S>) -> R {
-        let Target { function, memory, key, ref path } = self.target;
+        let Target {
+            function,
+            memory,
+            key,
+            ref path,
+        } = self.target;
         let derived = function.derived();
         let verbose = verbosity(function, memory);
         if verbose >= 1 {
@@ -235,7 +270,10 @@ fn store<S: Serialize>(memory: &Memory, path: &str, key: Digest, meta: &EntryMet
     let bytes = match entry::encode(key, entry::type_hash(&meta.output_type), meta, stored) {
         Ok(bytes) => bytes,
         Err(e) => {
-            trace::warn(format_args!("{}: cannot encode the output ({e}); it is not cached", meta.identity));
+            trace::warn(format_args!(
+                "{}: cannot encode the output ({e}); it is not cached",
+                meta.identity
+            ));
             return;
         }
     };
@@ -265,11 +303,24 @@ fn render_call(function: &CachedFn, args: &[&dyn Arg]) -> String {
 }
 
 fn arg_records(function: &CachedFn, digests: &[Digest]) -> Vec<ArgRecord> {
-    let names = function.spec.params.iter().copied().chain(std::iter::repeat("?"));
-    names.zip(digests).map(|(name, digest)| ArgRecord { name: name.to_owned(), digest: format!("{digest:032x}") }).collect()
+    let names = function
+        .spec
+        .params
+        .iter()
+        .copied()
+        .chain(std::iter::repeat("?"));
+    names
+        .zip(digests)
+        .map(|(name, digest)| ArgRecord {
+            name: name.to_owned(),
+            digest: format!("{digest:032x}"),
+        })
+        .collect()
 }
 
 fn unix_millis() -> u64 {
-    let since_epoch = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or(Duration::ZERO);
+    let since_epoch = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
     u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX)
 }

@@ -10,8 +10,7 @@
 use xxhash_rust::xxh3::{Xxh3, xxh3_64};
 
 use crate::entry::FORMAT_VERSION;
-use crate::hash::Digest;
-const SCHEME_VERSION: u32 = 0; // FIXME(lead): use crate::hash::SCHEME_VERSION once it lands
+use crate::hash::{Digest, SCHEME_VERSION};
 
 /// Longest readable part of a function directory name; file systems cap a
 /// name at 255 bytes and long generic identities get close.
@@ -26,13 +25,19 @@ const MAX_READABLE_DIR: usize = 100;
 pub(crate) fn dir_name(identity: &str) -> String {
     let lossless = !identity.is_empty()
         && identity.len() <= MAX_READABLE_DIR
-        && identity
-            .split("::")
-            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+        && identity.split("::").all(|part| {
+            !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        });
     let mut name: String = identity
         .replace("::", ".")
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '.' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(MAX_READABLE_DIR)
         .collect();
     if name.starts_with('.') {
@@ -109,9 +114,18 @@ mod tests {
     #[test]
     fn keys_separate_type_args_and_arguments() {
         let prefix = key_prefix("m::f", 1);
-        assert_ne!(call_key(prefix, &["u32"], &[]), call_key(prefix, &["u64"], &[]));
-        assert_ne!(call_key(prefix, &[], &[1, 2]), call_key(prefix, &[], &[2, 1]));
-        assert_ne!(call_key(prefix, &["ab", "c"], &[]), call_key(prefix, &["a", "bc"], &[]));
+        assert_ne!(
+            call_key(prefix, &["u32"], &[]),
+            call_key(prefix, &["u64"], &[])
+        );
+        assert_ne!(
+            call_key(prefix, &[], &[1, 2]),
+            call_key(prefix, &[], &[2, 1])
+        );
+        assert_ne!(
+            call_key(prefix, &["ab", "c"], &[]),
+            call_key(prefix, &["a", "bc"], &[])
+        );
         assert_ne!(key_prefix("m::f", 1), key_prefix("m::f", 2));
     }
 }

@@ -101,7 +101,6 @@
 /// memo under another name.
 ///
 /// ```
-/// # memory::set_default(memory::Memory::disabled()).unwrap();
 /// mod reexported {
 ///     pub use memory as cache_lib;
 /// }
@@ -110,7 +109,10 @@
 /// fn double(x: u64) -> u64 {
 ///     x * 2
 /// }
-/// # assert_eq!(double(2), 4);
+/// # fn main() {
+/// #     memory::set_default(memory::Memory::disabled()).unwrap();
+/// #     assert_eq!(double(2), 4);
+/// # }
 /// ```
 ///
 /// Anything but a function, and `const` or `extern` functions, are refused
