@@ -202,22 +202,31 @@ impl<'a> Entry<'a> {
     pub fn parse(bytes: &'a [u8], expected_key: Option<u128>) -> Result<Entry<'a>, EntryError> {
         let Some((head, body)) = bytes.split_first_chunk::<HEADER_LEN>() else {
             return Err(if bytes.starts_with(&MAGIC) || MAGIC.starts_with(bytes) {
-                EntryError::Truncated { actual: bytes.len() as u64, expected: HEADER_LEN as u64 }
+                EntryError::Truncated {
+                    actual: bytes.len() as u64,
+                    expected: HEADER_LEN as u64,
+                }
             } else {
                 EntryError::BadMagic
             });
         };
         let header = Header::read(head)?;
         // Lengths are checked in u128 so no announced size can overflow.
-        let announced =
-            u128::from(header.meta_len) + u128::from(header.payload_len) + u128::from(header.blobs_len);
+        let announced = u128::from(header.meta_len)
+            + u128::from(header.payload_len)
+            + u128::from(header.blobs_len);
         let present = body.len() as u128;
         if announced > present {
             let expected = u64::try_from(announced + HEADER_LEN as u128).unwrap_or(u64::MAX);
-            return Err(EntryError::Truncated { actual: bytes.len() as u64, expected });
+            return Err(EntryError::Truncated {
+                actual: bytes.len() as u64,
+                expected,
+            });
         }
         if announced < present {
-            return Err(EntryError::Trailing { extra: (present - announced) as u64 });
+            return Err(EntryError::Trailing {
+                extra: (present - announced) as u64,
+            });
         }
         if header.blobs_len != 0 {
             // Reserved for out-of-line arrays; no version-1 writer sets it.
@@ -231,7 +240,12 @@ impl<'a> Entry<'a> {
             return Err(EntryError::ForeignKey);
         }
         let (meta, payload) = body.split_at(header.meta_len as usize);
-        Ok(Entry { key: header.key, type_hash: header.type_hash, meta, payload })
+        Ok(Entry {
+            key: header.key,
+            type_hash: header.type_hash,
+            meta,
+            payload,
+        })
     }
 
     /// The key this entry was stored under.
@@ -266,7 +280,10 @@ impl<'a> Entry<'a> {
         let offset = |part: &[u8]| part.as_ptr() as usize - bytes.as_ptr() as usize;
         let meta = offset(self.meta);
         let payload = offset(self.payload);
-        (meta..meta + self.meta.len(), payload..payload + self.payload.len())
+        (
+            meta..meta + self.meta.len(),
+            payload..payload + self.payload.len(),
+        )
     }
 }
 
@@ -280,7 +297,10 @@ mod tests {
             fingerprint: format!("{:032x}", 7u128),
             output_type: "u64".into(),
             call: "f(1)".into(),
-            args: vec![ArgRecord { name: "x".into(), digest: format!("{:032x}", 9u128) }],
+            args: vec![ArgRecord {
+                name: "x".into(),
+                digest: format!("{:032x}", 9u128),
+            }],
             type_args: vec![],
             created_ms: 1,
             duration_s: 0.5,
@@ -300,7 +320,10 @@ mod tests {
     fn every_truncation_is_detected() {
         let bytes = encode(42, 0, &meta(), &"some output").unwrap();
         for len in 0..bytes.len() {
-            assert!(Entry::parse(&bytes[..len], Some(42)).is_err(), "length {len}");
+            assert!(
+                Entry::parse(&bytes[..len], Some(42)).is_err(),
+                "length {len}"
+            );
         }
     }
 
@@ -311,7 +334,10 @@ mod tests {
             for bit in 0..8 {
                 let mut flipped = bytes.clone();
                 flipped[at] ^= 1 << bit;
-                assert!(Entry::parse(&flipped, Some(42)).is_err(), "byte {at} bit {bit}");
+                assert!(
+                    Entry::parse(&flipped, Some(42)).is_err(),
+                    "byte {at} bit {bit}"
+                );
             }
         }
     }
@@ -319,14 +345,26 @@ mod tests {
     #[test]
     fn foreign_key_newer_version_and_garbage_are_rejected() {
         let bytes = encode(42, 0, &meta(), &1u8).unwrap();
-        assert_eq!(Entry::parse(&bytes, Some(43)).unwrap_err(), EntryError::ForeignKey);
+        assert_eq!(
+            Entry::parse(&bytes, Some(43)).unwrap_err(),
+            EntryError::ForeignKey
+        );
         let mut newer = bytes.clone();
         newer[8] = 2;
-        assert_eq!(Entry::parse(&newer, None).unwrap_err(), EntryError::Version(2));
-        assert_eq!(Entry::parse(b"hello, world", None).unwrap_err(), EntryError::BadMagic);
+        assert_eq!(
+            Entry::parse(&newer, None).unwrap_err(),
+            EntryError::Version(2)
+        );
+        assert_eq!(
+            Entry::parse(b"hello, world", None).unwrap_err(),
+            EntryError::BadMagic
+        );
         let mut appended = bytes;
         appended.push(0);
-        assert_eq!(Entry::parse(&appended, None).unwrap_err(), EntryError::Trailing { extra: 1 });
+        assert_eq!(
+            Entry::parse(&appended, None).unwrap_err(),
+            EntryError::Trailing { extra: 1 }
+        );
     }
 
     #[test]
@@ -334,6 +372,9 @@ mod tests {
         let mut bytes = encode(42, 0, &meta(), &1u8).unwrap();
         bytes[16..24].copy_from_slice(&u64::MAX.to_le_bytes());
         bytes[24..32].copy_from_slice(&u64::MAX.to_le_bytes());
-        assert!(matches!(Entry::parse(&bytes, None), Err(EntryError::Truncated { .. })));
+        assert!(matches!(
+            Entry::parse(&bytes, None),
+            Err(EntryError::Truncated { .. })
+        ));
     }
 }

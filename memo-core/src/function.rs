@@ -3,8 +3,8 @@
 
 use std::sync::OnceLock;
 
-use crate::memory::Memory;
 use crate::__private::MemorySource;
+use crate::memory::Memory;
 
 /// The compile-time description of a cached function, written by the macro.
 #[derive(Debug)]
@@ -55,7 +55,10 @@ pub(crate) struct Derived {
 impl CachedFn {
     /// Wraps the macro's constants; `const` so it can initialize a `static`.
     pub const fn new(spec: FnSpec) -> Self {
-        CachedFn { spec, derived: OnceLock::new() }
+        CachedFn {
+            spec,
+            derived: OnceLock::new(),
+        }
     }
 
     /// The `Memory` this function caches in.

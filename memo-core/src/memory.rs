@@ -42,8 +42,9 @@ pub struct Memory {
     /// Opened on first use; `None` when the location cannot be opened (the
     /// failure was reported and calls run uncached).
     store: OnceLock<Option<Box<dyn Store>>>,
-    /// Whether a failed write was reported already: a full disk must not
-    /// print a warning per call.
+    /// Whether a failed read or write was reported already: a full or
+    /// unreadable disk must not print a warning per call.
+    read_failure_reported: AtomicBool,
     write_failure_reported: AtomicBool,
 }
 
@@ -73,7 +74,13 @@ impl Memory {
     }
 
     fn with_location(location: Option<PathBuf>) -> Self {
-        Memory { location, verbose: 0, store: OnceLock::new(), write_failure_reported: AtomicBool::new(false) }
+        Memory {
+            location,
+            verbose: 0,
+            store: OnceLock::new(),
+            read_failure_reported: AtomicBool::new(false),
+            write_failure_reported: AtomicBool::new(false),
+        }
     }
 
     /// How much to print on stderr: 0 is silent; 1 traces every computed
@@ -123,14 +130,33 @@ impl Memory {
             .as_deref()
     }
 
+    /// Reports a failed read once per `Memory`; later ones are only traced.
+    pub(crate) fn report_read_failure(&self, path: &str, error: &io::Error) {
+        self.report_once(
+            &self.read_failure_reported,
+            path,
+            error,
+            "read cache entries from",
+        );
+    }
+
     /// Reports a failed write once per `Memory`; later ones are only traced.
     pub(crate) fn report_write_failure(&self, path: &str, error: &io::Error) {
-        if self.write_failure_reported.swap(true, Ordering::Relaxed) {
-            tracing::debug!(target: "memory", path, %error, "cache write failed");
+        self.report_once(
+            &self.write_failure_reported,
+            path,
+            error,
+            "store results in",
+        );
+    }
+
+    fn report_once(&self, reported: &AtomicBool, path: &str, error: &io::Error, action: &str) {
+        if reported.swap(true, Ordering::Relaxed) {
+            tracing::debug!(target: "memory", path, %error, "cannot {action} the cache");
         } else {
             crate::trace::warn(format_args!(
-                "cannot store a result in {}: {error}; results are returned but not cached \
-                 (reported once)",
+                "cannot {action} {}: {error}; results are still returned, computed without \
+                 the cache (reported once)",
                 self.location.as_deref().unwrap_or(Path::new("")).display()
             ));
         }
@@ -139,7 +165,10 @@ impl Memory {
 
 impl fmt::Debug for Memory {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Memory").field("location", &self.location).field("verbose", &self.verbose).finish()
+        f.debug_struct("Memory")
+            .field("location", &self.location)
+            .field("verbose", &self.verbose)
+            .finish()
     }
 }
 

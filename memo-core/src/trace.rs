@@ -13,7 +13,9 @@ const RULE: usize = 80;
 /// a rule, `[Memory] Calling crate::f...`, and the call as written.
 pub(crate) fn calling(identity: &str, call: &str) {
     let rule = "_".repeat(RULE);
-    eprint_all(format_args!("{rule}\n[Memory] Calling {identity}...\n{call}\n"));
+    eprint_all(format_args!(
+        "{rule}\n[Memory] Calling {identity}...\n{call}\n"
+    ));
 }
 
 /// The closing line of a computed call, right-aligned on a rule:
@@ -26,7 +28,9 @@ pub(crate) fn computed(name: &str, duration: Duration) {
 
 /// A load from the cache, at verbose ≥ 2.
 pub(crate) fn loading(name: &str, identity: &str) {
-    eprint_all(format_args!("[Memory] Loading {name}... ({identity}, from cache)\n"));
+    eprint_all(format_args!(
+        "[Memory] Loading {name}... ({identity}, from cache)\n"
+    ));
 }
 
 /// A warning: always printed, since each one means work was or will be lost.
@@ -62,7 +66,10 @@ mod tests {
 
     #[test]
     fn durations_read_like_joblib() {
-        assert_eq!(format_duration(Duration::from_millis(90_000)), "90.0s, 1.5min");
+        assert_eq!(
+            format_duration(Duration::from_millis(90_000)),
+            "90.0s, 1.5min"
+        );
         assert_eq!(format_duration(Duration::ZERO), "0.0s, 0.0min");
     }
 }

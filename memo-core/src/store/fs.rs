@@ -26,7 +26,10 @@ impl FsStore {
         let root = std::path::absolute(root)?;
         fs::create_dir_all(&root)?;
         // Best effort: a read-only cache has no need for them.
-        let _ = write_if_missing(&root.join(GITIGNORE), b"# Created by memo: this directory is a cache.\n*\n");
+        let _ = write_if_missing(
+            &root.join(GITIGNORE),
+            b"# Created by memo: this directory is a cache.\n*\n",
+        );
         let _ = write_if_missing(
             &root.join(CACHEDIR_TAG),
             b"Signature: 8a477f597d28d172789f06886806bc55\n# This directory is a memo cache.\n",
@@ -36,7 +39,11 @@ impl FsStore {
 }
 
 fn write_if_missing(path: &Path, contents: &[u8]) -> io::Result<()> {
-    match fs::OpenOptions::new().write(true).create_new(true).open(path) {
+    match fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+    {
         Ok(mut file) => file.write_all(contents),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(e),
@@ -47,7 +54,15 @@ impl Store for FsStore {
     fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>> {
         match fs::read(self.root.join(path)) {
             Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            // A missing directory on the way means no entry either.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                ) =>
+            {
+                Ok(None)
+            }
             Err(e) => Err(e),
         }
     }
@@ -91,5 +106,8 @@ impl Store for FsStore {
 }
 
 fn temp_file_in(dir: &Path) -> io::Result<tempfile::NamedTempFile> {
-    tempfile::Builder::new().prefix(".tmp-").suffix(".memo").tempfile_in(dir)
+    tempfile::Builder::new()
+        .prefix(".tmp-")
+        .suffix(".memo")
+        .tempfile_in(dir)
 }
