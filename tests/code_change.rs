@@ -50,15 +50,24 @@ struct Fixture {
 impl Fixture {
     fn new() -> Fixture {
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        let dir = tempfile::Builder::new().prefix("memo-code-change-").tempdir().unwrap();
-        let manifest = include_str!("fixtures/code_change/Cargo.toml.in")
-            .replace("@MEMO_CORE@", &workspace.join("memo-core").display().to_string());
+        let dir = tempfile::Builder::new()
+            .prefix("memo-code-change-")
+            .tempdir()
+            .unwrap();
+        let manifest = include_str!("fixtures/code_change/Cargo.toml.in").replace(
+            "@MEMO_CORE@",
+            &workspace.join("memo-core").display().to_string(),
+        );
         std::fs::write(dir.path().join("Cargo.toml"), manifest).unwrap();
         // The workspace's lock file pins the same dependency versions, so the
         // build needs no network and reuses what it built before.
         std::fs::copy(workspace.join("Cargo.lock"), dir.path().join("Cargo.lock")).unwrap();
         std::fs::create_dir(dir.path().join("src")).unwrap();
-        Fixture { dir, cache: cache_dir(), target: workspace.join("target").join("code-change-fixture") }
+        Fixture {
+            dir,
+            cache: cache_dir(),
+            target: workspace.join("target").join("code-change-fixture"),
+        }
     }
 
     /// Builds the crate with `function` as its cached function and runs it
@@ -79,7 +88,11 @@ impl Fixture {
         assert!(build.success(), "building the {variant} variant failed");
         let exe = self.target.join("debug").join("code-change-fixture");
         let run = run_with(Command::new(exe).env("MEMO_CACHE_DIR", self.cache.path()));
-        assert_eq!(run.count(&format!("variant {variant}")), 1, "stale binary: {run:?}");
+        assert_eq!(
+            run.count(&format!("variant {variant}")),
+            1,
+            "stale binary: {run:?}"
+        );
         run
     }
 }
@@ -93,17 +106,31 @@ fn comments_keep_the_cache_edits_miss_and_reverts_hit_again() {
     assert_eq!(first.count("work(21) = 42"), 1);
 
     let commented = fixture.build_and_run("comments", COMMENTS_AND_FORMATTING, 21);
-    assert_eq!(commented.count("computing work(21)"), 0, "a comment-only edit missed: {commented:?}");
+    assert_eq!(
+        commented.count("computing work(21)"),
+        0,
+        "a comment-only edit missed: {commented:?}"
+    );
     assert_eq!(commented.count("work(21) = 42"), 1);
 
     let edited = fixture.build_and_run("edited", EDITED, 21);
-    assert_eq!(edited.count("computing work(21)"), 1, "a real edit hit the old result: {edited:?}");
+    assert_eq!(
+        edited.count("computing work(21)"),
+        1,
+        "a real edit hit the old result: {edited:?}"
+    );
     assert_eq!(edited.count("work(21) = 63"), 1);
 
     let reverted = fixture.build_and_run("reverted", ORIGINAL, 21);
-    assert_eq!(reverted.count("computing work(21)"), 0, "a revert did not find the old result: {reverted:?}");
+    assert_eq!(
+        reverted.count("computing work(21)"),
+        0,
+        "a revert did not find the old result: {reverted:?}"
+    );
     assert_eq!(reverted.count("work(21) = 42"), 1);
 
-    let versions = std::fs::read_dir(fixture.cache.path().join("code_change_fixture.work")).unwrap().count();
+    let versions = std::fs::read_dir(fixture.cache.path().join("code_change_fixture.work"))
+        .unwrap()
+        .count();
     assert_eq!(versions, 2, "one directory per code version");
 }

@@ -13,7 +13,10 @@ fn two_entries(cache: &Path) -> (PathBuf, PathBuf) {
     run(WORKER, cache, &["square", "5"]);
     let five = entry_files(cache).pop().expect("an entry for square(5)");
     run(WORKER, cache, &["square", "6"]);
-    let six = entry_files(cache).into_iter().find(|p| *p != five).expect("an entry for square(6)");
+    let six = entry_files(cache)
+        .into_iter()
+        .find(|p| *p != five)
+        .expect("an entry for square(6)");
     (five, six)
 }
 
@@ -27,10 +30,18 @@ fn assert_recovers(damage: impl FnOnce(&Path, &Path)) {
     let recovered = run(WORKER, cache.path(), &["square", "5"]);
     assert_eq!(recovered.count("computing square(5)"), 1, "{recovered:?}");
     assert_eq!(recovered.count("square(5) = 25"), 1, "{recovered:?}");
-    assert_eq!(recovered.stderr.matches("corrupt cache entry").count(), 1, "{recovered:?}");
+    assert_eq!(
+        recovered.stderr.matches("corrupt cache entry").count(),
+        1,
+        "{recovered:?}"
+    );
 
     let after = run(WORKER, cache.path(), &["square", "5"]);
-    assert_eq!(after.count("computing square(5)"), 0, "the entry was not replaced: {after:?}");
+    assert_eq!(
+        after.count("computing square(5)"),
+        0,
+        "the entry was not replaced: {after:?}"
+    );
     assert_eq!(after.count("square(5) = 25"), 1);
     assert!(after.stderr.is_empty(), "{after:?}");
 }

@@ -12,7 +12,10 @@ fn an_ignored_argument_does_not_cause_a_recompute() {
     assert_eq!(first.count("computing my_func(0, true)"), 1);
 
     let flipped = run(WORKER, cache.path(), &["my_func", "0", "false"]);
-    assert!(!flipped.stdout.contains("computing"), "debug is ignored: {flipped:?}");
+    assert!(
+        !flipped.stdout.contains("computing"),
+        "debug is ignored: {flipped:?}"
+    );
     assert_eq!(flipped.count("my_func(0, false) = 1"), 1);
 }
 

@@ -11,7 +11,11 @@ fn err_is_never_cached_ok_is() {
     let cache = cache_dir();
     for _ in 0..2 {
         let odd = run(WORKER, cache.path(), &["halve", "3"]);
-        assert_eq!(odd.count("computing halve(3)"), 1, "an Err must run again: {odd:?}");
+        assert_eq!(
+            odd.count("computing halve(3)"),
+            1,
+            "an Err must run again: {odd:?}"
+        );
         assert_eq!(odd.count(r#"halve(3) = Err("3 is odd")"#), 1);
     }
     assert!(entry_files(cache.path()).is_empty(), "an Err left an entry");
@@ -44,14 +48,27 @@ fn entries_record_the_call_its_duration_and_time() {
     let meta = entry.meta().unwrap();
     assert_eq!(meta.identity, "worker::find");
     assert_eq!(meta.call, r#"find("b", ["a", "b"])"#);
-    assert_eq!(meta.args.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(), ["needle", "haystack"]);
+    assert_eq!(
+        meta.args
+            .iter()
+            .map(|a| a.name.as_str())
+            .collect::<Vec<_>>(),
+        ["needle", "haystack"]
+    );
     assert!(meta.args.iter().all(|a| a.digest.len() == 32));
-    assert!((before..=after).contains(&meta.created_ms), "{} not in {before}..={after}", meta.created_ms);
+    assert!(
+        (before..=after).contains(&meta.created_ms),
+        "{} not in {before}..={after}",
+        meta.created_ms
+    );
     assert!(meta.duration_s >= 0.0 && meta.duration_s < 60.0);
     assert_eq!(meta.output_type, "core::option::Option<usize>");
     assert_eq!(entry.output::<Option<usize>>().unwrap(), Some(1));
 }
 
 fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
 }

@@ -29,7 +29,10 @@ fn entries_live_under_function_and_code_version_directories() {
     assert_eq!(entries.len(), 2, "{entries:?}");
     for entry in &entries {
         let relative = entry.strip_prefix(cache.path()).unwrap();
-        let parts: Vec<_> = relative.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+        let parts: Vec<_> = relative
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
         assert_eq!(parts.len(), 3, "{relative:?}");
         assert_eq!(parts[0], "worker.square");
         assert_eq!(parts[1].len(), 16, "code version: 16 hex digits");
@@ -38,7 +41,10 @@ fn entries_live_under_function_and_code_version_directories() {
     let gitignore = std::fs::read_to_string(cache.path().join(".gitignore")).unwrap();
     assert!(gitignore.lines().any(|l| l == "*"), "{gitignore}");
     // Nothing half-written is left behind.
-    let leftovers: Vec<_> = walk(cache.path()).into_iter().filter(|p| p.contains(".tmp")).collect();
+    let leftovers: Vec<_> = walk(cache.path())
+        .into_iter()
+        .filter(|p| p.contains(".tmp"))
+        .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 

@@ -7,7 +7,10 @@ const WORKER: &str = env!("CARGO_BIN_EXE_worker");
 
 fn worker(cache: &std::path::Path, verbose: &str, args: &[&str]) -> memo_tests::Run {
     let mut command = std::process::Command::new(WORKER);
-    command.env("MEMO_CACHE_DIR", cache).env("WORKER_VERBOSE", verbose).args(args);
+    command
+        .env("MEMO_CACHE_DIR", cache)
+        .env("WORKER_VERBOSE", verbose)
+        .args(args);
     run_with(&mut command)
 }
 
@@ -20,9 +23,16 @@ fn a_miss_at_verbose_1_prints_joblibs_block() {
     assert_eq!(lines[0], "_".repeat(80));
     assert_eq!(lines[1], "[Memory] Calling worker::square...");
     assert_eq!(lines[2], "square(3)");
-    assert!(lines[3].starts_with("____") && lines[3].ends_with("square - 0.0s, 0.0min"), "{}", lines[3]);
+    assert!(
+        lines[3].starts_with("____") && lines[3].ends_with("square - 0.0s, 0.0min"),
+        "{}",
+        lines[3]
+    );
     assert_eq!(lines[3].len(), 80);
-    assert!(!run.stdout.contains("[Memory]"), "the trace belongs on stderr");
+    assert!(
+        !run.stdout.contains("[Memory]"),
+        "the trace belongs on stderr"
+    );
 }
 
 #[test]
@@ -32,7 +42,10 @@ fn a_hit_is_silent_at_verbose_1_and_reported_at_verbose_2() {
     assert_eq!(worker(cache.path(), "1", &["square", "3"]).stderr, "");
     let loud = worker(cache.path(), "2", &["square", "3"]);
     assert_eq!(loud.stderr.lines().count(), 1, "{loud:?}");
-    assert!(loud.stderr.starts_with("[Memory] Loading square..."), "{loud:?}");
+    assert!(
+        loud.stderr.starts_with("[Memory] Loading square..."),
+        "{loud:?}"
+    );
 }
 
 #[test]
@@ -45,5 +58,8 @@ fn verbose_0_prints_nothing() {
 fn the_functions_own_level_overrides_the_memorys() {
     let cache = cache_dir();
     let run = worker(cache.path(), "0", &["loud", "3"]);
-    assert!(run.stderr.contains("[Memory] Calling worker::loud..."), "{run:?}");
+    assert!(
+        run.stderr.contains("[Memory] Calling worker::loud..."),
+        "{run:?}"
+    );
 }

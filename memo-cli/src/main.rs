@@ -35,9 +35,14 @@ struct FunctionSummary {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let location = cli.location.unwrap_or_else(|| memory::Memory::from_env().location().unwrap().to_owned());
+    let location = cli
+        .location
+        .unwrap_or_else(|| memory::Memory::from_env().location().unwrap().to_owned());
     if !location.is_dir() {
-        eprintln!("memo: {} is not a cache directory (it does not exist)", location.display());
+        eprintln!(
+            "memo: {} is not a cache directory (it does not exist)",
+            location.display()
+        );
         return ExitCode::from(2);
     }
     match cli.command {
@@ -65,10 +70,24 @@ fn summarize(location: &Path) -> std::io::Result<BTreeMap<String, FunctionSummar
                     continue;
                 }
                 let bytes = std::fs::read(&path)?;
-                let fallback = function_dir.file_name().unwrap().to_string_lossy().into_owned();
-                let meta = Entry::parse(&bytes, None).ok().and_then(|entry| entry.meta().ok());
-                let summary = functions.entry(meta.as_ref().map_or(fallback, |m| m.identity.clone())).or_default();
-                summary.versions.insert(version_dir.file_name().unwrap().to_string_lossy().into_owned());
+                let fallback = function_dir
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                let meta = Entry::parse(&bytes, None)
+                    .ok()
+                    .and_then(|entry| entry.meta().ok());
+                let summary = functions
+                    .entry(meta.as_ref().map_or(fallback, |m| m.identity.clone()))
+                    .or_default();
+                summary.versions.insert(
+                    version_dir
+                        .file_name()
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned(),
+                );
                 summary.entries += 1;
                 summary.bytes += bytes.len() as u64;
                 summary.corrupt += u64::from(meta.is_none());
@@ -91,13 +110,21 @@ fn subdirectories(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 }
 
 fn is_hidden(path: &Path) -> bool {
-    path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'))
+    path.file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
 }
 
 fn print_table(functions: &BTreeMap<String, FunctionSummary>) {
-    println!("{:<50} {:>8} {:>8} {:>12}", "FUNCTION", "VERSIONS", "ENTRIES", "BYTES");
+    println!(
+        "{:<50} {:>8} {:>8} {:>12}",
+        "FUNCTION", "VERSIONS", "ENTRIES", "BYTES"
+    );
     for (identity, summary) in functions {
-        let corrupt = if summary.corrupt > 0 { format!(" ({} corrupt)", summary.corrupt) } else { String::new() };
+        let corrupt = if summary.corrupt > 0 {
+            format!(" ({} corrupt)", summary.corrupt)
+        } else {
+            String::new()
+        };
         println!(
             "{identity:<50} {:>8} {:>8} {:>12}{corrupt}",
             summary.versions.len(),

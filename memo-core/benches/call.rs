@@ -20,8 +20,14 @@ fn main() {
 /// A fresh directory at the top of the file system when we may create one
 /// there, else in the temp dir.
 static BENCH_DIR: LazyLock<PathBuf> = LazyLock::new(|| {
-    let fresh = |parent: &std::path::Path| tempfile::Builder::new().prefix("memo-bench-").tempdir_in(parent);
-    let dir = fresh("/".as_ref()).or_else(|_| fresh(&std::env::temp_dir())).expect("a benchmark directory");
+    let fresh = |parent: &std::path::Path| {
+        tempfile::Builder::new()
+            .prefix("memo-bench-")
+            .tempdir_in(parent)
+    };
+    let dir = fresh("/".as_ref())
+        .or_else(|_| fresh(&std::env::temp_dir()))
+        .expect("a benchmark directory");
     dir.keep()
 });
 

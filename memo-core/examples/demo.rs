@@ -22,7 +22,9 @@ fn f(x: u64) -> u64 {
 fn g(x: usize) -> Vec<f64> {
     println!("A long-running calculation, with parameter {x}");
     let step = std::f64::consts::TAU / (x.max(2) - 1) as f64;
-    (0..x).map(|n| 0.54 - 0.46 * (step * n as f64).cos()).collect()
+    (0..x)
+        .map(|n| 0.54 - 0.46 * (step * n as f64).cos())
+        .collect()
 }
 
 /// numpy's `vander(x)`: row `i` is `x[i]^(n-1), ..., x[i]^0`.
@@ -30,7 +32,9 @@ fn g(x: usize) -> Vec<f64> {
 fn h(x: Vec<f64>) -> Vec<Vec<f64>> {
     println!("A second long-running calculation, using g(x)");
     let n = x.len() as i32;
-    x.iter().map(|v| (0..n).map(|j| v.powi(n - 1 - j)).collect()).collect()
+    x.iter()
+        .map(|v| (0..n).map(|j| v.powi(n - 1 - j)).collect())
+        .collect()
 }
 
 #[memory::cache(ignore = ["debug"])]
@@ -45,7 +49,8 @@ fn my_func(x: u64, debug: bool) -> u64 {
 fn main() -> std::io::Result<()> {
     // `mkdtemp()` and `Memory(cachedir, verbose=0)`.
     let temporary = tempfile::tempdir()?;
-    let cachedir = std::env::var_os("MEMO_DEMO_DIR").map_or_else(|| temporary.path().to_owned(), Into::into);
+    let cachedir =
+        std::env::var_os("MEMO_DEMO_DIR").map_or_else(|| temporary.path().to_owned(), Into::into);
     memory::set_default(Memory::new(&cachedir)).expect("the first Memory of this process");
     println!("# caching in {}\n", cachedir.display());
 
@@ -65,7 +70,13 @@ fn main() -> std::io::Result<()> {
     let b = h(a.clone());
     println!(">>> b2 = h(a)");
     let b2 = h(a);
-    println!("{}", b2.iter().map(|row| show(row)).collect::<Vec<_>>().join("\n"));
+    println!(
+        "{}",
+        b2.iter()
+            .map(|row| show(row))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     println!(">>> b == b2\n{}", b == b2);
 
     println!("\n>>> my_func(0)");

@@ -132,10 +132,7 @@ fn lookup(
             )),
         },
         Ok(None) => {}
-        Err(e) => trace::warn(format_args!(
-            "cannot read cache entry {} ({e}); recomputing",
-            target.path
-        )),
+        Err(e) => memory.report_read_failure(&target.path, &e),
     }
     let call = render_call(function, args);
     let args = arg_records(function, digests);

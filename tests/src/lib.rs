@@ -29,12 +29,18 @@ pub fn run(exe: &str, cache: &Path, args: &[&str]) -> Run {
 
 /// Runs a prepared command; fails the test unless it exits successfully.
 pub fn run_with(command: &mut Command) -> Run {
-    let output = command.output().unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
     let run = Run {
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     };
-    assert!(output.status.success(), "{command:?} failed ({}):\n{run:#?}", output.status);
+    assert!(
+        output.status.success(),
+        "{command:?} failed ({}):\n{run:#?}",
+        output.status
+    );
     run
 }
 
@@ -43,7 +49,9 @@ pub fn entry_files(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(dir) = pending.pop() {
-        let Ok(children) = std::fs::read_dir(&dir) else { continue };
+        let Ok(children) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for child in children.flatten() {
             let path = child.path();
             if path.is_dir() {
@@ -59,5 +67,8 @@ pub fn entry_files(dir: &Path) -> Vec<PathBuf> {
 
 /// A fresh cache directory for one test.
 pub fn cache_dir() -> tempfile::TempDir {
-    tempfile::Builder::new().prefix("memo-test-").tempdir().expect("create a temporary cache directory")
+    tempfile::Builder::new()
+        .prefix("memo-test-")
+        .tempdir()
+        .expect("create a temporary cache directory")
 }

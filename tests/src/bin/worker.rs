@@ -24,7 +24,11 @@ fn my_func(x: u64, debug: bool) -> u64 {
 #[memory::cache]
 fn halve(x: u64) -> Result<u64, String> {
     println!("computing halve({x})");
-    if x % 2 == 0 { Ok(x / 2) } else { Err(format!("{x} is odd")) }
+    if x % 2 == 0 {
+        Ok(x / 2)
+    } else {
+        Err(format!("{x} is odd"))
+    }
 }
 
 /// `None` is a value like any other: it is cached.
@@ -44,7 +48,10 @@ struct Summary {
 #[memory::cache]
 fn summarize(counts: HashMap<String, u64>) -> Summary {
     println!("computing summarize");
-    Summary { keys: counts.len(), total: counts.values().sum() }
+    Summary {
+        keys: counts.len(),
+        total: counts.values().sum(),
+    }
 }
 
 /// Always traces its misses, whatever the `Memory`'s level.
@@ -61,7 +68,11 @@ fn main() {
         memory::set_default(memory::Memory::from_env().verbose(level)).expect("no default yet");
     }
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let numbers = || args[1..].iter().map(|a| a.parse::<u64>().expect("a number"));
+    let numbers = || {
+        args[1..]
+            .iter()
+            .map(|a| a.parse::<u64>().expect("a number"))
+    };
     match args.first().map(String::as_str) {
         Some("square") => numbers().for_each(|x| println!("square({x}) = {}", square(x))),
         Some("my_func") => {
@@ -80,7 +91,8 @@ fn main() {
             if args[1] == "reverse" {
                 keys.reverse();
             }
-            let counts: HashMap<String, u64> = keys.into_iter().map(|k| (format!("key{k}"), k)).collect();
+            let counts: HashMap<String, u64> =
+                keys.into_iter().map(|k| (format!("key{k}"), k)).collect();
             println!("summarize = {:?}", summarize(counts));
         }
         Some("loud") => numbers().for_each(|x| println!("loud({x}) = {}", loud(x))),
