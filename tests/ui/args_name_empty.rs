@@ -1,0 +1,6 @@
+#[memory::cache(name = "")]
+fn anonymous(x: u64) -> u64 {
+    x
+}
+
+fn main() {}

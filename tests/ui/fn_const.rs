@@ -1,0 +1,6 @@
+#[memory::cache]
+const fn square(x: u64) -> u64 {
+    x * x
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+struct Opaque;
+
+#[memory::cache]
+fn make(x: u64) -> Opaque {
+    let _ = x;
+    Opaque
+}
+
+fn main() {}
