@@ -24,7 +24,7 @@ fn my_func(x: u64, debug: bool) -> u64 {
 #[memory::cache]
 fn halve(x: u64) -> Result<u64, String> {
     println!("computing halve({x})");
-    if x % 2 == 0 {
+    if x.is_multiple_of(2) {
         Ok(x / 2)
     } else {
         Err(format!("{x} is odd"))
