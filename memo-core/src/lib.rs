@@ -102,7 +102,9 @@
 ///
 /// ```
 /// mod reexported {
-///     pub use memory as cache_lib;
+///     pub mod cache_lib {
+///         pub use memory::*;
+///     }
 /// }
 ///
 /// #[memory::cache(crate = crate::reexported::cache_lib)]
