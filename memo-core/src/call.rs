@@ -20,6 +20,7 @@ use crate::entry::{self, ArgRecord, Entry, EntryMeta};
 use crate::function::CachedFn;
 use crate::hash::Digest;
 use crate::memory::Memory;
+use crate::store::{KeyGuard, Store};
 use crate::{key, trace};
 
 /// Longest rendering of one argument in a trace or in metadata.
@@ -62,6 +63,9 @@ struct Missing {
     call: String,
     args: Vec<ArgRecord>,
     type_args: Vec<String>,
+    /// The compute-once lock, released once the output is stored (or the
+    /// body panicked).
+    _lock: Option<KeyGuard>,
 }
 
 /// Starts a cached call: hashes `args` and looks the key up.
@@ -81,7 +85,7 @@ pub fn begin(function: &'static CachedFn, type_args: &[&'static str], args: &[&d
 fn lookup(
     function: &'static CachedFn,
     memory: &'static Memory,
-    store: &dyn crate::store::Store,
+    store: &dyn Store,
     type_args: &[&'static str],
     args: &[&dyn Arg],
 ) -> State {
@@ -113,27 +117,26 @@ fn lookup(
         key,
         path: key::entry_path(&derived.dir, &derived.version, key),
     };
-    match store.read(&target.path) {
-        Ok(Some(bytes)) => match Entry::parse(&bytes, Some(key)) {
-            Ok(entry) => {
-                let (meta, payload) = entry.ranges(&bytes);
-                let type_hash = entry.type_hash();
-                return State::Found(Found {
-                    target,
-                    bytes,
-                    type_hash,
-                    meta,
-                    payload,
-                });
-            }
-            Err(e) => trace::warn(format_args!(
-                "corrupt cache entry {} ({e}); recomputing {}",
-                target.path, derived.identity
-            )),
+    let target = match read_entry(store, target, true) {
+        Ok(found) => return State::Found(found),
+        Err(target) => target,
+    };
+    // Compute once: wait while another caller computes this key, then look
+    // again. Without a lock (a read-only cache, say) we compute anyway.
+    let lock = match store.lock(key) {
+        Ok(lock) => Some(lock),
+        Err(e) => {
+            tracing::debug!(target: "memory", path = target.path, %e, "no compute-once lock");
+            None
+        }
+    };
+    let target = match lock {
+        Some(_) => match read_entry(store, target, false) {
+            Ok(found) => return State::Found(found),
+            Err(target) => target,
         },
-        Ok(None) => {}
-        Err(e) => memory.report_read_failure(&target.path, &e),
-    }
+        None => target,
+    };
     let call = render_call(function, args);
     let args = arg_records(function, digests);
     State::Missing(Missing {
@@ -141,7 +144,38 @@ fn lookup(
         call,
         args,
         type_args: type_args.iter().map(|t| t.to_string()).collect(),
+        _lock: lock,
     })
+}
+
+/// Reads and verifies the entry of `target`; hands `target` back when
+/// there is no usable entry. A damaged entry is reported if `report`.
+fn read_entry(store: &dyn Store, target: Target, report: bool) -> Result<Found, Target> {
+    match store.read(&target.path) {
+        Ok(Some(bytes)) => match Entry::parse(&bytes, Some(target.key)) {
+            Ok(entry) => {
+                let (meta, payload) = entry.ranges(&bytes);
+                let type_hash = entry.type_hash();
+                return Ok(Found {
+                    target,
+                    bytes,
+                    type_hash,
+                    meta,
+                    payload,
+                });
+            }
+            Err(e) if report => trace::warn(format_args!(
+                "corrupt cache entry {} ({e}); recomputing {}",
+                target.path,
+                target.function.derived().identity
+            )),
+            Err(_) => {}
+        },
+        Ok(None) => {}
+        Err(e) if report => target.memory.report_read_failure(&target.path, &e),
+        Err(_) => {}
+    }
+    Err(target)
 }
 
 impl Call {
@@ -221,6 +255,7 @@ impl Found {
             call,
             args,
             type_args,
+            _lock: None,
         }
     }
 }

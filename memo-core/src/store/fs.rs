@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
-use super::Store;
+use super::{KeyGuard, Store, lock};
+use crate::hash::Digest;
 
 /// Files memo keeps at the top of a cache directory; everything else there
 /// is an entry directory.
@@ -207,11 +208,15 @@ impl Store for FsStore {
         self.replace(path, bytes)
     }
 
+    fn lock(&self, key: Digest) -> io::Result<KeyGuard> {
+        self.lock_key(key)
+    }
+
     fn clear(&self) -> io::Result<()> {
         for child in fs::read_dir(&self.root)? {
             let child = child?;
             let name = child.file_name();
-            if name == GITIGNORE || name == CACHEDIR_TAG {
+            if name == GITIGNORE || name == CACHEDIR_TAG || name == lock::LOCK_FILE {
                 continue;
             }
             // `file_type` does not follow symlinks: a planted link is
@@ -223,6 +228,12 @@ impl Store for FsStore {
             }
         }
         Ok(())
+    }
+}
+
+impl FsStore {
+    fn lock_key(&self, key: Digest) -> io::Result<KeyGuard> {
+        Ok(KeyGuard(Box::new(lock::lock(&self.root_dir, key)?)))
     }
 }
 

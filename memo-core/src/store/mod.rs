@@ -7,11 +7,17 @@
 //! filesystem is the default store.
 
 mod fs;
+mod lock;
 
 use std::fmt::Debug;
 use std::io;
 
 pub(crate) use fs::FsStore;
+
+use crate::hash::Digest;
+
+/// A held compute-once lock; dropping it lets the next caller of its key in.
+pub(crate) struct KeyGuard(#[allow(dead_code)] Box<dyn Send>);
 
 /// The operations the call path needs from a store.
 pub(crate) trait Store: Send + Sync + Debug {
@@ -21,4 +27,7 @@ pub(crate) trait Store: Send + Sync + Debug {
     fn write(&self, path: &str, bytes: &[u8]) -> io::Result<()>;
     /// Removes every entry.
     fn clear(&self) -> io::Result<()>;
+    /// Waits until no other caller (thread or process) computes `key`, and
+    /// keeps the others out until the guard is dropped.
+    fn lock(&self, key: Digest) -> io::Result<KeyGuard>;
 }
