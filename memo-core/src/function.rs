@@ -28,6 +28,11 @@ pub struct FnSpec {
     pub verbose: Option<u8>,
     /// `memory = EXPR`; `None` uses the process default.
     pub memory: Option<MemorySource>,
+    /// `expires_after = "..."`: entries older than this are recomputed.
+    pub expires_after: Option<core::time::Duration>,
+    /// `validate = path`: joblib's `cache_validation_callback`; an entry it
+    /// rejects is recomputed.
+    pub validate: Option<fn(&crate::EntryInfo) -> bool>,
 }
 
 /// A cached function: its [`FnSpec`] and lazily derived per-process state.

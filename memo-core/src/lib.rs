@@ -131,12 +131,14 @@ mod call;
 pub mod entry;
 mod function;
 pub mod hash;
+mod info;
 mod key;
 mod memory;
 mod render;
 mod store;
 mod trace;
 
+pub use info::EntryInfo;
 pub use memory::{CACHE_DIR_ENV, DEFAULT_DIR, Memory, default_memory, set_default};
 
 #[doc(hidden)]

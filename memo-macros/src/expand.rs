@@ -125,6 +125,8 @@ fn fn_spec(
             params: &[#(#params),*],
             verbose: #verbose,
             memory: #memory,
+            expires_after: ::core::option::Option::None,
+            validate: ::core::option::Option::None,
         }
     }
 }
