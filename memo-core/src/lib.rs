@@ -127,6 +127,7 @@
 #[doc(inline)]
 pub use memo_macros::cache;
 
+mod access;
 mod call;
 pub mod entry;
 mod function;
@@ -138,6 +139,7 @@ mod render;
 mod store;
 mod trace;
 
+pub use access::Access;
 pub use info::EntryInfo;
 pub use memory::{CACHE_DIR_ENV, DEFAULT_DIR, Memory, default_memory, set_default};
 

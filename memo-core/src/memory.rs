@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::access::Access;
 use crate::store::{FsStore, Store};
 
 /// The environment variable that sets the default cache location.
@@ -39,6 +40,7 @@ pub const DEFAULT_DIR: &str = ".memo_cache";
 pub struct Memory {
     location: Option<PathBuf>,
     verbose: u8,
+    access: Access,
     /// Opened on first use; `None` when the location cannot be opened (the
     /// failure was reported and calls run uncached).
     store: OnceLock<Option<Box<dyn Store>>>,
@@ -77,6 +79,7 @@ impl Memory {
         Memory {
             location,
             verbose: 0,
+            access: Access::Owner,
             store: OnceLock::new(),
             read_failure_reported: AtomicBool::new(false),
             write_failure_reported: AtomicBool::new(false),
@@ -88,6 +91,14 @@ impl Memory {
     /// load from the cache. A function's own `verbose = N` overrides it.
     pub fn verbose(mut self, level: u8) -> Self {
         self.verbose = level;
+        self
+    }
+
+    /// Who may read and write the directories and files memo creates:
+    /// [`Access::Owner`] (the default) or [`Access::Group`]. See [`Access`]
+    /// for why sharing a cache means trusting everyone who writes to it.
+    pub fn access(mut self, access: Access) -> Self {
+        self.access = access;
         self
     }
 
@@ -107,7 +118,7 @@ impl Memory {
         match &self.location {
             None => Ok(()),
             Some(location) if !location.exists() => Ok(()),
-            Some(location) => FsStore::open(location)?.clear(),
+            Some(location) => FsStore::open(location, self.access)?.clear(),
         }
     }
 
@@ -116,7 +127,7 @@ impl Memory {
         self.store
             .get_or_init(|| {
                 let location = self.location.as_ref()?;
-                match FsStore::open(location) {
+                match FsStore::open(location, self.access) {
                     Ok(store) => Some(Box::new(store) as Box<dyn Store>),
                     Err(e) => {
                         crate::trace::warn(format_args!(

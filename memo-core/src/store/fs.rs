@@ -1,21 +1,25 @@
 //! The local filesystem store.
 //!
-//! A hit is the floor of what a file per entry allows: `openat` relative to
-//! the cache directory (no walk of the absolute path), one `read`, `close`.
-//! A new entry is written to an anonymous `O_TMPFILE` inode and linked into
-//! place once complete, so readers never see a partial entry and a crash
-//! leaves nothing behind; replacing an existing entry (a stale or corrupt
-//! one) writes a named temp file and renames it over.
+//! A hit is the floor of what a file per entry allows: one `openat2`
+//! relative to the cache directory (no walk of the absolute path, no symlink
+//! followed), one `read`, `close`. A new entry is written to an anonymous
+//! `O_TMPFILE` inode in its directory and linked into place once complete,
+//! so readers never see a partial entry and a crash leaves nothing behind;
+//! replacing an existing entry (a stale or corrupt one) writes a named temp
+//! file and renames it over. Every directory is opened below the cache
+//! directory without following symlinks (see `beneath.rs`).
 
 use std::fs;
-use std::io::{self, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
-use super::{KeyGuard, Store, lock};
+use super::{KeyGuard, Store, beneath, lock};
+use crate::access::Access;
 use crate::hash::Digest;
 
 /// Files memo keeps at the top of a cache directory; everything else there
@@ -23,11 +27,12 @@ use crate::hash::Digest;
 const GITIGNORE: &str = ".gitignore";
 const CACHEDIR_TAG: &str = "CACHEDIR.TAG";
 
+/// Named temp files (the fallback write path) start with this; `memo gc`
+/// removes any a crash left behind.
+pub(crate) const TEMP_PREFIX: &str = ".tmp-";
+
 /// Entries up to this size are read with a single `read` call.
 const SMALL_ENTRY: usize = 16 * 1024;
-
-/// Permissions of entry files (before the umask).
-const ENTRY_MODE: u32 = 0o644;
 
 /// A cache directory on a local filesystem.
 #[derive(Debug)]
@@ -35,6 +40,7 @@ pub(crate) struct FsStore {
     root: PathBuf,
     /// The cache directory, opened once: entries are opened relative to it.
     root_dir: OwnedFd,
+    access: Access,
 }
 
 impl FsStore {
@@ -42,53 +48,71 @@ impl FsStore {
     ///
     /// A directory that exists but cannot be written to still opens: hits
     /// are served from it, and writes fail one by one (and are reported).
-    pub(crate) fn open(root: &Path) -> io::Result<FsStore> {
+    pub(crate) fn open(root: &Path, access: Access) -> io::Result<FsStore> {
         let root = std::path::absolute(root)?;
-        fs::create_dir_all(&root)?;
-        // Best effort: a read-only cache has no need for them.
-        let _ = write_if_missing(
-            &root.join(GITIGNORE),
-            b"# Created by memo: this directory is a cache.\n*\n",
-        );
-        let _ = write_if_missing(
-            &root.join(CACHEDIR_TAG),
-            b"Signature: 8a477f597d28d172789f06886806bc55\n# This directory is a memo cache.\n",
-        );
+        if !root.is_dir() {
+            fs::create_dir_all(&root)?;
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&root, fs::Permissions::from_mode(access.dir_mode()))?;
+        }
         let root_dir = rustix::fs::open(
             &root,
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )?;
-        Ok(FsStore { root, root_dir })
+        let store = FsStore {
+            root,
+            root_dir,
+            access,
+        };
+        // Best effort: a read-only cache has no need for them.
+        let _ = store.write_if_missing(
+            GITIGNORE,
+            b"# Created by memo: this directory is a cache.\n*\n",
+        );
+        let _ = store.write_if_missing(
+            CACHEDIR_TAG,
+            b"Signature: 8a477f597d28d172789f06886806bc55\n# This directory is a memo cache.\n",
+        );
+        Ok(store)
     }
 
-    /// Writes `bytes` to an anonymous file in `dir` and links it at `path`.
-    /// `Ok(false)`: not possible here (no `O_TMPFILE` support, or `path`
+    fn file_mode(&self) -> Mode {
+        Mode::from_raw_mode(self.access.file_mode())
+    }
+
+    /// Sets a new file's mode exactly. Only group access needs it: the
+    /// umask can only take bits away, and owner-only has none to take.
+    fn exact_mode(&self, file: &OwnedFd) -> io::Result<()> {
+        if self.access != Access::Owner {
+            rustix::fs::fchmod(file, self.file_mode())?;
+        }
+        Ok(())
+    }
+
+    fn write_if_missing(&self, name: &str, contents: &[u8]) -> io::Result<()> {
+        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL;
+        match beneath::open(&self.root_dir, name, flags, self.file_mode()) {
+            Ok(file) => write_all(&file, contents),
+            Err(Errno::EXIST) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Writes `bytes` to an anonymous file in `dir` and links it as `name`.
+    /// `Ok(false)`: not possible here (no `O_TMPFILE` support, or `name`
     /// exists already); the caller falls back to a named temp file.
-    fn link_new(&self, dir: &str, path: &str, bytes: &[u8]) -> io::Result<bool> {
+    fn link_new(&self, dir: &OwnedFd, name: &str, bytes: &[u8]) -> io::Result<bool> {
         let flags = OFlags::WRONLY | OFlags::TMPFILE | OFlags::CLOEXEC;
-        let file =
-            match rustix::fs::openat(&self.root_dir, dir, flags, Mode::from_raw_mode(ENTRY_MODE)) {
-                Ok(file) => file,
-                Err(Errno::NOENT) => {
-                    fs::create_dir_all(self.root.join(dir))?;
-                    rustix::fs::openat(&self.root_dir, dir, flags, Mode::from_raw_mode(ENTRY_MODE))?
-                }
-                // The file system has no anonymous files.
-                Err(Errno::OPNOTSUPP | Errno::ISDIR | Errno::INVAL) => return Ok(false),
-                Err(e) => return Err(e.into()),
-            };
+        let file = match rustix::fs::openat(dir, ".", flags, self.file_mode()) {
+            Ok(file) => file,
+            // The file system has no anonymous files.
+            Err(Errno::OPNOTSUPP | Errno::ISDIR | Errno::INVAL) => return Ok(false),
+            Err(e) => return Err(e.into()),
+        };
+        self.exact_mode(&file)?;
         write_all(&file, bytes)?;
-        // Linking an open file by descriptor without privileges goes
-        // through /proc; `AT_EMPTY_PATH` would need CAP_DAC_READ_SEARCH.
-        let by_fd = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&file));
-        match rustix::fs::linkat(
-            rustix::fs::CWD,
-            &by_fd,
-            &self.root_dir,
-            path,
-            AtFlags::SYMLINK_FOLLOW,
-        ) {
+        match link_fd(&file, dir, name) {
             Ok(()) => Ok(true),
             // Another writer got there first, or a stale entry is in place:
             // both are replaced by rename.
@@ -99,33 +123,58 @@ impl FsStore {
         }
     }
 
-    /// Writes `bytes` to a named temp file beside `path` and renames it over.
-    fn replace(&self, path: &str, bytes: &[u8]) -> io::Result<()> {
-        let target = self.root.join(path);
-        let dir = target.parent().expect("entry paths have a directory");
-        let temp = match temp_file_in(dir) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                fs::create_dir_all(dir)?;
-                temp_file_in(dir)?
+    /// Writes `bytes` to a named temp file in `dir` and renames it over
+    /// `name`; the temp file is removed if anything fails.
+    fn replace(&self, dir: &OwnedFd, name: &str, bytes: &[u8]) -> io::Result<()> {
+        let flags =
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let (temp_name, file) = loop {
+            let temp_name = format!("{TEMP_PREFIX}{:016x}.memo", random_u64());
+            match rustix::fs::openat(dir, temp_name.as_str(), flags, self.file_mode()) {
+                Ok(file) => break (temp_name, file),
+                Err(Errno::EXIST) => continue,
+                Err(e) => return Err(e.into()),
             }
-            other => other?,
         };
-        temp.as_file().write_all(bytes)?;
-        temp.persist(&target).map_err(|e| e.error)?;
-        Ok(())
+        let written = self
+            .exact_mode(&file)
+            .and_then(|()| write_all(&file, bytes))
+            .and_then(|()| Ok(rustix::fs::renameat(dir, temp_name.as_str(), dir, name)?));
+        if written.is_err() {
+            let _ = rustix::fs::unlinkat(dir, temp_name.as_str(), AtFlags::empty());
+        }
+        written
     }
 }
 
-fn write_if_missing(path: &Path, contents: &[u8]) -> io::Result<()> {
-    match fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-    {
-        Ok(mut file) => file.write_all(contents),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(e),
+/// Links the open anonymous file `file` into `dir` as `name`.
+///
+/// `AT_EMPTY_PATH` links the descriptor itself but needs the
+/// CAP_DAC_READ_SEARCH capability; without it the kernel says `ENOENT`, and
+/// the same link goes through the descriptor's `/proc/self/fd` entry.
+fn link_fd(file: &OwnedFd, dir: &OwnedFd, name: &str) -> rustix::io::Result<()> {
+    static NO_EMPTY_PATH: AtomicBool = AtomicBool::new(false);
+    if !NO_EMPTY_PATH.load(Ordering::Relaxed) {
+        match rustix::fs::linkat(file, "", dir, name, AtFlags::EMPTY_PATH) {
+            Err(Errno::NOENT) => NO_EMPTY_PATH.store(true, Ordering::Relaxed),
+            other => return other,
+        }
     }
+    let by_fd = format!("/proc/self/fd/{}", file.as_raw_fd());
+    rustix::fs::linkat(rustix::fs::CWD, &by_fd, dir, name, AtFlags::SYMLINK_FOLLOW)
+}
+
+/// A random 64-bit number for temp file names: uniqueness, not secrecy.
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    hasher.finish()
 }
 
 fn write_all(file: &OwnedFd, mut bytes: &[u8]) -> io::Result<()> {
@@ -191,8 +240,7 @@ fn read_more(file: &impl AsFd, bytes: &mut Vec<u8>) -> io::Result<usize> {
 
 impl Store for FsStore {
     fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>> {
-        let flags = OFlags::RDONLY | OFlags::CLOEXEC;
-        match rustix::fs::openat(&self.root_dir, path, flags, Mode::empty()) {
+        match beneath::open(&self.root_dir, path, OFlags::RDONLY, Mode::empty()) {
             Ok(file) => read_to_end(file).map(Some),
             // A missing directory on the way means no entry either.
             Err(Errno::NOENT | Errno::NOTDIR) => Ok(None),
@@ -201,15 +249,20 @@ impl Store for FsStore {
     }
 
     fn write(&self, path: &str, bytes: &[u8]) -> io::Result<()> {
-        let (dir, _) = path.rsplit_once('/').expect("entry paths have a directory");
-        if self.link_new(dir, path, bytes)? {
+        let (dir, name) = path.rsplit_once('/').expect("entry paths have a directory");
+        let dir = beneath::create_dirs(&self.root_dir, dir, self.access.dir_mode())?;
+        if self.link_new(&dir, name, bytes)? {
             return Ok(());
         }
-        self.replace(path, bytes)
+        self.replace(&dir, name, bytes)
     }
 
     fn lock(&self, key: Digest) -> io::Result<KeyGuard> {
-        self.lock_key(key)
+        Ok(KeyGuard(Box::new(lock::lock(
+            &self.root_dir,
+            key,
+            self.file_mode(),
+        )?)))
     }
 
     fn clear(&self) -> io::Result<()> {
@@ -229,19 +282,4 @@ impl Store for FsStore {
         }
         Ok(())
     }
-}
-
-impl FsStore {
-    fn lock_key(&self, key: Digest) -> io::Result<KeyGuard> {
-        Ok(KeyGuard(Box::new(lock::lock(&self.root_dir, key)?)))
-    }
-}
-
-fn temp_file_in(dir: &Path) -> io::Result<tempfile::NamedTempFile> {
-    use std::os::unix::fs::PermissionsExt;
-    tempfile::Builder::new()
-        .permissions(fs::Permissions::from_mode(ENTRY_MODE))
-        .prefix(".tmp-")
-        .suffix(".memo")
-        .tempfile_in(dir)
 }

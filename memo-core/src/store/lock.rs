@@ -30,13 +30,8 @@ pub(crate) struct KeyLock {
 }
 
 /// Waits for and takes the lock of `key` in the cache directory `root`.
-pub(crate) fn lock(root: &OwnedFd, key: Digest) -> io::Result<KeyLock> {
-    let file = rustix::fs::openat(
-        root,
-        LOCK_FILE,
-        OFlags::RDWR | OFlags::CREATE | OFlags::CLOEXEC,
-        Mode::from_raw_mode(0o644),
-    )?;
+pub(crate) fn lock(root: &OwnedFd, key: Digest, mode: Mode) -> io::Result<KeyLock> {
+    let file = super::beneath::open(root, LOCK_FILE, OFlags::RDWR | OFlags::CREATE, mode)?;
     // 62 bits of the key: distinct keys get distinct bytes (up to a 2^-62
     // chance), and the offset stays far from off_t's limit.
     let offset = (key as u64) >> 2;

@@ -6,6 +6,7 @@
 //! bytes or the new ones, never a mix), and clear everything. The local
 //! filesystem is the default store.
 
+mod beneath;
 mod fs;
 mod lock;
 
