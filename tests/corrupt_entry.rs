@@ -81,3 +81,60 @@ fn another_calls_valid_entry_copied_over_is_detected() {
         std::fs::copy(six, five).unwrap();
     });
 }
+
+/// A small deterministic xorshift for the injection below.
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+#[test]
+fn a_thousand_injected_corruptions_are_all_detected_and_recomputed() {
+    const ENTRIES: u64 = 1000;
+    let cache = cache_dir();
+    let keys: Vec<String> = (0..ENTRIES).map(|k| k.to_string()).collect();
+    let mut args = vec!["square"];
+    args.extend(keys.iter().map(String::as_str));
+    run(WORKER, cache.path(), &args);
+    let entries = entry_files(cache.path());
+    assert_eq!(entries.len(), ENTRIES as usize);
+
+    let mut random = Random(0x9E37_79B9_7F4A_7C15);
+    for (i, path) in entries.iter().enumerate() {
+        let mut bytes = std::fs::read(path).unwrap();
+        match i % 3 {
+            // Truncate anywhere, down to nothing.
+            0 => bytes.truncate((random.next() % bytes.len() as u64) as usize),
+            // Flip one to three bits anywhere.
+            1 => {
+                for _ in 0..=random.next() % 3 {
+                    let at = (random.next() % bytes.len() as u64) as usize;
+                    bytes[at] ^= 1 << (random.next() % 8);
+                }
+            }
+            // Replace with random data of a random length.
+            _ => {
+                let len = random.next() % 512;
+                bytes = (0..len).map(|_| random.next() as u8).collect();
+            }
+        }
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    let recovered = run(WORKER, cache.path(), &args);
+    let computed = recovered.stdout.lines().filter(|l| l.starts_with("computing square(")).count();
+    assert_eq!(computed, ENTRIES as usize, "every corrupted entry is recomputed");
+    assert_eq!(recovered.stderr.matches("corrupt cache entry").count(), ENTRIES as usize);
+    for k in 0..ENTRIES {
+        assert_eq!(recovered.count(&format!("square({k}) = {}", k * k)), 1, "square({k})");
+    }
+    let after = run(WORKER, cache.path(), &args);
+    assert!(!after.stdout.contains("computing"), "the recomputed entries were stored");
+    assert!(after.stderr.is_empty());
+}
