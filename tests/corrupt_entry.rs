@@ -128,13 +128,30 @@ fn a_thousand_injected_corruptions_are_all_detected_and_recomputed() {
     }
 
     let recovered = run(WORKER, cache.path(), &args);
-    let computed = recovered.stdout.lines().filter(|l| l.starts_with("computing square(")).count();
-    assert_eq!(computed, ENTRIES as usize, "every corrupted entry is recomputed");
-    assert_eq!(recovered.stderr.matches("corrupt cache entry").count(), ENTRIES as usize);
+    let computed = recovered
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("computing square("))
+        .count();
+    assert_eq!(
+        computed, ENTRIES as usize,
+        "every corrupted entry is recomputed"
+    );
+    assert_eq!(
+        recovered.stderr.matches("corrupt cache entry").count(),
+        ENTRIES as usize
+    );
     for k in 0..ENTRIES {
-        assert_eq!(recovered.count(&format!("square({k}) = {}", k * k)), 1, "square({k})");
+        assert_eq!(
+            recovered.count(&format!("square({k}) = {}", k * k)),
+            1,
+            "square({k})"
+        );
     }
     let after = run(WORKER, cache.path(), &args);
-    assert!(!after.stdout.contains("computing"), "the recomputed entries were stored");
+    assert!(
+        !after.stdout.contains("computing"),
+        "the recomputed entries were stored"
+    );
     assert!(after.stderr.is_empty());
 }

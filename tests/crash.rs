@@ -38,23 +38,43 @@ fn runs_killed_during_writes_leave_only_valid_entries() {
         let _ = child.kill(); // SIGKILL
         let output = child.wait_with_output().unwrap();
         // Killed, or (never) exited on its own: a wrong value exits with 3.
-        assert_ne!(output.status.code(), Some(3), "run {seed} saw a wrong value");
+        assert_ne!(
+            output.status.code(),
+            Some(3),
+            "run {seed} saw a wrong value"
+        );
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!stderr.contains("wrong result"), "run {seed}: {stderr}");
     }
 
     let entries = entry_files(cache.path());
-    assert!(entries.len() > 20, "the runs wrote entries ({})", entries.len());
+    assert!(
+        entries.len() > 20,
+        "the runs wrote entries ({})",
+        entries.len()
+    );
     for path in &entries {
         let bytes = std::fs::read(path).unwrap();
-        let entry = Entry::parse(&bytes, None).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let entry =
+            Entry::parse(&bytes, None).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let call = entry.meta().unwrap().call;
-        let key: u64 = call.trim_start_matches("blob(").trim_end_matches(')').parse().unwrap();
+        let key: u64 = call
+            .trim_start_matches("blob(")
+            .trim_end_matches(')')
+            .parse()
+            .unwrap();
         let output: Vec<u64> = entry.output().unwrap();
         assert_eq!(output.len(), 16 * 1024, "{call}");
-        assert_eq!(output[1], key.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 1, "{call}");
+        assert_eq!(
+            output[1],
+            key.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 1,
+            "{call}"
+        );
     }
-    let leftovers: Vec<_> = walk(cache.path()).into_iter().filter(|p| p.contains(".tmp")).collect();
+    let leftovers: Vec<_> = walk(cache.path())
+        .into_iter()
+        .filter(|p| p.contains(".tmp"))
+        .collect();
     assert!(leftovers.is_empty(), "half-written files: {leftovers:?}");
 
     // Every key of every run, through the cache: hits verify, the rest are

@@ -19,7 +19,11 @@ fn squares(n: u64) -> Vec<String> {
 
 fn assert_all_squares(run: &memo_tests::Run, n: u64) {
     for k in 1..=n {
-        assert_eq!(run.count(&format!("square({k}) = {}", k * k)), 1, "square({k}): {run:?}");
+        assert_eq!(
+            run.count(&format!("square({k}) = {}", k * k)),
+            1,
+            "square({k}): {run:?}"
+        );
     }
 }
 
@@ -29,7 +33,12 @@ fn temp_files(dir: &Path) -> Vec<String> {
         let path = child.path();
         if path.is_dir() {
             found.extend(temp_files(&path));
-        } else if path.file_name().unwrap().to_string_lossy().starts_with(".tmp") {
+        } else if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with(".tmp")
+        {
             found.push(path.display().to_string());
         }
     }
@@ -55,18 +64,45 @@ echo "--- entries: $(find "$MEMO_CACHE_DIR" -name '*.memo' | wc -l)""#;
         .expect("`unshare` (util-linux) is needed to mount a small tmpfs for this test");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_ne!(output.status.code(), Some(90), "cannot mount a tmpfs: {stderr}");
-    assert!(output.status.success(), "{}: {stdout}\n{stderr}", output.status);
+    assert_ne!(
+        output.status.code(),
+        Some(90),
+        "cannot mount a tmpfs: {stderr}"
+    );
+    assert!(
+        output.status.success(),
+        "{}: {stdout}\n{stderr}",
+        output.status
+    );
 
     let (first, rest) = stdout.split_once("--- second run\n").unwrap();
-    let first = memo_tests::Run { stdout: first.to_owned(), stderr: String::new() };
+    let first = memo_tests::Run {
+        stdout: first.to_owned(),
+        stderr: String::new(),
+    };
     assert_all_squares(&first, 40);
-    let second = memo_tests::Run { stdout: rest.to_owned(), stderr: String::new() };
+    let second = memo_tests::Run {
+        stdout: rest.to_owned(),
+        stderr: String::new(),
+    };
     assert_all_squares(&second, 40);
-    let stored: usize = rest.rsplit("--- entries: ").next().unwrap().trim().parse().unwrap();
-    assert!(stored > 0 && stored < 40, "some entries fit, not all: {stored}");
+    let stored: usize = rest
+        .rsplit("--- entries: ")
+        .next()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        stored > 0 && stored < 40,
+        "some entries fit, not all: {stored}"
+    );
     let recomputed = rest.lines().filter(|l| l.starts_with("computing")).count();
-    assert_eq!(recomputed, 40 - stored, "the stored entries hit in the second run");
+    assert_eq!(
+        recomputed,
+        40 - stored,
+        "the stored entries hit in the second run"
+    );
     assert!(rest.contains("--- temp files: 0"), "{rest}");
     // One warning per process, naming the cause.
     assert_eq!(stderr.matches("warning").count(), 2, "{stderr}");
@@ -84,7 +120,10 @@ fn a_file_size_limit_returns_results_with_one_warning() {
             // Writes past 64 bytes fail with EFBIG instead of killing the
             // process with SIGXFSZ.
             libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-            let limit = libc::rlimit { rlim_cur: 64, rlim_max: 64 };
+            let limit = libc::rlimit {
+                rlim_cur: 64,
+                rlim_max: 64,
+            };
             if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
@@ -95,7 +134,10 @@ fn a_file_size_limit_returns_results_with_one_warning() {
     assert_all_squares(&run, 5);
     assert_eq!(run.stderr.matches("warning").count(), 1, "{run:?}");
     assert!(run.stderr.contains("File too large"), "{run:?}");
-    assert!(entry_files(cache.path()).is_empty(), "a partial entry was left");
+    assert!(
+        entry_files(cache.path()).is_empty(),
+        "a partial entry was left"
+    );
     assert!(temp_files(cache.path()).is_empty());
 }
 
@@ -106,15 +148,29 @@ fn a_read_only_cache_serves_hits_and_computes_the_rest() {
     make_read_only(cache.path());
     // Permission bits do not stop root: run the worker as `nobody` then.
     let mut command = Command::new(WORKER);
-    command.env("MEMO_CACHE_DIR", cache.path()).args(["square", "1", "2", "3", "4"]);
+    command
+        .env("MEMO_CACHE_DIR", cache.path())
+        .args(["square", "1", "2", "3", "4"]);
     if unsafe { libc::geteuid() } == 0 {
-        std::fs::set_permissions(cache.path().parent().unwrap(), std::fs::Permissions::from_mode(0o1777)).ok();
+        std::fs::set_permissions(
+            cache.path().parent().unwrap(),
+            std::fs::Permissions::from_mode(0o1777),
+        )
+        .ok();
         command.uid(65534).gid(65534);
     }
     let run = run_with(&mut command);
     assert_all_squares(&run, 4);
-    assert_eq!(run.count("computing square(1)"), 0, "hits are served: {run:?}");
-    assert_eq!(run.count("computing square(2)"), 0, "hits are served: {run:?}");
+    assert_eq!(
+        run.count("computing square(1)"),
+        0,
+        "hits are served: {run:?}"
+    );
+    assert_eq!(
+        run.count("computing square(2)"),
+        0,
+        "hits are served: {run:?}"
+    );
     assert_eq!(run.count("computing square(3)"), 1);
     assert_eq!(run.stderr.matches("warning").count(), 1, "{run:?}");
     assert_eq!(entry_files(cache.path()).len(), 2);

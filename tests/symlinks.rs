@@ -12,13 +12,19 @@ fn a_symlinked_function_directory_is_not_written_through() {
     std::os::unix::fs::symlink(outside.path(), cache.path().join("worker.square")).unwrap();
     let run = run(WORKER, cache.path(), &["square", "3"]);
     assert_eq!(run.count("square(3) = 9"), 1);
-    assert!(std::fs::read_dir(outside.path()).unwrap().next().is_none(), "wrote through the link");
+    assert!(
+        std::fs::read_dir(outside.path()).unwrap().next().is_none(),
+        "wrote through the link"
+    );
     // Reading and writing through the link both fail, each reported once.
     assert_eq!(run.stderr.matches("warning").count(), 2, "{run:?}");
     assert!(run.stderr.contains("symbolic links"), "{run:?}");
     let again = memo_tests::run(WORKER, cache.path(), &["square", "3"]);
     assert_eq!(again.count("square(3) = 9"), 1);
-    assert!(std::fs::read_dir(outside.path()).unwrap().next().is_none(), "wrote through the link");
+    assert!(
+        std::fs::read_dir(outside.path()).unwrap().next().is_none(),
+        "wrote through the link"
+    );
 }
 
 #[test]
@@ -33,7 +39,11 @@ fn a_symlinked_entry_is_not_read_through() {
     std::os::unix::fs::symlink(&planted, &entry).unwrap();
 
     let next = run(WORKER, cache.path(), &["square", "4"]);
-    assert_eq!(next.count("computing square(4)"), 1, "the link was followed: {next:?}");
+    assert_eq!(
+        next.count("computing square(4)"),
+        1,
+        "the link was followed: {next:?}"
+    );
     assert_eq!(next.count("square(4) = 16"), 1);
     assert!(!entry.is_symlink(), "the link is replaced by a real entry");
     assert!(planted.exists(), "the link's target is untouched");

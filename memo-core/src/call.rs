@@ -224,7 +224,7 @@ impl Found {
         if self.type_hash != entry::type_hash(stored_as) {
             return Err(format!("its output type is no longer {stored_as}"));
         }
-        let stored = rmp_serde::from_slice(&self.bytes[self.payload.clone()])
+        let stored = entry::decode(&self.bytes[self.payload.clone()])
             .map_err(|e| format!("its output does not decode as {stored_as} ({e})"))?;
         let function = self.target.function;
         if verbosity(function, self.target.memory) >= 2 {
@@ -245,7 +245,7 @@ impl Found {
             ),
         );
         // Same key, same arguments: the old metadata renders this call.
-        let meta: Option<EntryMeta> = rmp_serde::from_slice(&self.bytes[self.meta]).ok();
+        let meta: Option<EntryMeta> = entry::decode(&self.bytes[self.meta]).ok();
         let (call, args, type_args) = match meta {
             Some(meta) => (meta.call, meta.args, meta.type_args),
             None => (format!("{}(…)", function.spec.name), Vec::new(), Vec::new()),

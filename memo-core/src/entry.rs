@@ -164,6 +164,20 @@ fn checksum(header_head: &[u8], body: &[u8]) -> u128 {
     hasher.digest128()
 }
 
+/// Deepest nesting the decoder follows. Each level is a recursive call, and
+/// 256 of them fit the smallest thread stack Rust gives (2 MiB) even in a
+/// debug build; a deeper (hostile) input is an error, not a stack overflow.
+/// An output nested deeper than this is stored but never served: it is
+/// recomputed on every call.
+pub const MAX_DEPTH: usize = 256;
+
+/// Decodes MessagePack from an entry, within [`MAX_DEPTH`].
+pub fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, rmp_serde::decode::Error> {
+    let mut decoder = rmp_serde::Deserializer::from_read_ref(bytes);
+    decoder.set_max_depth(MAX_DEPTH);
+    T::deserialize(&mut decoder)
+}
+
 /// The hash of an output type's name, as stored in the header.
 pub fn type_hash(type_name: &str) -> u64 {
     xxhash_rust::xxh3::xxh3_64(type_name.as_bytes())
@@ -180,6 +194,26 @@ pub fn encode<T: Serialize + ?Sized>(
     rmp_serde::encode::write_named(&mut bytes, meta)?;
     let meta_len = bytes.len() - HEADER_LEN;
     rmp_serde::encode::write_named(&mut bytes, output)?;
+    seal(&mut bytes, key, type_hash, meta_len);
+    Ok(bytes)
+}
+
+/// Builds an entry from already-encoded metadata and output bytes, with a
+/// valid header and checksum whatever the bytes are: for tools, and for
+/// tests and fuzzers that need the decoders behind the checksum to see
+/// arbitrary input.
+pub fn assemble(key: u128, type_hash: u64, meta: &[u8], output: &[u8]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(HEADER_LEN + meta.len() + output.len());
+    bytes.resize(HEADER_LEN, 0);
+    bytes.extend_from_slice(meta);
+    bytes.extend_from_slice(output);
+    seal(&mut bytes, key, type_hash, meta.len());
+    bytes
+}
+
+/// Fills in the header of `bytes` (header space, then `meta_len` bytes of
+/// metadata, then the output) and its checksum.
+fn seal(bytes: &mut [u8], key: u128, type_hash: u64, meta_len: usize) {
     let payload_len = bytes.len() - HEADER_LEN - meta_len;
     let header = Header {
         flags: 0,
@@ -193,7 +227,6 @@ pub fn encode<T: Serialize + ?Sized>(
     header.write(head);
     let sum = checksum(&head[..CHECKSUM_AT], body);
     head[CHECKSUM_AT..].copy_from_slice(&sum.to_le_bytes());
-    Ok(bytes)
 }
 
 impl<'a> Entry<'a> {
@@ -260,12 +293,12 @@ impl<'a> Entry<'a> {
 
     /// Decodes the metadata.
     pub fn meta(&self) -> Result<EntryMeta, EntryError> {
-        rmp_serde::from_slice(self.meta).map_err(|e| EntryError::Meta(e.to_string()))
+        decode(self.meta).map_err(|e| EntryError::Meta(e.to_string()))
     }
 
     /// Decodes the output.
     pub fn output<T: serde::de::DeserializeOwned>(&self) -> Result<T, EntryError> {
-        rmp_serde::from_slice(self.payload).map_err(|e| EntryError::Output(e.to_string()))
+        decode(self.payload).map_err(|e| EntryError::Output(e.to_string()))
     }
 
     /// Bytes of the encoded output.

@@ -13,7 +13,9 @@ fn blob(key: u64) -> Vec<u64> {
 
 /// What `blob(key)` must return.
 fn expected(key: u64) -> Vec<u64> {
-    (0..16 * 1024).map(|i| key.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ i).collect()
+    (0..16 * 1024)
+        .map(|i| key.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ i)
+        .collect()
 }
 
 /// Keys per seed.

@@ -34,8 +34,13 @@ fn expected(key: u64) -> Vec<u64> {
 
 fn log(line: &str) {
     let path = std::env::var("STRESS_LOG").expect("STRESS_LOG is set");
-    let mut file = std::fs::OpenOptions::new().append(true).create(true).open(path).expect("open the log");
-    file.write_all(format!("{line}\n").as_bytes()).expect("append to the log");
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .expect("open the log");
+    file.write_all(format!("{line}\n").as_bytes())
+        .expect("append to the log");
 }
 
 fn main() {
@@ -51,7 +56,8 @@ fn main() {
         .map(|thread| {
             std::thread::spawn(move || {
                 // A small xorshift, seeded per process and thread.
-                let mut state = (u64::from(std::process::id()) << 16) ^ (thread + 1) ^ 0x9E37_79B9_7F4A_7C15;
+                let mut state =
+                    (u64::from(std::process::id()) << 16) ^ (thread + 1) ^ 0x9E37_79B9_7F4A_7C15;
                 let mut calls = 0u64;
                 while Instant::now() < deadline {
                     state ^= state << 13;
@@ -68,6 +74,9 @@ fn main() {
             })
         })
         .collect();
-    let calls: u64 = workers.into_iter().map(|w| w.join().expect("a worker thread panicked")).sum();
+    let calls: u64 = workers
+        .into_iter()
+        .map(|w| w.join().expect("a worker thread panicked"))
+        .sum();
     println!("calls {calls}");
 }
