@@ -9,7 +9,6 @@
 //! the cache (unhashable argument, corrupt entry, full or read-only disk)
 //! ever loses the function's result: the worst case is running uncached.
 
-use std::ops::Range;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
@@ -20,7 +19,7 @@ use crate::entry::{self, ArgRecord, Entry, EntryMeta};
 use crate::function::CachedFn;
 use crate::hash::Digest;
 use crate::memory::Memory;
-use crate::store::{KeyGuard, Store};
+use crate::store::{KeyGuard, Store, StoredEntry};
 use crate::{key, trace};
 
 /// Longest rendering of one argument in a trace or in metadata.
@@ -51,10 +50,8 @@ struct Target {
 
 struct Found {
     target: Target,
-    bytes: Vec<u8>,
-    type_hash: u64,
-    meta: Range<usize>,
-    payload: Range<usize>,
+    /// The entry as read; its head was verified by `read_entry`.
+    stored: StoredEntry,
 }
 
 struct Missing {
@@ -152,18 +149,8 @@ fn lookup(
 /// there is no usable entry. A damaged entry is reported if `report`.
 fn read_entry(store: &dyn Store, target: Target, report: bool) -> Result<Found, Target> {
     match store.read(&target.path) {
-        Ok(Some(bytes)) => match Entry::parse(&bytes, Some(target.key)) {
-            Ok(entry) => {
-                let (meta, payload) = entry.ranges(&bytes);
-                let type_hash = entry.type_hash();
-                return Ok(Found {
-                    target,
-                    bytes,
-                    type_hash,
-                    meta,
-                    payload,
-                });
-            }
+        Ok(Some(stored)) => match Entry::parse_head(&stored.bytes, stored.len, Some(target.key)) {
+            Ok(_) => return Ok(Found { target, stored }),
             Err(e) if report => trace::warn(format_args!(
                 "corrupt cache entry {} ({e}); recomputing {}",
                 target.path,
@@ -213,18 +200,26 @@ impl Call {
                 Err(problem) => found.into_missing(&problem),
             },
         };
-        missing.run(body, storable)
+        missing.run(body, storable, rebuild)
     }
 }
 
 impl Found {
+    /// The entry, verified when it was read.
+    fn entry(&self) -> Entry<'_> {
+        Entry::parse_head(&self.stored.bytes, self.stored.len, None)
+            .expect("verified by read_entry")
+    }
+
     /// Decodes the output, or says why it cannot be used.
     fn decode<S: DeserializeOwned>(&self) -> Result<S, String> {
         let stored_as = std::any::type_name::<S>();
-        if self.type_hash != entry::type_hash(stored_as) {
+        let entry = self.entry();
+        if entry.type_hash() != entry::type_hash(stored_as) {
             return Err(format!("its output type is no longer {stored_as}"));
         }
-        let stored = entry::decode(&self.bytes[self.payload.clone()])
+        let stored = entry
+            .output_from(self.stored.file.as_ref(), self.target.memory.array_mode())
             .map_err(|e| format!("its output does not decode as {stored_as} ({e})"))?;
         let function = self.target.function;
         if verbosity(function, self.target.memory) >= 2 {
@@ -245,7 +240,7 @@ impl Found {
             ),
         );
         // Same key, same arguments: the old metadata renders this call.
-        let meta: Option<EntryMeta> = entry::decode(&self.bytes[self.meta]).ok();
+        let meta: Option<EntryMeta> = self.entry().meta().ok();
         let (call, args, type_args) = match meta {
             Some(meta) => (meta.call, meta.args, meta.type_args),
             None => (format!("{}(…)", function.spec.name), Vec::new(), Vec::new()),
@@ -262,7 +257,17 @@ impl Found {
 
 impl Missing {
     /// Runs the body, stores what `storable` picks of its output, returns it.
-    fn run<R, S: Serialize>(self, body: impl FnOnce() -> R, storable: fn(&R) -> Option<&S>) -> R {
+    ///
+    /// With memory-mapped arrays, the output is returned as every later hit
+    /// will return it: reloaded from its entry (`rebuild` makes an output of
+    /// it), so the first call does not hand back a plain array where the
+    /// next ones hand back a map (a joblib gotcha).
+    fn run<R, S: Serialize + DeserializeOwned>(
+        self,
+        body: impl FnOnce() -> R,
+        storable: fn(&R) -> Option<&S>,
+        rebuild: fn(S) -> R,
+    ) -> R {
         let Target {
             function,
             memory,
@@ -292,26 +297,53 @@ impl Missing {
                 created_ms: unix_millis(),
                 duration_s: duration.as_secs_f64(),
             };
-            store(memory, path, key, &meta, stored);
+            let mapped = store(memory, path, key, &meta, stored) && memory.array_mode().is_some();
+            if mapped && let Some(reloaded) = reload::<S>(memory, path, key) {
+                return rebuild(reloaded);
+            }
         }
         output
     }
 }
 
-fn store<S: Serialize>(memory: &Memory, path: &str, key: Digest, meta: &EntryMeta, stored: &S) {
-    let bytes = match entry::encode(key, entry::type_hash(&meta.output_type), meta, stored) {
-        Ok(bytes) => bytes,
+/// Reads back the entry just stored at `path`, arrays mapped.
+fn reload<S: DeserializeOwned>(memory: &Memory, path: &str, key: Digest) -> Option<S> {
+    let stored = memory.store()?.read(path).ok()??;
+    let entry = Entry::parse_head(&stored.bytes, stored.len, Some(key)).ok()?;
+    entry
+        .output_from(stored.file.as_ref(), memory.array_mode())
+        .ok()
+}
+
+/// Stores an entry; `true` if it was written and holds out-of-line arrays.
+fn store<S: Serialize>(
+    memory: &Memory,
+    path: &str,
+    key: Digest,
+    meta: &EntryMeta,
+    stored: &S,
+) -> bool {
+    let encoded = match entry::encode_parts(key, entry::type_hash(&meta.output_type), meta, stored)
+    {
+        Ok(encoded) => encoded,
         Err(e) => {
             trace::warn(format_args!(
                 "{}: cannot encode the output ({e}); it is not cached",
                 meta.identity
             ));
-            return;
+            return false;
         }
     };
-    let Some(store) = memory.store() else { return };
-    if let Err(e) = store.write(path, &bytes) {
-        memory.report_write_failure(path, &e);
+    let Some(store) = memory.store() else {
+        return false;
+    };
+    // `encoded` borrows the arrays of `stored`, alive for this whole call.
+    match store.write(path, &encoded.parts()) {
+        Ok(()) => encoded.has_blobs(),
+        Err(e) => {
+            memory.report_write_failure(path, &e);
+            false
+        }
     }
 }
 

@@ -11,6 +11,8 @@
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
 
+use crate::array::{BLOB_ALIGN, MmapMode, PendingBlob};
+
 /// First eight bytes of every entry. The high byte and the CR LF / ^Z pair
 /// (as in PNG) catch text-mode transfers and files that are not entries.
 pub const MAGIC: [u8; 8] = *b"\x89MEMO\r\n\x1a";
@@ -104,8 +106,13 @@ pub enum EntryError {
 pub struct Entry<'a> {
     key: u128,
     type_hash: u64,
+    /// What was read of the file, from its start.
+    bytes: &'a [u8],
     meta: &'a [u8],
     payload: &'a [u8],
+    /// Where the arrays start in the file, and how many bytes they take.
+    blobs_at: u64,
+    blobs_len: u64,
 }
 
 /// The fixed header's fields.
@@ -178,24 +185,94 @@ pub fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, rmp_ser
     T::deserialize(&mut decoder)
 }
 
+/// How many bytes from the start of an entry hold its header, metadata and
+/// output, judging by a header at the start of `bytes` (unchecked: the
+/// caller parses what it reads).
+pub(crate) fn head_len(bytes: &[u8]) -> Option<u64> {
+    let header = Header::read(bytes.first_chunk::<HEADER_LEN>()?).ok()?;
+    (HEADER_LEN as u64)
+        .checked_add(u64::from(header.meta_len))?
+        .checked_add(header.payload_len)
+}
+
 /// The hash of an output type's name, as stored in the header.
 pub fn type_hash(type_name: &str) -> u64 {
     xxhash_rust::xxh3::xxh3_64(type_name.as_bytes())
 }
 
-/// Encodes an entry: header, metadata, output.
+/// An encoded entry, ready to write: the head (header, metadata, output)
+/// and the arrays of the output, written after it out of line.
+#[derive(Debug)]
+pub struct Encoded {
+    head: Vec<u8>,
+    blobs: Vec<PendingBlob>,
+}
+
+/// Zeros to pad blobs to their alignment.
+const PADDING: [u8; BLOB_ALIGN as usize] = [0; BLOB_ALIGN as usize];
+
+impl Encoded {
+    /// The bytes of the entry, in file order, as slices borrowed from the
+    /// output it was encoded from (which must still be alive: the borrow
+    /// checker cannot see it, so this is only called right after encoding).
+    pub(crate) fn parts(&self) -> Vec<&[u8]> {
+        let mut parts = vec![self.head.as_slice()];
+        let mut at = self.head.len() as u64;
+        let blobs_at = at.next_multiple_of(BLOB_ALIGN);
+        for blob in &self.blobs {
+            let start = blobs_at + blob.offset;
+            parts.push(&PADDING[..(start - at) as usize]);
+            // SAFETY: `encode_parts`'s caller keeps the output alive until
+            // the parts are written (see `parts`' doc).
+            let bytes = unsafe { blob.bytes() };
+            parts.push(bytes);
+            at = start + bytes.len() as u64;
+        }
+        parts
+    }
+
+    /// Total size of the entry file.
+    pub fn len(&self) -> u64 {
+        self.parts().iter().map(|part| part.len() as u64).sum()
+    }
+
+    /// Whether the entry holds out-of-line arrays.
+    pub fn has_blobs(&self) -> bool {
+        !self.blobs.is_empty()
+    }
+}
+
+/// Encodes an entry: header, metadata, output, and the output's arrays out
+/// of line. The returned parts borrow from `output`: write them before it
+/// changes or is dropped.
+pub(crate) fn encode_parts<T: Serialize + ?Sized>(
+    key: u128,
+    type_hash: u64,
+    meta: &EntryMeta,
+    output: &T,
+) -> Result<Encoded, rmp_serde::encode::Error> {
+    let mut head = vec![0; HEADER_LEN];
+    rmp_serde::encode::write_named(&mut head, meta)?;
+    let meta_len = head.len() - HEADER_LEN;
+    let (written, blobs) =
+        crate::array::collect(|| rmp_serde::encode::write_named(&mut head, output));
+    written?;
+    let blobs_len = blobs
+        .last()
+        .map_or(0, |blob| blob.offset + unsafe { blob.bytes() }.len() as u64);
+    seal(&mut head, key, type_hash, meta_len, blobs_len);
+    Ok(Encoded { head, blobs })
+}
+
+/// Encodes an entry into one buffer (arrays included): for tools and tests.
 pub fn encode<T: Serialize + ?Sized>(
     key: u128,
     type_hash: u64,
     meta: &EntryMeta,
     output: &T,
 ) -> Result<Vec<u8>, rmp_serde::encode::Error> {
-    let mut bytes = vec![0; HEADER_LEN];
-    rmp_serde::encode::write_named(&mut bytes, meta)?;
-    let meta_len = bytes.len() - HEADER_LEN;
-    rmp_serde::encode::write_named(&mut bytes, output)?;
-    seal(&mut bytes, key, type_hash, meta_len);
-    Ok(bytes)
+    let encoded = encode_parts(key, type_hash, meta, output)?;
+    Ok(encoded.parts().concat())
 }
 
 /// Builds an entry from already-encoded metadata and output bytes, with a
@@ -207,19 +284,20 @@ pub fn assemble(key: u128, type_hash: u64, meta: &[u8], output: &[u8]) -> Vec<u8
     bytes.resize(HEADER_LEN, 0);
     bytes.extend_from_slice(meta);
     bytes.extend_from_slice(output);
-    seal(&mut bytes, key, type_hash, meta.len());
+    seal(&mut bytes, key, type_hash, meta.len(), 0);
     bytes
 }
 
 /// Fills in the header of `bytes` (header space, then `meta_len` bytes of
-/// metadata, then the output) and its checksum.
-fn seal(bytes: &mut [u8], key: u128, type_hash: u64, meta_len: usize) {
+/// metadata, then the output) and its checksum; `blobs_len` bytes of arrays
+/// follow, from the next multiple of [`BLOB_ALIGN`].
+fn seal(bytes: &mut [u8], key: u128, type_hash: u64, meta_len: usize, blobs_len: u64) {
     let payload_len = bytes.len() - HEADER_LEN - meta_len;
     let header = Header {
         flags: 0,
         meta_len: u32::try_from(meta_len).expect("metadata over 4 GiB"),
         payload_len: payload_len as u64,
-        blobs_len: 0,
+        blobs_len,
         key,
         type_hash,
     };
@@ -230,13 +308,25 @@ fn seal(bytes: &mut [u8], key: u128, type_hash: u64, meta_len: usize) {
 }
 
 impl<'a> Entry<'a> {
-    /// Checks `bytes` completely (header, lengths, checksum) without
-    /// decoding anything. `expected_key` guards against foreign files.
+    /// Checks a whole entry file, `bytes`, completely (header, lengths,
+    /// checksums of the head) without decoding anything. `expected_key`
+    /// guards against foreign files.
     pub fn parse(bytes: &'a [u8], expected_key: Option<u128>) -> Result<Entry<'a>, EntryError> {
+        Entry::parse_head(bytes, bytes.len() as u64, expected_key)
+    }
+
+    /// Checks an entry of `file_len` bytes of which `bytes` holds the start:
+    /// at least the header, metadata and output (the arrays after them are
+    /// read or mapped only when decoded, and checked then).
+    pub fn parse_head(
+        bytes: &'a [u8],
+        file_len: u64,
+        expected_key: Option<u128>,
+    ) -> Result<Entry<'a>, EntryError> {
         let Some((head, body)) = bytes.split_first_chunk::<HEADER_LEN>() else {
             return Err(if bytes.starts_with(&MAGIC) || MAGIC.starts_with(bytes) {
                 EntryError::Truncated {
-                    actual: bytes.len() as u64,
+                    actual: file_len,
                     expected: HEADER_LEN as u64,
                 }
             } else {
@@ -245,14 +335,17 @@ impl<'a> Entry<'a> {
         };
         let header = Header::read(head)?;
         // Lengths are checked in u128 so no announced size can overflow.
-        let announced = u128::from(header.meta_len)
-            + u128::from(header.payload_len)
-            + u128::from(header.blobs_len);
-        let present = body.len() as u128;
-        if announced > present {
-            let expected = u64::try_from(announced + HEADER_LEN as u128).unwrap_or(u64::MAX);
+        let head_len =
+            HEADER_LEN as u128 + u128::from(header.meta_len) + u128::from(header.payload_len);
+        let announced = match header.blobs_len {
+            0 => head_len,
+            blobs => head_len.next_multiple_of(u128::from(BLOB_ALIGN)) + u128::from(blobs),
+        };
+        let present = u128::from(file_len);
+        if announced > present || head_len > bytes.len() as u128 {
+            let expected = u64::try_from(announced).unwrap_or(u64::MAX);
             return Err(EntryError::Truncated {
-                actual: bytes.len() as u64,
+                actual: file_len,
                 expected,
             });
         }
@@ -261,10 +354,8 @@ impl<'a> Entry<'a> {
                 extra: (present - announced) as u64,
             });
         }
-        if header.blobs_len != 0 {
-            // Reserved for out-of-line arrays; no version-1 writer sets it.
-            return Err(EntryError::Flags(header.flags));
-        }
+        let head_len = head_len as usize;
+        let body = &body[..head_len - HEADER_LEN];
         let stored_sum = u128::from_le_bytes(head[CHECKSUM_AT..].try_into().unwrap());
         if checksum(&head[..CHECKSUM_AT], body) != stored_sum {
             return Err(EntryError::Checksum);
@@ -276,9 +367,36 @@ impl<'a> Entry<'a> {
         Ok(Entry {
             key: header.key,
             type_hash: header.type_hash,
+            bytes,
             meta,
             payload,
+            blobs_at: (head_len as u64).next_multiple_of(BLOB_ALIGN),
+            blobs_len: header.blobs_len,
         })
+    }
+
+    /// Decodes the output with its arrays coming back as `mode` says, the
+    /// blobs read from or mapped from `file`.
+    pub(crate) fn output_from<T: serde::de::DeserializeOwned>(
+        &self,
+        file: Option<&std::fs::File>,
+        mode: Option<MmapMode>,
+    ) -> Result<T, EntryError> {
+        let source = crate::array::Source {
+            file,
+            bytes: self.bytes,
+            blobs_at: self.blobs_at,
+            blobs_len: self.blobs_len,
+            mode,
+            shared: Default::default(),
+        };
+        crate::array::with_source(&source, || decode(self.payload))
+            .map_err(|e| EntryError::Output(e.to_string()))
+    }
+
+    /// Whether the output holds out-of-line arrays.
+    pub fn has_blobs(&self) -> bool {
+        self.blobs_len > 0
     }
 
     /// The key this entry was stored under.
@@ -296,27 +414,15 @@ impl<'a> Entry<'a> {
         decode(self.meta).map_err(|e| EntryError::Meta(e.to_string()))
     }
 
-    /// Decodes the output.
+    /// Decodes the output; its arrays are copied from the entry's bytes and
+    /// checked against their checksums (so `bytes` must be the whole file).
     pub fn output<T: serde::de::DeserializeOwned>(&self) -> Result<T, EntryError> {
-        decode(self.payload).map_err(|e| EntryError::Output(e.to_string()))
+        self.output_from(None, None)
     }
 
     /// Bytes of the encoded output.
     pub fn output_len(&self) -> usize {
         self.payload.len()
-    }
-
-    /// Where the metadata and the output sit in `bytes`, the buffer this
-    /// entry was parsed from: lets a caller keep the buffer and drop the
-    /// borrow.
-    pub fn ranges(&self, bytes: &[u8]) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
-        let offset = |part: &[u8]| part.as_ptr() as usize - bytes.as_ptr() as usize;
-        let meta = offset(self.meta);
-        let payload = offset(self.payload);
-        (
-            meta..meta + self.meta.len(),
-            payload..payload + self.payload.len(),
-        )
     }
 }
 

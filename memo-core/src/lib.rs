@@ -128,6 +128,7 @@
 pub use memo_macros::cache;
 
 mod access;
+pub mod array;
 mod call;
 pub mod entry;
 mod function;
@@ -140,6 +141,7 @@ mod store;
 mod trace;
 
 pub use access::Access;
+pub use array::{Array, Dtype, Element, MmapMode};
 pub use info::EntryInfo;
 pub use memory::{CACHE_DIR_ENV, DEFAULT_DIR, Memory, default_memory, set_default};
 

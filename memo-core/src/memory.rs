@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::access::Access;
+use crate::array::MmapMode;
 use crate::store::{FsStore, Store};
 
 /// The environment variable that sets the default cache location.
@@ -41,6 +42,7 @@ pub struct Memory {
     location: Option<PathBuf>,
     verbose: u8,
     access: Access,
+    mmap_mode: Option<MmapMode>,
     /// Opened on first use; `None` when the location cannot be opened (the
     /// failure was reported and calls run uncached).
     store: OnceLock<Option<Box<dyn Store>>>,
@@ -80,6 +82,7 @@ impl Memory {
             location,
             verbose: 0,
             access: Access::Owner,
+            mmap_mode: None,
             store: OnceLock::new(),
             read_failure_reported: AtomicBool::new(false),
             write_failure_reported: AtomicBool::new(false),
@@ -100,6 +103,20 @@ impl Memory {
     pub fn access(mut self, access: Access) -> Self {
         self.access = access;
         self
+    }
+
+    /// How [`Array`](crate::Array)s in cached outputs come back: memory-mapped
+    /// read-only or copy-on-write (joblib's `mmap_mode='r'` and `'c'`). The
+    /// first call returns them mapped too, like every later hit. Without a
+    /// mode they are read into memory and checked against their checksums.
+    pub fn mmap_mode(mut self, mode: MmapMode) -> Self {
+        self.mmap_mode = Some(mode);
+        self
+    }
+
+    /// The mode set with [`Memory::mmap_mode`].
+    pub(crate) fn array_mode(&self) -> Option<MmapMode> {
+        self.mmap_mode
     }
 
     /// The cache directory, or `None` for [`Memory::disabled`].

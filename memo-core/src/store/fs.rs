@@ -18,8 +18,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
-use super::{KeyGuard, Store, beneath, lock};
+use super::{KeyGuard, Store, StoredEntry, beneath, lock};
 use crate::access::Access;
+use crate::entry;
 use crate::hash::Digest;
 
 /// Files memo keeps at the top of a cache directory; everything else there
@@ -102,7 +103,7 @@ impl FsStore {
     /// Writes `bytes` to an anonymous file in `dir` and links it as `name`.
     /// `Ok(false)`: not possible here (no `O_TMPFILE` support, or `name`
     /// exists already); the caller falls back to a named temp file.
-    fn link_new(&self, dir: &OwnedFd, name: &str, bytes: &[u8]) -> io::Result<bool> {
+    fn link_new(&self, dir: &OwnedFd, name: &str, parts: &[&[u8]]) -> io::Result<bool> {
         let flags = OFlags::WRONLY | OFlags::TMPFILE | OFlags::CLOEXEC;
         let file = match rustix::fs::openat(dir, ".", flags, self.file_mode()) {
             Ok(file) => file,
@@ -111,7 +112,7 @@ impl FsStore {
             Err(e) => return Err(e.into()),
         };
         self.exact_mode(&file)?;
-        write_all(&file, bytes)?;
+        write_parts(&file, parts)?;
         match link_fd(&file, dir, name) {
             Ok(()) => Ok(true),
             // Another writer got there first, or a stale entry is in place:
@@ -125,7 +126,7 @@ impl FsStore {
 
     /// Writes `bytes` to a named temp file in `dir` and renames it over
     /// `name`; the temp file is removed if anything fails.
-    fn replace(&self, dir: &OwnedFd, name: &str, bytes: &[u8]) -> io::Result<()> {
+    fn replace(&self, dir: &OwnedFd, name: &str, parts: &[&[u8]]) -> io::Result<()> {
         let flags =
             OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let (temp_name, file) = loop {
@@ -138,7 +139,7 @@ impl FsStore {
         };
         let written = self
             .exact_mode(&file)
-            .and_then(|()| write_all(&file, bytes))
+            .and_then(|()| write_parts(&file, parts))
             .and_then(|()| Ok(rustix::fs::renameat(dir, temp_name.as_str(), dir, name)?));
         if written.is_err() {
             let _ = rustix::fs::unlinkat(dir, temp_name.as_str(), AtFlags::empty());
@@ -177,6 +178,10 @@ fn random_u64() -> u64 {
     hasher.finish()
 }
 
+fn write_parts(file: &OwnedFd, parts: &[&[u8]]) -> io::Result<()> {
+    parts.iter().try_for_each(|part| write_all(file, part))
+}
+
 fn write_all(file: &OwnedFd, mut bytes: &[u8]) -> io::Result<()> {
     while !bytes.is_empty() {
         match rustix::io::write(file, bytes) {
@@ -189,11 +194,12 @@ fn write_all(file: &OwnedFd, mut bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-/// Reads a whole file. A small entry takes one `read` into a reused
+/// Reads an entry file: all of a small one, with one `read` into a reused
 /// per-thread buffer and one exact-size copy (a short read of a regular
 /// file is its end; if it ever were not, the entry's length check catches
-/// the truncation). A large one takes `fstat` and reads of the rest.
-fn read_to_end(file: impl AsFd) -> io::Result<Vec<u8>> {
+/// the truncation). Of a large one, `fstat` for its length and reads up to
+/// the end of its output, leaving its arrays in the file.
+fn read_entry(file: OwnedFd) -> io::Result<StoredEntry> {
     thread_local! {
         static BUFFER: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(SMALL_ENTRY));
     }
@@ -210,22 +216,21 @@ fn read_to_end(file: impl AsFd) -> io::Result<Vec<u8>> {
             bytes
         }
     };
-    if bytes.len() < SMALL_ENTRY {
-        return Ok(bytes);
-    }
-    let size = rustix::fs::fstat(&file)?.st_size;
-    bytes.reserve(
-        usize::try_from(size)
-            .unwrap_or(0)
-            .saturating_sub(bytes.len())
-            + 1,
-    );
-    while read_more(&file, &mut bytes)? > 0 {
-        if bytes.len() == bytes.capacity() {
-            bytes.reserve(SMALL_ENTRY);
-        }
-    }
-    Ok(bytes)
+    let len = if bytes.len() < SMALL_ENTRY {
+        bytes.len() as u64
+    } else {
+        let len = rustix::fs::fstat(&file)?.st_size as u64;
+        let wanted = entry::head_len(&bytes).unwrap_or(len).min(len);
+        let wanted = usize::try_from(wanted).map_err(|_| io::ErrorKind::OutOfMemory)?;
+        bytes.reserve(wanted.saturating_sub(bytes.len()));
+        while bytes.len() < wanted && read_more(&file, &mut bytes)? > 0 {}
+        len
+    };
+    Ok(StoredEntry {
+        bytes,
+        len,
+        file: Some(std::fs::File::from(file)),
+    })
 }
 
 fn read_more(file: &impl AsFd, bytes: &mut Vec<u8>) -> io::Result<usize> {
@@ -239,22 +244,22 @@ fn read_more(file: &impl AsFd, bytes: &mut Vec<u8>) -> io::Result<usize> {
 }
 
 impl Store for FsStore {
-    fn read(&self, path: &str) -> io::Result<Option<Vec<u8>>> {
+    fn read(&self, path: &str) -> io::Result<Option<StoredEntry>> {
         match beneath::open(&self.root_dir, path, OFlags::RDONLY, Mode::empty()) {
-            Ok(file) => read_to_end(file).map(Some),
+            Ok(file) => read_entry(file).map(Some),
             // A missing directory on the way means no entry either.
             Err(Errno::NOENT | Errno::NOTDIR) => Ok(None),
             Err(e) => Err(e.into()),
         }
     }
 
-    fn write(&self, path: &str, bytes: &[u8]) -> io::Result<()> {
+    fn write(&self, path: &str, parts: &[&[u8]]) -> io::Result<()> {
         let (dir, name) = path.rsplit_once('/').expect("entry paths have a directory");
         let dir = beneath::create_dirs(&self.root_dir, dir, self.access.dir_mode())?;
-        if self.link_new(&dir, name, bytes)? {
+        if self.link_new(&dir, name, parts)? {
             return Ok(());
         }
-        self.replace(&dir, name, bytes)
+        self.replace(&dir, name, parts)
     }
 
     fn lock(&self, key: Digest) -> io::Result<KeyGuard> {

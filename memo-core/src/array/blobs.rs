@@ -1,0 +1,183 @@
+//! How arrays leave the MessagePack stream and come back.
+//!
+//! While an entry is encoded, a per-thread *sink* is open: an [`Array`]
+//! serialized then does not write its elements into the stream; it records
+//! its bytes as a *blob* (written after the payload, 64-byte aligned) and
+//! writes a small marker instead, a MessagePack ext value holding the blob's
+//! offset, length, element type and checksum. While an entry is decoded, a
+//! per-thread *source* is open: an `Array` deserialized then reads its
+//! marker and turns the blob into a memory map or a checked copy.
+//!
+//! Outside both (hashing, rendering, other formats) an `Array` is a plain
+//! sequence of numbers.
+//!
+//! [`Array`]: super::Array
+
+use std::cell::{Cell, OnceCell};
+use std::fs::File;
+use std::sync::Arc;
+
+use memmap2::Mmap;
+
+use super::{Dtype, MmapMode};
+
+/// The MessagePack ext type of an array marker.
+pub(crate) const MARKER_EXT: i8 = 0x4D;
+
+/// Bytes of a marker: offset, length, checksum (u64 each), element type.
+pub(crate) const MARKER_LEN: usize = 25;
+
+/// Blobs start at multiples of this (in the file, and so in a memory map,
+/// whose base is page-aligned): enough for every element type and for SIMD.
+pub const BLOB_ALIGN: u64 = 64;
+
+/// A blob waiting to be written: borrowed from the value being encoded,
+/// which outlives the write.
+#[derive(Debug)]
+pub(crate) struct PendingBlob {
+    ptr: *const u8,
+    len: usize,
+    /// Offset from the start of the blob section.
+    pub offset: u64,
+}
+
+impl PendingBlob {
+    /// The blob's bytes.
+    ///
+    /// # Safety
+    /// Only while the value that was encoded is alive and unchanged.
+    pub(crate) unsafe fn bytes(&self) -> &[u8] {
+        // SAFETY: the caller keeps the encoded value alive; `ptr`/`len` came
+        // from one of its slices.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+/// Where a marker points, as decoded.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Marker {
+    pub offset: u64,
+    pub len: u64,
+    pub checksum: u64,
+    pub dtype: u8,
+}
+
+impl Marker {
+    pub(crate) fn encode(&self) -> [u8; MARKER_LEN] {
+        let mut bytes = [0; MARKER_LEN];
+        bytes[0..8].copy_from_slice(&self.offset.to_le_bytes());
+        bytes[8..16].copy_from_slice(&self.len.to_le_bytes());
+        bytes[16..24].copy_from_slice(&self.checksum.to_le_bytes());
+        bytes[24] = self.dtype;
+        bytes
+    }
+
+    pub(crate) fn decode(bytes: &[u8]) -> Option<Marker> {
+        let bytes: &[u8; MARKER_LEN] = bytes.try_into().ok()?;
+        let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
+        Some(Marker {
+            offset: u64_at(0),
+            len: u64_at(8),
+            checksum: u64_at(16),
+            dtype: bytes[24],
+        })
+    }
+}
+
+/// The blobs of the entry being encoded on this thread.
+struct Sink {
+    blobs: Vec<PendingBlob>,
+    end: u64,
+}
+
+thread_local! {
+    static SINK: std::cell::RefCell<Option<Sink>> = const { std::cell::RefCell::new(None) };
+    static SOURCE: Cell<*const Source<'static>> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Runs `encode` with a sink open; returns its result and the blobs that
+/// arrays handed to the sink, in offset order.
+pub(crate) fn collect<R>(encode: impl FnOnce() -> R) -> (R, Vec<PendingBlob>) {
+    let previous = SINK.with(|sink| {
+        sink.replace(Some(Sink {
+            blobs: Vec::new(),
+            end: 0,
+        }))
+    });
+    let result = encode();
+    let sink = SINK
+        .with(|sink| sink.replace(previous))
+        .expect("the sink is still open");
+    (result, sink.blobs)
+}
+
+/// Hands `bytes` to the open sink; `None` when no entry is being encoded.
+pub(crate) fn push(bytes: &[u8], dtype: Dtype) -> Option<Marker> {
+    SINK.with(|sink| {
+        let mut sink = sink.try_borrow_mut().ok()?;
+        let sink = sink.as_mut()?;
+        if bytes.is_empty() {
+            // Nothing to write: a marker of length 0 needs no blob.
+            return Some(Marker {
+                offset: 0,
+                len: 0,
+                checksum: xxhash_rust::xxh3::xxh3_64(bytes),
+                dtype: dtype as u8,
+            });
+        }
+        let offset = sink.end.next_multiple_of(BLOB_ALIGN);
+        sink.end = offset + bytes.len() as u64;
+        sink.blobs.push(PendingBlob {
+            ptr: bytes.as_ptr(),
+            len: bytes.len(),
+            offset,
+        });
+        let checksum = xxhash_rust::xxh3::xxh3_64(bytes);
+        Some(Marker {
+            offset,
+            len: bytes.len() as u64,
+            checksum,
+            dtype: dtype as u8,
+        })
+    })
+}
+
+/// The entry being decoded on this thread, for arrays to find their blobs.
+pub(crate) struct Source<'a> {
+    /// The entry file, for mapping and for reading blobs not in `bytes`;
+    /// `None` when `bytes` is the whole file.
+    pub file: Option<&'a File>,
+    /// The start of the file as read (at least the header, metadata and
+    /// payload; the whole file for small entries).
+    pub bytes: &'a [u8],
+    /// Where the blob section starts in the file, and its length.
+    pub blobs_at: u64,
+    pub blobs_len: u64,
+    /// How arrays come back: memory-mapped, or `None` for a checked copy.
+    pub mode: Option<MmapMode>,
+    /// The read-only map of the whole file, shared by its arrays.
+    pub shared: OnceCell<Arc<Mmap>>,
+}
+
+/// Runs `decode` with `source` open for the arrays it meets.
+pub(crate) fn with_source<R>(source: &Source<'_>, decode: impl FnOnce() -> R) -> R {
+    // The pointer is only read while `source` is borrowed by this call; the
+    // guard restores the previous one even if `decode` panics.
+    struct Restore(*const Source<'static>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            SOURCE.with(|current| current.set(self.0));
+        }
+    }
+    let erased = (source as *const Source<'_>).cast::<Source<'static>>();
+    let _restore = Restore(SOURCE.with(|current| current.replace(erased)));
+    decode()
+}
+
+/// Calls `read` with the source open on this thread, if any.
+pub(crate) fn with_current<R>(read: impl FnOnce(Option<&Source<'_>>) -> R) -> R {
+    let current = SOURCE.with(Cell::get);
+    // SAFETY: a non-null pointer was set by `with_source`, whose borrow of
+    // the source outlives every decode that runs inside it.
+    read(unsafe { current.as_ref() })
+}

@@ -1,0 +1,176 @@
+//! Small file-system helpers shared by the management code: directories
+//! opened without following symlinks, open-file-description locks, and
+//! clocks.
+
+use std::ffi::CStr;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use rustix::fs::{Mode, OFlags};
+use rustix::io::Errno;
+
+/// Opens the cache directory itself (following symlinks: the user named
+/// it).
+pub(crate) fn open_root(root: &Path) -> io::Result<OwnedFd> {
+    Ok(rustix::fs::open(
+        root,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?)
+}
+
+/// Opens the directory `name` (one component) inside `parent`, refusing a
+/// symlink: a link planted in a cache is never followed out of it.
+pub(crate) fn open_dir(parent: impl AsFd, name: &str) -> rustix::io::Result<OwnedFd> {
+    rustix::fs::openat(
+        parent,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+}
+
+/// Opens `function/version` below the cache directory, one component at a
+/// time, following no symlink.
+pub(crate) fn open_version_dir(
+    root: impl AsFd,
+    function: &str,
+    version: &str,
+) -> rustix::io::Result<OwnedFd> {
+    let function = open_dir(root, function)?;
+    open_dir(&function, version)
+}
+
+/// The names in a directory (without `.` and `..`), with whether each is a
+/// directory (`None`: the file system did not say).
+pub(crate) fn list(dir: impl AsFd, mut each: impl FnMut(&CStr, Option<bool>)) -> io::Result<()> {
+    use rustix::fs::{FileType, RawDir};
+    let mut buffer = Vec::with_capacity(64 * 1024);
+    let mut entries = RawDir::new(&dir, buffer.spare_capacity_mut());
+    while let Some(entry) = entries.next() {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name == c"." || name == c".." {
+            continue;
+        }
+        let is_dir = match entry.file_type() {
+            FileType::Directory => Some(true),
+            FileType::Unknown => None,
+            _ => Some(false),
+        };
+        each(name, is_dir);
+    }
+    Ok(())
+}
+
+/// Whether `name` in `dir` is a directory (not following a symlink).
+pub(crate) fn is_dir_at(dir: impl AsFd, name: &CStr) -> bool {
+    rustix::fs::statat(dir, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
+        .is_ok_and(|stat| rustix::fs::FileType::from_raw_mode(stat.st_mode) == rustix::fs::FileType::Directory)
+}
+
+/// Writes all of `bytes`.
+pub(crate) fn write_all(file: impl AsFd, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        match rustix::io::write(&file, bytes) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(written) => bytes = &bytes[written..],
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Takes an exclusive open-file-description lock on the first byte of
+/// `file`: waiting for it if `wait`, else `Ok(false)` when another holds it.
+/// The kernel releases it when the file is closed or its holder dies.
+pub(crate) fn lock_exclusive(file: &OwnedFd, wait: bool) -> io::Result<bool> {
+    // SAFETY: an all-zero `struct flock` is a valid value.
+    let mut request: libc::flock = unsafe { std::mem::zeroed() };
+    request.l_type = libc::F_WRLCK as _;
+    request.l_whence = libc::SEEK_SET as _;
+    request.l_start = 0;
+    request.l_len = 1;
+    let command = if wait {
+        libc::F_OFD_SETLKW
+    } else {
+        libc::F_OFD_SETLK
+    };
+    loop {
+        // SAFETY: `file` is an open descriptor for the duration of the call
+        // and `request` is a valid, initialized `struct flock`.
+        let result = unsafe { libc::fcntl(file.as_raw_fd(), command, &request) };
+        if result == 0 {
+            return Ok(true);
+        }
+        let error = io::Error::last_os_error();
+        match error.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(libc::EAGAIN | libc::EACCES) if !wait => return Ok(false),
+            _ => return Err(error),
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch (a vDSO clock read, no system call).
+pub(crate) fn now_ms() -> u64 {
+    millis(SystemTime::now())
+}
+
+/// `time` in milliseconds since the Unix epoch (0 before it).
+pub(crate) fn millis(time: SystemTime) -> u64 {
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The time `ms` milliseconds after the Unix epoch.
+pub(crate) fn time_of(ms: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_millis(ms)
+}
+
+/// A random 64-bit number for file names: uniqueness, not secrecy.
+pub(crate) fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    hasher.write_u32(std::process::id());
+    hasher.finish()
+}
+
+/// A `Hasher` for keys that are hashes already: folds them, no mixing.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = self.0.rotate_left(5) ^ u64::from_le_bytes(word);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 ^= n;
+    }
+
+    fn write_u128(&mut self, n: u128) {
+        self.0 ^= n as u64 ^ (n >> 64) as u64;
+    }
+}
+
+/// A map keyed by entry keys or function-directory hashes.
+pub(crate) type KeyMap<K, V> =
+    std::collections::HashMap<K, V, std::hash::BuildHasherDefault<KeyHasher>>;

@@ -1,0 +1,380 @@
+//! Reducing a cache to its limits: stale code versions, then entries unused
+//! for longer than the age limit, then least recently used entries until
+//! the size and count limits hold.
+//!
+//! Last use comes from memo's usage records, falling back to the entry
+//! file's modification time (when it was written) for entries without
+//! records. One walk of the cache (sizes and times only), one sort, and
+//! parallel `unlinkat` calls: a million entries take seconds.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use rustix::fs::AtFlags;
+use rustix::io::Errno;
+
+use super::scan::{self, Scan, ScannedEntry};
+use super::usage::{self, Usage};
+use super::{Cache, Limits, Progress, fsutil};
+
+/// Temp files older than this are left by a crash, not a write in progress.
+const TEMP_GRACE_MS: u64 = 3600 * 1000;
+/// Entries removed per unit of parallel work.
+const CHUNK: usize = 1024;
+
+/// A count of entries and their bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// How many entries.
+    pub entries: u64,
+    /// Their total length in bytes.
+    pub bytes: u64,
+}
+
+impl Tally {
+    fn add(&mut self, bytes: u64) {
+        self.entries += 1;
+        self.bytes += bytes;
+    }
+}
+
+/// How a reduction runs.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct ReduceOptions {
+    /// Only report what would be removed.
+    pub dry_run: bool,
+}
+
+impl ReduceOptions {
+    /// Report only, remove nothing.
+    pub fn dry_run(mut self, dry_run: bool) -> ReduceOptions {
+        self.dry_run = dry_run;
+        self
+    }
+}
+
+/// What a reduction removed (or, in a dry run, would remove).
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Reduced {
+    /// Whether this was a dry run.
+    pub dry_run: bool,
+    /// The cache before.
+    pub before: Tally,
+    /// Everything removed.
+    pub removed: Tally,
+    /// Of those, entries of stale code versions.
+    pub stale: Tally,
+    /// Of those, entries unused for longer than the age limit.
+    pub expired: Tally,
+    /// Of those, least recently used entries over the size or count limit.
+    pub evicted: Tally,
+    /// The cache after.
+    pub after: Tally,
+    /// Leftover temp files removed (crashed writes, older than an hour).
+    pub temp_files: Tally,
+    /// Entries that could not be removed.
+    pub failed: u64,
+    /// What was removed, per function directory that lost anything.
+    pub functions: Vec<FunctionRemoval>,
+}
+
+/// What a reduction removed from one function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FunctionRemoval {
+    /// The function's directory name.
+    pub dir: String,
+    /// Its identity, when known.
+    pub identity: Option<String>,
+    /// The entries removed.
+    pub removed: Tally,
+    /// Code versions removed whole.
+    pub versions: Vec<String>,
+}
+
+/// Why an entry goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reason {
+    Stale,
+    Expired,
+    Evicted,
+}
+
+/// When an entry was last used: its usage records, else when it was
+/// written.
+pub(crate) fn last_use_ms(usage: &Usage, entry: &ScannedEntry) -> u64 {
+    usage
+        .keys
+        .get(&entry.key)
+        .map_or(entry.mtime_ms, |k| k.last_use_ms)
+}
+
+/// The current code version of each function of a scan, by version index:
+/// the one named in `.current`, else the most recently used one.
+pub(crate) fn current_versions(scan: &Scan, usage: &Usage) -> Vec<Option<usize>> {
+    scan.functions
+        .iter()
+        .map(|function| {
+            let versions = function.versions.clone();
+            if let Some(current) = &function.current {
+                // A current version without entries yet is still current:
+                // every other one is stale.
+                return Some(
+                    versions
+                        .clone()
+                        .find(|&v| scan.versions[v].name == current.version)
+                        .unwrap_or(usize::MAX),
+                );
+            }
+            versions.max_by_key(|&v| {
+                scan.entries[scan.versions[v].entries.clone()]
+                    .iter()
+                    .map(|e| last_use_ms(usage, e))
+                    .max()
+                    .unwrap_or(0)
+            })
+        })
+        .collect()
+}
+
+impl Cache {
+    /// Reduces the cache to `limits`: stale code versions first (if asked),
+    /// then entries unused for longer than the age limit, then least
+    /// recently used entries until the size and count limits hold. Leftover
+    /// temp files older than an hour go too.
+    pub fn reduce(
+        &self,
+        limits: &Limits,
+        options: &ReduceOptions,
+        progress: &dyn Progress,
+    ) -> io::Result<Reduced> {
+        let usage = self.usage()?;
+        let scan = self.scan(progress)?;
+        let now = fsutil::millis(self.now());
+        let mut report = Reduced {
+            dry_run: options.dry_run,
+            ..Reduced::default()
+        };
+        let last_use: Vec<u64> = scan.entries.iter().map(|e| last_use_ms(&usage, e)).collect();
+        let mut reasons: Vec<Option<Reason>> = vec![None; scan.entries.len()];
+        for entry in &scan.entries {
+            report.before.add(entry.size);
+        }
+        let mut stale_versions = Vec::new();
+        if limits.stale {
+            for (function, current) in current_versions(&scan, &usage).into_iter().enumerate() {
+                for version in scan.functions[function].versions.clone() {
+                    if Some(version) != current {
+                        stale_versions.push(version);
+                        for i in scan.versions[version].entries.clone() {
+                            reasons[i] = Some(Reason::Stale);
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(age) = limits.age {
+            let cutoff = now.saturating_sub(u64::try_from(age.as_millis()).unwrap_or(u64::MAX));
+            for (i, reason) in reasons.iter_mut().enumerate() {
+                if reason.is_none() && last_use[i] < cutoff {
+                    *reason = Some(Reason::Expired);
+                }
+            }
+        }
+        if limits.bytes.is_some() || limits.items.is_some() {
+            let mut remaining = Tally::default();
+            let mut candidates = Vec::with_capacity(scan.entries.len());
+            for (i, entry) in scan.entries.iter().enumerate() {
+                if reasons[i].is_none() {
+                    remaining.add(entry.size);
+                    candidates.push(i);
+                }
+            }
+            // Least recently used first; the key breaks ties so the order
+            // is the same on every run.
+            candidates.sort_unstable_by_key(|&i| (last_use[i], scan.entries[i].key));
+            let over = |remaining: &Tally| {
+                limits.bytes.is_some_and(|limit| remaining.bytes > limit.0)
+                    || limits.items.is_some_and(|limit| remaining.entries > limit)
+            };
+            for i in candidates {
+                if !over(&remaining) {
+                    break;
+                }
+                reasons[i] = Some(Reason::Evicted);
+                remaining.entries -= 1;
+                remaining.bytes -= scan.entries[i].size;
+            }
+        }
+        // The report, per reason and per function.
+        let mut per_function: BTreeMap<usize, Tally> = BTreeMap::new();
+        let mut victims = Vec::new();
+        for (i, entry) in scan.entries.iter().enumerate() {
+            let Some(reason) = reasons[i] else {
+                report.after.add(entry.size);
+                continue;
+            };
+            report.removed.add(entry.size);
+            match reason {
+                Reason::Stale => report.stale.add(entry.size),
+                Reason::Expired => report.expired.add(entry.size),
+                Reason::Evicted => report.evicted.add(entry.size),
+            }
+            per_function
+                .entry(scan.versions[entry.version as usize].function)
+                .or_default()
+                .add(entry.size);
+            victims.push(i);
+        }
+        let temps: Vec<usize> = (0..scan.temps.len())
+            .filter(|&t| scan.temps[t].mtime_ms + TEMP_GRACE_MS < now)
+            .collect();
+        for &t in &temps {
+            report.temp_files.add(scan.temps[t].size);
+        }
+        for function in stale_versions
+            .iter()
+            .map(|&v| scan.versions[v].function)
+            .chain(per_function.keys().copied())
+            .collect::<std::collections::BTreeSet<_>>()
+        {
+            let dir = &scan.functions[function];
+            report.functions.push(FunctionRemoval {
+                dir: dir.name.clone(),
+                identity: dir.current.as_ref().map(|c| c.identity.clone()),
+                removed: per_function.get(&function).copied().unwrap_or_default(),
+                versions: stale_versions
+                    .iter()
+                    .filter(|&&v| scan.versions[v].function == function)
+                    .map(|&v| scan.versions[v].name.clone())
+                    .collect(),
+            });
+        }
+        if options.dry_run {
+            return Ok(report);
+        }
+        let root = fsutil::open_root(self.root())?;
+        let failed = remove_entries(&root, &scan, &victims, progress);
+        report.failed = failed.len() as u64;
+        for &t in &temps {
+            let temp = &scan.temps[t];
+            if let Ok(dir) = scan::open_version(&root, &scan, temp.version) {
+                let _ = rustix::fs::unlinkat(&dir, temp.name.as_str(), AtFlags::empty());
+            }
+        }
+        // Version directories left empty go; a function's own directory
+        // (and its `.current`) stays.
+        let mut emptied: Vec<usize> = victims
+            .iter()
+            .map(|&i| scan.entries[i].version as usize)
+            .chain(stale_versions.iter().copied())
+            .collect();
+        emptied.dedup();
+        for version in emptied {
+            let dir = &scan.versions[version];
+            if let Ok(function) = fsutil::open_dir(&root, &scan.functions[dir.function].name) {
+                let _ = rustix::fs::unlinkat(&function, dir.name.as_str(), AtFlags::REMOVEDIR);
+            }
+        }
+        // Forget the removed entries' records (their counts stay in their
+        // functions' totals), and those of entries that are gone anyway.
+        let failed: std::collections::HashSet<usize> = failed.into_iter().collect();
+        let removed: fsutil::KeyMap<u128, ()> = victims
+            .iter()
+            .filter(|i| !failed.contains(i))
+            .map(|&i| (scan.entries[i].key, ()))
+            .collect();
+        self.forget(&scan, |usage| {
+            for key in removed.keys() {
+                usage.retire(*key, None);
+            }
+        })?;
+        Ok(report)
+    }
+
+    /// Compacts the usage records, letting `edit` change them, and retires
+    /// the records of entries that no longer exist (older than `scan`).
+    pub(crate) fn forget(&self, scan: &Scan, edit: impl FnOnce(&mut Usage)) -> io::Result<()> {
+        let present: fsutil::KeyMap<u128, ()> = scan.entries.iter().map(|e| (e.key, ())).collect();
+        let compacted = usage::compact(self.root(), self.access(), |usage| {
+            edit(usage);
+            let gone: Vec<u128> = usage
+                .keys
+                .iter()
+                .filter(|(key, k)| k.last_use_ms < scan.started_ms && !present.contains_key(key))
+                .map(|(key, _)| *key)
+                .collect();
+            for key in gone {
+                usage.retire(key, None);
+            }
+        });
+        match compacted {
+            Ok(_) => Ok(()),
+            // A cache we may not write to keeps its records as they are.
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EROFS) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The time to measure ages against.
+    pub(crate) fn now(&self) -> SystemTime {
+        self.now.unwrap_or_else(SystemTime::now)
+    }
+}
+
+/// Removes the entries `victims` (indices into the scan) on several
+/// threads; returns those that could not be removed.
+pub(crate) fn remove_entries(
+    root: &OwnedFd,
+    scan: &Scan,
+    victims: &[usize],
+    progress: &dyn Progress,
+) -> Vec<usize> {
+    progress.start("Removing", Some(victims.len() as u64));
+    let failed = Mutex::new(Vec::new());
+    let next = AtomicU64::new(0);
+    let chunks: Vec<&[usize]> = victims.chunks(CHUNK).collect();
+    std::thread::scope(|threads| {
+        for _ in 0..scan::threads().min(chunks.len()) {
+            threads.spawn(|| {
+                let mut open: Option<(u32, OwnedFd)> = None;
+                loop {
+                    let chunk = next.fetch_add(1, Ordering::Relaxed) as usize;
+                    let Some(chunk) = chunks.get(chunk) else {
+                        break;
+                    };
+                    for &i in *chunk {
+                        let entry = &scan.entries[i];
+                        if open.as_ref().is_none_or(|(v, _)| *v != entry.version) {
+                            match scan::open_version(root, scan, entry.version as usize) {
+                                Ok(dir) => open = Some((entry.version, dir)),
+                                Err(_) => {
+                                    open = None;
+                                    failed.lock().unwrap().push(i);
+                                    continue;
+                                }
+                            }
+                        }
+                        let (_, dir) = open.as_ref().expect("opened above");
+                        let name = scan::entry_name(entry.key);
+                        let name = std::ffi::CStr::from_bytes_with_nul(&name).expect("NUL-terminated");
+                        match rustix::fs::unlinkat(dir, name, AtFlags::empty()) {
+                            Ok(()) | Err(Errno::NOENT) => {}
+                            Err(_) => failed.lock().unwrap().push(i),
+                        }
+                    }
+                    progress.advance(chunk.len() as u64);
+                }
+            });
+        }
+    });
+    progress.finish();
+    failed.into_inner().unwrap()
+}

@@ -1,0 +1,381 @@
+//! Walking a cache directory fast: names from `getdents`, sizes and times
+//! from one `fstatat` per entry, never a read of an entry file. Listing is
+//! spread over the version directories and the stat calls over fixed-size
+//! chunks, on as many threads as there are cores (at most 4), so one huge
+//! version directory is walked in parallel too.
+
+use std::ffi::CStr;
+use std::io;
+use std::ops::Range;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rustix::fs::AtFlags;
+use rustix::io::Errno;
+
+use super::current::{self, Current};
+use super::fsutil;
+use super::usage::dir_hash;
+use super::Progress;
+
+/// Prefix of named temp files (the store's fallback write path).
+pub(crate) const TEMP_PREFIX: &str = ".tmp-";
+/// Entries stat'ed per unit of parallel work.
+const CHUNK: usize = 2048;
+
+/// What a walk of a cache directory found: every function directory, code
+/// version directory and entry, with sizes and modification times.
+#[derive(Debug, Default)]
+pub struct Scan {
+    pub(crate) functions: Vec<FunctionDir>,
+    pub(crate) versions: Vec<VersionDir>,
+    pub(crate) entries: Vec<ScannedEntry>,
+    pub(crate) temps: Vec<TempFile>,
+    /// When the walk started, in milliseconds since the Unix epoch.
+    pub(crate) started_ms: u64,
+}
+
+/// One function directory.
+#[derive(Debug)]
+pub(crate) struct FunctionDir {
+    pub name: String,
+    /// [`dir_hash`] of `name`: how usage records name it.
+    pub hash: u64,
+    pub current: Option<Current>,
+    /// Its code versions, as a range of [`Scan::versions`].
+    pub versions: Range<usize>,
+}
+
+/// One code-version directory.
+#[derive(Debug)]
+pub(crate) struct VersionDir {
+    pub function: usize,
+    pub name: String,
+    /// Its entries, as a range of [`Scan::entries`].
+    pub entries: Range<usize>,
+}
+
+/// One entry file.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ScannedEntry {
+    pub key: u128,
+    /// Its length in bytes.
+    pub size: u64,
+    /// Bytes allocated on disk.
+    pub disk: u64,
+    /// Last modification: when it was written (entries are immutable).
+    pub mtime_ms: u64,
+    /// Index into [`Scan::versions`].
+    pub version: u32,
+}
+
+/// A named temp file left in a version directory.
+#[derive(Debug, Clone)]
+pub(crate) struct TempFile {
+    pub version: usize,
+    pub name: String,
+    pub size: u64,
+    pub mtime_ms: u64,
+}
+
+impl Scan {
+    /// How many entries were found.
+    pub fn entry_count(&self) -> u64 {
+        self.entries.len() as u64
+    }
+
+    /// Their total length in bytes.
+    pub fn total_bytes(&self) -> u64 {
+        self.entries.iter().map(|e| e.size).sum()
+    }
+
+    /// How many function directories were found.
+    pub fn function_count(&self) -> usize {
+        self.functions.len()
+    }
+
+    /// The path of an entry, relative to the cache directory.
+    pub(crate) fn entry_path(&self, entry: &ScannedEntry) -> String {
+        let version = &self.versions[entry.version as usize];
+        let function = &self.functions[version.function];
+        format!("{}/{}/{:032x}.memo", function.name, version.name, entry.key)
+    }
+}
+
+/// An entry's file name, NUL-terminated, without allocating.
+pub(crate) fn entry_name(key: u128) -> [u8; 38] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut name = [0u8; 38];
+    for (i, slot) in name[..32].iter_mut().enumerate() {
+        *slot = HEX[((key >> (124 - 4 * i)) & 0xf) as usize];
+    }
+    name[32..37].copy_from_slice(b".memo");
+    name
+}
+
+/// The key an entry file name stands for.
+pub(crate) fn parse_entry_name(name: &[u8]) -> Option<u128> {
+    let hex = name.strip_suffix(b".memo")?;
+    if hex.len() != 32 || !hex.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return None;
+    }
+    u128::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()
+}
+
+fn name_str(name: &CStr) -> Option<&str> {
+    name.to_str().ok()
+}
+
+/// How many threads to walk with.
+pub(crate) fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+}
+
+/// Walks the cache at `root`.
+pub(crate) fn scan(root: &Path, progress: &dyn Progress) -> io::Result<Scan> {
+    let started_ms = fsutil::now_ms();
+    let root = fsutil::open_root(root)?;
+    let mut scan = Scan {
+        started_ms,
+        ..Scan::default()
+    };
+    // Function and version directories.
+    let mut candidates = Vec::new();
+    fsutil::list(&root, |name, is_dir| {
+        if let Some(name) = name_str(name)
+            && !name.starts_with('.')
+            && is_dir != Some(false)
+        {
+            candidates.push(name.to_owned());
+        }
+    })?;
+    candidates.sort();
+    for name in candidates {
+        let dir = match fsutil::open_dir(&root, &name) {
+            Ok(dir) => dir,
+            // A file or a symlink at the top: not ours to walk.
+            Err(Errno::NOTDIR | Errno::LOOP | Errno::NOENT) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let mut versions = Vec::new();
+        fsutil::list(&dir, |raw, is_dir| {
+            if let Some(version) = name_str(raw)
+                && !version.starts_with('.')
+                && (is_dir == Some(true) || (is_dir.is_none() && fsutil::is_dir_at(&dir, raw)))
+            {
+                versions.push(version.to_owned());
+            }
+        })?;
+        versions.sort();
+        let function = scan.functions.len();
+        let first = scan.versions.len();
+        scan.versions
+            .extend(versions.into_iter().map(|version| VersionDir {
+                function,
+                name: version,
+                entries: 0..0,
+            }));
+        scan.functions.push(FunctionDir {
+            hash: dir_hash(&name),
+            current: current::read_at(&dir),
+            name,
+            versions: first..scan.versions.len(),
+        });
+    }
+    progress.start("Scanning", None);
+    // Entry names, one version directory at a time on each thread.
+    let listed = list_versions(&root, &scan)?;
+    let mut temps = Vec::new();
+    for (version, (keys, temp_names)) in listed.into_iter().enumerate() {
+        let start = scan.entries.len();
+        scan.entries.extend(keys.into_iter().map(|key| ScannedEntry {
+            key,
+            size: 0,
+            disk: 0,
+            mtime_ms: 0,
+            version: version as u32,
+        }));
+        scan.versions[version].entries = start..scan.entries.len();
+        temps.extend(temp_names.into_iter().map(|name| (version, name)));
+    }
+    // Sizes and times, in chunks.
+    stat_entries(&root, &mut scan, progress)?;
+    scan.temps = temps
+        .into_iter()
+        .filter_map(|(version, name)| {
+            let dir = open_version(&root, &scan, version).ok()?;
+            let stat = rustix::fs::statat(&dir, name.as_str(), AtFlags::SYMLINK_NOFOLLOW).ok()?;
+            Some(TempFile {
+                version,
+                name,
+                size: stat.st_size as u64,
+                mtime_ms: mtime_ms(&stat),
+            })
+        })
+        .collect();
+    // Drop entries that vanished while we looked (a concurrent gc).
+    if scan.entries.iter().any(|e| e.size == u64::MAX) {
+        let mut kept = Vec::with_capacity(scan.entries.len());
+        for version in 0..scan.versions.len() {
+            let range = scan.versions[version].entries.clone();
+            let start = kept.len();
+            kept.extend(scan.entries[range].iter().filter(|e| e.size != u64::MAX));
+            scan.versions[version].entries = start..kept.len();
+        }
+        scan.entries = kept;
+    }
+    progress.finish();
+    Ok(scan)
+}
+
+pub(crate) fn open_version(root: impl AsFd, scan: &Scan, version: usize) -> rustix::io::Result<OwnedFd> {
+    let version = &scan.versions[version];
+    fsutil::open_version_dir(root, &scan.functions[version.function].name, &version.name)
+}
+
+type Listed = (Vec<u128>, Vec<String>);
+
+fn list_versions(root: &OwnedFd, scan: &Scan) -> io::Result<Vec<Listed>> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Listed>>> = Mutex::new((0..scan.versions.len()).map(|_| None).collect());
+    let failure: Mutex<Option<io::Error>> = Mutex::new(None);
+    std::thread::scope(|threads| {
+        for _ in 0..threads_for(scan.versions.len()) {
+            threads.spawn(|| {
+                loop {
+                    let version = next.fetch_add(1, Ordering::Relaxed);
+                    if version >= scan.versions.len() {
+                        break;
+                    }
+                    let listed = (|| {
+                        let dir = match open_version(root, scan, version) {
+                            Ok(dir) => dir,
+                            Err(Errno::NOENT | Errno::NOTDIR | Errno::LOOP) => {
+                                return Ok((Vec::new(), Vec::new()));
+                            }
+                            Err(e) => return Err(io::Error::from(e)),
+                        };
+                        let mut keys = Vec::new();
+                        let mut temps = Vec::new();
+                        fsutil::list(&dir, |name, is_dir| {
+                            let bytes = name.to_bytes();
+                            if let Some(key) = parse_entry_name(bytes) {
+                                if is_dir != Some(true) {
+                                    keys.push(key);
+                                }
+                            } else if bytes.starts_with(TEMP_PREFIX.as_bytes())
+                                && let Some(name) = name_str(name)
+                            {
+                                temps.push(name.to_owned());
+                            }
+                        })?;
+                        keys.sort_unstable();
+                        Ok((keys, temps))
+                    })();
+                    match listed {
+                        Ok(listed) => {
+                            results.lock().unwrap()[version] = Some(listed);
+                        }
+                        Err(e) => {
+                            failure.lock().unwrap().get_or_insert(e);
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = failure.into_inner().unwrap() {
+        return Err(e);
+    }
+    Ok(results
+        .into_inner()
+        .unwrap()
+        .into_iter()
+        .map(Option::unwrap_or_default)
+        .collect())
+}
+
+fn threads_for(units: usize) -> usize {
+    threads().min(units.max(1))
+}
+
+fn mtime_ms(stat: &rustix::fs::Stat) -> u64 {
+    let secs = u64::try_from(stat.st_mtime).unwrap_or(0);
+    secs * 1000 + (stat.st_mtime_nsec as u64) / 1_000_000
+}
+
+fn stat_entries(root: &OwnedFd, scan: &mut Scan, progress: &dyn Progress) -> io::Result<()> {
+    let mut entries = std::mem::take(&mut scan.entries);
+    let workers = threads_for(entries.len().div_ceil(CHUNK));
+    let chunks = Mutex::new(entries.chunks_mut(CHUNK));
+    let failure: Mutex<Option<io::Error>> = Mutex::new(None);
+    let scan_ref = &*scan;
+    std::thread::scope(|threads| {
+        for _ in 0..workers {
+            threads.spawn(|| {
+                let mut open: Option<(u32, OwnedFd)> = None;
+                loop {
+                    let Some(chunk) = chunks.lock().unwrap().next() else {
+                        break;
+                    };
+                    let count = chunk.len() as u64;
+                    for entry in chunk {
+                        if open.as_ref().is_none_or(|(v, _)| *v != entry.version) {
+                            match open_version(root, scan_ref, entry.version as usize) {
+                                Ok(dir) => open = Some((entry.version, dir)),
+                                Err(_) => {
+                                    entry.size = u64::MAX;
+                                    open = None;
+                                    continue;
+                                }
+                            }
+                        }
+                        let (_, dir) = open.as_ref().expect("opened above");
+                        let name = entry_name(entry.key);
+                        let name = CStr::from_bytes_with_nul(&name).expect("one NUL at the end");
+                        match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+                            Ok(stat) => {
+                                entry.size = stat.st_size as u64;
+                                entry.disk = stat.st_blocks as u64 * 512;
+                                entry.mtime_ms = mtime_ms(&stat);
+                            }
+                            Err(Errno::NOENT) => entry.size = u64::MAX,
+                            Err(e) => {
+                                failure.lock().unwrap().get_or_insert(e.into());
+                                entry.size = u64::MAX;
+                            }
+                        }
+                    }
+                    progress.advance(count);
+                }
+            });
+        }
+    });
+    scan.entries = entries;
+    if let Some(e) = failure.into_inner().unwrap() {
+        return Err(e);
+    }
+    Ok(())
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_names_round_trip() {
+        for key in [0u128, 1, u128::MAX, 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210] {
+            let name = entry_name(key);
+            let name = CStr::from_bytes_with_nul(&name).unwrap();
+            assert_eq!(name.to_str().unwrap(), format!("{key:032x}.memo"));
+            assert_eq!(parse_entry_name(name.to_bytes()), Some(key));
+        }
+        assert_eq!(parse_entry_name(b"0123.memo"), None);
+        assert_eq!(parse_entry_name(&[b'A'; 32].iter().chain(b".memo").copied().collect::<Vec<_>>()), None);
+        assert_eq!(parse_entry_name(b".tmp-0123456789abcdef.memo"), None);
+    }
+}

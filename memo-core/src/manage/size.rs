@@ -1,0 +1,373 @@
+//! Sizes and ages as people write them (`"10G"`, `"1.5GiB"`, `"30d"`,
+//! `"12h"`), and back: human-readable sizes, durations and times.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime};
+
+/// A number of bytes, parsed from and shown as a human size.
+///
+/// Parsing accepts a number with an optional fraction and unit, case
+/// insensitively, with or without a space: `1024`, `500M`, `10G`, `1.5GiB`,
+/// `2 TB`. Like joblib and `du`, `K`, `M`, `G`, `T`, `P` (and `KiB`, `MiB`,
+/// ...) are powers of 1024; `KB`, `MB`, `GB`, `TB`, `PB` are powers of 1000.
+///
+/// ```
+/// use memory::manage::ByteSize;
+///
+/// assert_eq!("10G".parse::<ByteSize>().unwrap(), ByteSize(10 << 30));
+/// assert_eq!("1.5KiB".parse::<ByteSize>().unwrap(), ByteSize(1536));
+/// assert_eq!("2 MB".parse::<ByteSize>().unwrap(), ByteSize(2_000_000));
+/// assert_eq!(ByteSize(1536).to_string(), "1.5 KiB");
+/// assert!("ten gigs".parse::<ByteSize>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct ByteSize(pub u64);
+
+/// Why a size or an age does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {what} {input:?}: {reason}")]
+pub struct ParseError {
+    what: &'static str,
+    input: String,
+    reason: &'static str,
+}
+
+impl ParseError {
+    fn new(what: &'static str, input: &str, reason: &'static str) -> ParseError {
+        ParseError {
+            what,
+            input: input.to_owned(),
+            reason,
+        }
+    }
+}
+
+const SIZE_HELP: &str = "expected a number of bytes with an optional unit, like 500M, 10G or 1.5GiB";
+const AGE_HELP: &str = "expected a number with a unit, like 90s, 15min, 12h, 30d or 2w";
+
+impl FromStr for ByteSize {
+    type Err = ParseError;
+
+    fn from_str(input: &str) -> Result<ByteSize, ParseError> {
+        let text = input.trim();
+        let split = text
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        if number.is_empty() {
+            return Err(ParseError::new("size", input, SIZE_HELP));
+        }
+        let number: f64 = number
+            .parse()
+            .map_err(|_| ParseError::new("size", input, SIZE_HELP))?;
+        let unit = unit.trim().to_ascii_lowercase();
+        let scale: f64 = match unit.as_str() {
+            "" | "b" => 1.0,
+            "k" | "kib" => 1024.0,
+            "m" | "mib" => 1024f64.powi(2),
+            "g" | "gib" => 1024f64.powi(3),
+            "t" | "tib" => 1024f64.powi(4),
+            "p" | "pib" => 1024f64.powi(5),
+            "kb" => 1e3,
+            "mb" => 1e6,
+            "gb" => 1e9,
+            "tb" => 1e12,
+            "pb" => 1e15,
+            _ => return Err(ParseError::new("size", input, SIZE_HELP)),
+        };
+        let bytes = (number * scale).round();
+        if !bytes.is_finite() || bytes >= u64::MAX as f64 {
+            return Err(ParseError::new("size", input, "too large"));
+        }
+        Ok(ByteSize(bytes as u64))
+    }
+}
+
+impl fmt::Display for ByteSize {
+    /// Binary units with one decimal: `512 B`, `1.5 KiB`, `10.0 GiB`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+        if self.0 < 1024 {
+            return write!(f, "{} B", self.0);
+        }
+        let mut value = self.0 as f64 / 1024.0;
+        let mut unit = 0;
+        while value >= 1024.0 && unit + 1 < UNITS.len() {
+            value /= 1024.0;
+            unit += 1;
+        }
+        // 1023.96 KiB rounds to "1024.0 KiB": show "1.0 MiB" instead.
+        if value >= 1023.95 && unit + 1 < UNITS.len() {
+            value /= 1024.0;
+            unit += 1;
+        }
+        write!(f, "{value:.1} {}", UNITS[unit])
+    }
+}
+
+impl From<u64> for ByteSize {
+    fn from(bytes: u64) -> ByteSize {
+        ByteSize(bytes)
+    }
+}
+
+/// Anything that names a byte limit: a number of bytes, a [`ByteSize`], or
+/// a string such as `"10G"` (see [`ByteSize`] for the syntax).
+pub trait IntoByteSize {
+    /// The size.
+    ///
+    /// # Panics
+    ///
+    /// If a string is not a size. Parse untrusted input with
+    /// `str::parse::<ByteSize>()` to handle the error instead.
+    fn into_byte_size(self) -> ByteSize;
+}
+
+impl IntoByteSize for ByteSize {
+    fn into_byte_size(self) -> ByteSize {
+        self
+    }
+}
+
+impl IntoByteSize for u64 {
+    fn into_byte_size(self) -> ByteSize {
+        ByteSize(self)
+    }
+}
+
+impl IntoByteSize for usize {
+    fn into_byte_size(self) -> ByteSize {
+        ByteSize(self as u64)
+    }
+}
+
+impl IntoByteSize for &str {
+    fn into_byte_size(self) -> ByteSize {
+        self.parse().unwrap_or_else(|e| panic!("{e}"))
+    }
+}
+
+impl IntoByteSize for String {
+    fn into_byte_size(self) -> ByteSize {
+        self.as_str().into_byte_size()
+    }
+}
+
+/// Parses an age or a duration: a number and a unit, or several in a row
+/// (`1d12h`, `1h 30min`). Units: `ms`; `s`, `sec`; `m`, `min`; `h`, `hr`;
+/// `d`, `day`; `w`, `week`; `y`, `year` (365 days), each also in the
+/// plural. A bare `0` is zero.
+///
+/// ```
+/// use std::time::Duration;
+/// use memory::manage::parse_age;
+///
+/// assert_eq!(parse_age("30d").unwrap(), Duration::from_secs(30 * 86_400));
+/// assert_eq!(parse_age("1h30m").unwrap(), Duration::from_secs(5400));
+/// assert_eq!(parse_age("1.5h").unwrap(), Duration::from_secs(5400));
+/// assert!(parse_age("30").is_err()); // thirty what?
+/// ```
+pub fn parse_age(input: &str) -> Result<Duration, ParseError> {
+    let text = input.trim();
+    if text == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let mut rest = text;
+    let mut total = 0f64;
+    if rest.is_empty() {
+        return Err(ParseError::new("age", input, AGE_HELP));
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number: f64 = rest[..digits]
+            .parse()
+            .map_err(|_| ParseError::new("age", input, AGE_HELP))?;
+        rest = rest[digits..].trim_start();
+        let letters = rest
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(rest.len());
+        let seconds = match rest[..letters].to_ascii_lowercase().as_str() {
+            "ms" | "msec" | "msecs" => 1e-3,
+            "s" | "sec" | "secs" | "second" | "seconds" => 1.0,
+            "m" | "min" | "mins" | "minute" | "minutes" => 60.0,
+            "h" | "hr" | "hrs" | "hour" | "hours" => 3600.0,
+            "d" | "day" | "days" => 86_400.0,
+            "w" | "week" | "weeks" => 7.0 * 86_400.0,
+            "y" | "year" | "years" => 365.0 * 86_400.0,
+            _ => return Err(ParseError::new("age", input, AGE_HELP)),
+        };
+        total += number * seconds;
+        rest = rest[letters..].trim_start();
+    }
+    Duration::try_from_secs_f64(total).map_err(|_| ParseError::new("age", input, "too large"))
+}
+
+/// A duration for people: `850 µs`, `12 ms`, `3.2 s`, `4m 05s`, `2h 10m`,
+/// `3d 4h`.
+///
+/// ```
+/// use std::time::Duration;
+/// use memory::manage::format_duration;
+///
+/// assert_eq!(format_duration(Duration::from_millis(3200)), "3.2 s");
+/// assert_eq!(format_duration(Duration::from_secs(7800)), "2h 10m");
+/// ```
+pub fn format_duration(duration: Duration) -> String {
+    let secs = duration.as_secs();
+    if duration < Duration::from_millis(1) {
+        format!("{} µs", duration.as_micros())
+    } else if duration < Duration::from_secs(1) {
+        format!("{} ms", duration.as_millis())
+    } else if secs < 60 {
+        format!("{:.1} s", duration.as_secs_f64())
+    } else if secs < 3600 {
+        format!("{}m {:02}s", secs / 60, secs % 60)
+    } else if secs < 86_400 {
+        format!("{}h {:02}m", secs / 3600, secs % 3600 / 60)
+    } else {
+        format!("{}d {}h", secs / 86_400, secs % 86_400 / 3600)
+    }
+}
+
+/// How long ago `time` was, seen from `now`: `just now`, `40 s ago`,
+/// `5 min ago`, `3 h ago`, `2 days ago`, `7 weeks ago`.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use memory::manage::format_ago;
+///
+/// let now = SystemTime::now();
+/// assert_eq!(format_ago(now - Duration::from_secs(3 * 3600), now), "3 h ago");
+/// ```
+pub fn format_ago(time: SystemTime, now: SystemTime) -> String {
+    let Ok(ago) = now.duration_since(time) else {
+        return "in the future".to_owned();
+    };
+    let secs = ago.as_secs();
+    match secs {
+        0..5 => "just now".to_owned(),
+        5..60 => format!("{secs} s ago"),
+        60..3600 => format!("{} min ago", secs / 60),
+        3600..86_400 => format!("{} h ago", secs / 3600),
+        86_400..172_800 => "1 day ago".to_owned(),
+        172_800..1_209_600 => format!("{} days ago", secs / 86_400),
+        1_209_600..63_072_000 => format!("{} weeks ago", secs / 604_800),
+        _ => format!("{} years ago", secs / 31_536_000),
+    }
+}
+
+/// A time as `2024-05-01 12:30:00 UTC`.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use memory::manage::format_utc;
+///
+/// assert_eq!(format_utc(UNIX_EPOCH + Duration::from_secs(1_714_566_600)), "2024-05-01 12:30:00 UTC");
+/// ```
+pub fn format_utc(time: SystemTime) -> String {
+    let secs = time
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, of_day) = (secs / 86_400, secs % 86_400);
+    let (year, month, day) = civil_from_days(days as i64);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        of_day / 3600,
+        of_day % 3600 / 60,
+        of_day % 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
+/// `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_like_joblib_and_du() {
+        let parse = |s: &str| s.parse::<ByteSize>().map(|b| b.0);
+        assert_eq!(parse("0"), Ok(0));
+        assert_eq!(parse("1024"), Ok(1024));
+        assert_eq!(parse("1k"), Ok(1024));
+        assert_eq!(parse("500M"), Ok(500 << 20));
+        assert_eq!(parse("10G"), Ok(10 << 30));
+        assert_eq!(parse("10g"), Ok(10 << 30));
+        assert_eq!(parse("1.5GiB"), Ok(3 << 29));
+        assert_eq!(parse("1 TB"), Ok(1_000_000_000_000));
+        assert_eq!(parse(" 3 kb "), Ok(3000));
+        assert_eq!(parse("12B"), Ok(12));
+        for bad in ["", "G", "-1G", "1.2.3M", "10X", "1e3", "ten", "99999999999P"] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+        let error = parse("10X").unwrap_err().to_string();
+        assert!(error.contains("500M"), "{error}");
+    }
+
+    #[test]
+    fn sizes_display_in_binary_units() {
+        assert_eq!(ByteSize(0).to_string(), "0 B");
+        assert_eq!(ByteSize(1023).to_string(), "1023 B");
+        assert_eq!(ByteSize(1024).to_string(), "1.0 KiB");
+        assert_eq!(ByteSize((1 << 20) - 1).to_string(), "1.0 MiB");
+        assert_eq!(ByteSize(10 << 30).to_string(), "10.0 GiB");
+        assert_eq!(ByteSize(u64::MAX).to_string(), "16.0 EiB");
+    }
+
+    #[test]
+    fn ages_parse_with_units() {
+        let parse = |s: &str| parse_age(s).map(|d| d.as_secs_f64());
+        assert_eq!(parse("0"), Ok(0.0));
+        assert_eq!(parse("90s"), Ok(90.0));
+        assert_eq!(parse("15min"), Ok(900.0));
+        assert_eq!(parse("15m"), Ok(900.0));
+        assert_eq!(parse("12h"), Ok(43_200.0));
+        assert_eq!(parse("30d"), Ok(2_592_000.0));
+        assert_eq!(parse("2 weeks"), Ok(1_209_600.0));
+        assert_eq!(parse("1y"), Ok(31_536_000.0));
+        assert_eq!(parse("1d 12h"), Ok(129_600.0));
+        assert_eq!(parse("250ms"), Ok(0.25));
+        for bad in ["", "30", "d", "3 fortnights", "-1d", "1d-2h"] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn durations_and_times_read_well() {
+        let d = Duration::from_secs;
+        assert_eq!(format_duration(Duration::from_micros(850)), "850 µs");
+        assert_eq!(format_duration(Duration::from_millis(12)), "12 ms");
+        assert_eq!(format_duration(d(245)), "4m 05s");
+        assert_eq!(format_duration(d(3 * 86_400 + 4 * 3600)), "3d 4h");
+        let now = SystemTime::UNIX_EPOCH + d(1_000_000_000);
+        assert_eq!(format_ago(now, now), "just now");
+        assert_eq!(format_ago(now - d(40), now), "40 s ago");
+        assert_eq!(format_ago(now - d(300), now), "5 min ago");
+        assert_eq!(format_ago(now - d(86_400), now), "1 day ago");
+        assert_eq!(format_ago(now - d(3 * 86_400), now), "3 days ago");
+        assert_eq!(format_ago(now - d(49 * 86_400), now), "7 weeks ago");
+        assert_eq!(format_ago(now + d(10), now), "in the future");
+        assert_eq!(format_utc(SystemTime::UNIX_EPOCH), "1970-01-01 00:00:00 UTC");
+        assert_eq!(format_utc(now), "2001-09-09 01:46:40 UTC");
+        assert_eq!(
+            format_utc(SystemTime::UNIX_EPOCH + d(951_782_400)),
+            "2000-02-29 00:00:00 UTC"
+        );
+    }
+}
