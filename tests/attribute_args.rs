@@ -1,6 +1,7 @@
 //! Behaviour of the attribute's arguments on real functions: `name =`,
-//! `memory =`, `crate =`, `ignore =`, and the function shapes the attribute
-//! accepts (destructuring parameters, generics, `Result` and other outputs).
+//! `memory =`, `crate =`, `ignore =`, `expires_after =`, `validate =`, and
+//! the function shapes the attribute accepts (destructuring parameters,
+//! generics, `Result` and other outputs).
 //!
 //! Every cached function here stores under its own temporary directory
 //! (`memory = ...`), and counts how often its body runs.
@@ -53,9 +54,10 @@ fn runs(counter: &AtomicUsize) -> usize {
 test_memory!(NAME_DIR, NAME_CACHE);
 static SQUARE_RUNS: AtomicUsize = AtomicUsize::new(0);
 
-/// The same function in two modules, as after moving it: with one explicit
-/// `name` (and the same code, hence the same fingerprint) both reach the
-/// same entries.
+/// The same function in two modules with one explicit `name` and the same
+/// code: in one program that is a collision (reported at the first cached
+/// call), and their results are kept apart. The move across programs that
+/// `name` is for is tested in `collisions.rs`.
 mod before_the_move {
     #[memory::cache(name = "attribute_args::square", memory = super::NAME_CACHE)]
     pub fn square(x: u64) -> u64 {
@@ -73,18 +75,27 @@ mod after_the_move {
 }
 
 #[test]
-fn name_shares_entries_between_modules() {
+fn one_name_in_two_modules_of_one_program_keeps_results_apart() {
     let _cleanup = RemoveOnDrop(&NAME_DIR);
     assert_eq!(before_the_move::square(7), 49);
     assert_eq!(runs(&SQUARE_RUNS), 1);
-    assert_eq!(
-        after_the_move::square(7),
-        49,
-        "a hit through the other module"
-    );
-    assert_eq!(runs(&SQUARE_RUNS), 1);
-    assert_eq!(after_the_move::square(8), 64);
-    assert_eq!(runs(&SQUARE_RUNS), 2);
+    assert_eq!(after_the_move::square(7), 49);
+    assert_eq!(runs(&SQUARE_RUNS), 2, "not the other definition's entry");
+    assert_eq!(after_the_move::square(7), 49);
+    assert_eq!(before_the_move::square(7), 49);
+    assert_eq!(runs(&SQUARE_RUNS), 2, "each hits its own");
+    let dirs: std::collections::BTreeSet<_> = files_under(&NAME_DIR)
+        .iter()
+        .filter(|file| file.extension().is_some_and(|e| e == "memo"))
+        .filter_map(|file| {
+            file.strip_prefix(&*NAME_DIR)
+                .ok()?
+                .iter()
+                .next()
+                .map(ToOwned::to_owned)
+        })
+        .collect();
+    assert_eq!(dirs.len(), 1, "one identity, one directory: {dirs:?}");
 }
 
 // ----------------------------------------------------------------- memory = EXPR
@@ -448,7 +459,7 @@ fn half(x: u64) -> Option<u64> {
     x.is_multiple_of(2).then_some(x / 2)
 }
 
-#[memory::cache(memory = RECORD_CACHE, verbose = 0)]
+#[memory::cache(memory = RECORD_CACHE, verbose = 0, allow(unit_output))]
 fn record(event: &str) {
     RECORD_RUNS.fetch_add(1, Ordering::SeqCst);
     let _ = event;
@@ -529,4 +540,51 @@ fn generic_output_round_trips() {
         }
     );
     assert_eq!(pair(5u8), Pair { left: 5, right: 5 });
+}
+
+// ----------------------------------------- expires_after = "..", validate = ..
+
+test_memory!(EXPIRING_DIR, EXPIRING_CACHE);
+static EXPIRING_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[memory::cache(memory = EXPIRING_CACHE, expires_after = "1s")]
+fn expiring(x: u64) -> u64 {
+    EXPIRING_RUNS.fetch_add(1, Ordering::SeqCst);
+    x
+}
+
+#[test]
+fn expires_after_recomputes_older_results() {
+    let _cleanup = RemoveOnDrop(&EXPIRING_DIR);
+    assert_eq!(expiring(1), 1);
+    assert_eq!(expiring(1), 1);
+    assert_eq!(runs(&EXPIRING_RUNS), 1, "fresh: loaded");
+    std::thread::sleep(std::time::Duration::from_millis(1_100));
+    assert_eq!(expiring(1), 1);
+    assert_eq!(runs(&EXPIRING_RUNS), 2, "older than 1s: recomputed");
+}
+
+test_memory!(VALIDATED_DIR, VALIDATED_CACHE);
+static VALIDATED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+/// Rejects the results of odd calls.
+fn only_even(entry: &memory::EntryInfo) -> bool {
+    !entry.call.ends_with("1)") && !entry.call.ends_with("3)")
+}
+
+#[memory::cache(memory = VALIDATED_CACHE, validate = only_even)]
+fn validated(x: u64) -> u64 {
+    VALIDATED_RUNS.fetch_add(1, Ordering::SeqCst);
+    x
+}
+
+#[test]
+fn validate_recomputes_rejected_results() {
+    let _cleanup = RemoveOnDrop(&VALIDATED_DIR);
+    assert_eq!(validated(2), 2);
+    assert_eq!(validated(2), 2);
+    assert_eq!(runs(&VALIDATED_RUNS), 1, "accepted: loaded");
+    assert_eq!(validated(3), 3);
+    assert_eq!(validated(3), 3);
+    assert_eq!(runs(&VALIDATED_RUNS), 3, "rejected: recomputed");
 }

@@ -2,7 +2,7 @@
 //! body and store its output.
 //!
 //! Generated code calls [`begin`] while it can still borrow the arguments,
-//! then hands the body to [`Call::finish_value`] or [`Call::finish_ok`]. A
+//! then hands the body to [`Call::finish`] (through `__private`). A
 //! hit is one read and a checksum; nothing is rendered, allocated per
 //! argument or written. A miss renders the call for the trace and the
 //! metadata, runs the body, and stores the result atomically. No failure of
@@ -71,10 +71,22 @@ struct Missing {
 /// function (and, for methods, of `Self`), so each instantiation has its own
 /// entries; it is empty for ordinary functions.
 pub fn begin(function: &'static CachedFn, type_args: &[&'static str], args: &[&dyn Arg]) -> Call {
+    begin_resolved(function.resolve(type_args), type_args, args, true)
+}
+
+/// [`begin`] for a function already resolved (for a method, to its `Self`
+/// type). `wait`: whether a miss waits for another caller computing the same
+/// key (async calls wait off the executor instead, in `finish_async`).
+pub(crate) fn begin_resolved(
+    function: &'static CachedFn,
+    type_args: &[&'static str],
+    args: &[&dyn Arg],
+    wait: bool,
+) -> Call {
     let memory = function.memory();
     let state = match memory.store() {
         None => State::Uncached,
-        Some(store) => lookup(function, memory, store, type_args, args),
+        Some(store) => lookup(function, memory, store, type_args, args, wait),
     };
     Call { state }
 }
@@ -85,6 +97,7 @@ fn lookup(
     store: &dyn Store,
     type_args: &[&'static str],
     args: &[&dyn Arg],
+    wait: bool,
 ) -> State {
     let mut digests = [0; 8];
     let mut spilled = Vec::new();
@@ -120,9 +133,10 @@ fn lookup(
     };
     // Compute once: wait while another caller computes this key, then look
     // again. Without a lock (a read-only cache, say) we compute anyway.
-    let lock = match store.lock(key) {
-        Ok(lock) => Some(lock),
-        Err(e) => {
+    let lock = match if wait { Some(store.lock(key)) } else { None } {
+        None => None,
+        Some(Ok(lock)) => Some(lock),
+        Some(Err(e)) => {
             tracing::debug!(target: "memory", path = target.path, %e, "no compute-once lock");
             None
         }
@@ -150,7 +164,17 @@ fn lookup(
 fn read_entry(store: &dyn Store, target: Target, report: bool) -> Result<Found, Target> {
     match store.read(&target.path) {
         Ok(Some(stored)) => match Entry::parse_head(&stored.bytes, stored.len, Some(target.key)) {
-            Ok(_) => return Ok(Found { target, stored }),
+            Ok(_)
+                if crate::manage::expiry::fresh(
+                    target.function,
+                    target.memory,
+                    &stored,
+                    report,
+                ) =>
+            {
+                return Ok(Found { target, stored });
+            }
+            Ok(_) => {}
             Err(e) if report => trace::warn(format_args!(
                 "corrupt cache entry {} ({e}); recomputing {}",
                 target.path,
@@ -166,28 +190,14 @@ fn read_entry(store: &dyn Store, target: Target, report: bool) -> Result<Found, 
 }
 
 impl Call {
-    /// Returns the stored output on a hit; runs `body` and stores on a miss.
-    pub fn finish_value<R, F>(self, body: F) -> R
-    where
-        R: Serialize + DeserializeOwned,
-        F: FnOnce() -> R,
-    {
-        self.finish(body, |output| Some(output), |stored| stored)
-    }
-
-    /// Like [`Call::finish_value`], but stores only `Ok` values: an `Err` is
-    /// returned to the caller and the next call runs again.
-    pub fn finish_ok<T, E, F>(self, body: F) -> Result<T, E>
-    where
-        T: Serialize + DeserializeOwned,
-        F: FnOnce() -> Result<T, E>,
-    {
-        self.finish(body, |output| output.as_ref().ok(), Ok)
-    }
-
     /// The shared finish: `storable` picks what of an output is stored
     /// (`None`: nothing), `rebuild` turns a stored value back into an output.
-    fn finish<R, S, F>(self, body: F, storable: fn(&R) -> Option<&S>, rebuild: fn(S) -> R) -> R
+    pub(crate) fn finish<R, S, F>(
+        self,
+        body: F,
+        storable: fn(&R) -> Option<&S>,
+        rebuild: fn(S) -> R,
+    ) -> R
     where
         S: Serialize + DeserializeOwned,
         F: FnOnce() -> R,
@@ -226,6 +236,7 @@ impl Found {
             trace::loading(function.spec.name, &function.derived().identity);
         }
         tracing::debug!(target: "memory", function = function.derived().identity, "cache hit");
+        crate::manage::record_hit(self.target.memory, function, self.target.key);
         Ok(stored)
     }
 
@@ -268,6 +279,28 @@ impl Missing {
         storable: fn(&R) -> Option<&S>,
         rebuild: fn(S) -> R,
     ) -> R {
+        let started = self.start();
+        let output = body();
+        self.complete(started, output, storable, rebuild)
+    }
+
+    /// Traces the start of the computation; returns when it started.
+    fn start(&self) -> Instant {
+        let function = self.target.function;
+        if verbosity(function, self.target.memory) >= 1 {
+            trace::calling(&function.derived().identity, &self.call);
+        }
+        Instant::now()
+    }
+
+    /// Stores what `storable` picks of the body's `output`, returns it.
+    fn complete<R, S: Serialize + DeserializeOwned>(
+        self,
+        started: Instant,
+        output: R,
+        storable: fn(&R) -> Option<&S>,
+        rebuild: fn(S) -> R,
+    ) -> R {
         let Target {
             function,
             memory,
@@ -276,11 +309,6 @@ impl Missing {
         } = self.target;
         let derived = function.derived();
         let verbose = verbosity(function, memory);
-        if verbose >= 1 {
-            trace::calling(&derived.identity, &self.call);
-        }
-        let started = Instant::now();
-        let output = body();
         let duration = started.elapsed();
         if verbose >= 1 {
             trace::computed(function.spec.name, duration);
@@ -298,9 +326,12 @@ impl Missing {
                 duration_s: duration.as_secs_f64(),
             };
             let mapped = store(memory, path, key, &meta, stored) && memory.array_mode().is_some();
+            crate::manage::record_miss(memory, function, key, duration, true);
             if mapped && let Some(reloaded) = reload::<S>(memory, path, key) {
                 return rebuild(reloaded);
             }
+        } else {
+            crate::manage::record_miss(memory, function, key, duration, false);
         }
         output
     }
@@ -323,8 +354,8 @@ fn store<S: Serialize>(
     meta: &EntryMeta,
     stored: &S,
 ) -> bool {
-    let encoded = match entry::encode_parts(key, entry::type_hash(&meta.output_type), meta, stored)
-    {
+    let type_hash = entry::type_hash(&meta.output_type);
+    let encoded = match entry::encode_parts(key, type_hash, meta, stored, memory.zstd_level()) {
         Ok(encoded) => encoded,
         Err(e) => {
             trace::warn(format_args!(
@@ -339,7 +370,10 @@ fn store<S: Serialize>(
     };
     // `encoded` borrows the arrays of `stored`, alive for this whole call.
     match store.write(path, &encoded.parts()) {
-        Ok(()) => encoded.has_blobs(),
+        Ok(()) => {
+            crate::manage::count_written(memory, encoded.len());
+            encoded.has_blobs()
+        }
         Err(e) => {
             memory.report_write_failure(path, &e);
             false
@@ -388,3 +422,6 @@ fn unix_millis() -> u64 {
         .unwrap_or(Duration::ZERO);
     u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX)
 }
+
+mod async_call;
+pub(crate) mod probe;

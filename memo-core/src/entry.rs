@@ -113,11 +113,23 @@ pub struct Entry<'a> {
     /// Where the arrays start in the file, and how many bytes they take.
     blobs_at: u64,
     blobs_len: u64,
+    /// `Some(uncompressed length)` when the output is a zstd frame.
+    zstd_raw_len: Option<u64>,
 }
+
+/// Header flag: the output is one zstd frame (and holds its arrays
+/// inline); the header's bytes 56..64 give its uncompressed length.
+const FLAG_ZSTD: u16 = 1;
+
+/// The most a compressed output may expand, as a bound on what decoding
+/// allocates: zstd's best ratios on real data are far below this.
+const MAX_EXPANSION: u64 = 4096;
 
 /// The fixed header's fields.
 struct Header {
     flags: u16,
+    /// With [`FLAG_ZSTD`]: the output's uncompressed length.
+    raw_len: u64,
     meta_len: u32,
     payload_len: u64,
     blobs_len: u64,
@@ -135,7 +147,7 @@ impl Header {
         out[24..32].copy_from_slice(&self.blobs_len.to_le_bytes());
         out[32..48].copy_from_slice(&self.key.to_le_bytes());
         out[48..56].copy_from_slice(&self.type_hash.to_le_bytes());
-        out[56..64].fill(0);
+        out[56..64].copy_from_slice(&self.raw_len.to_le_bytes());
     }
 
     fn read(bytes: &[u8; HEADER_LEN]) -> Result<Header, EntryError> {
@@ -150,11 +162,12 @@ impl Header {
             return Err(EntryError::Version(version));
         }
         let flags = u16_at(10);
-        if flags != 0 {
+        if flags & !FLAG_ZSTD != 0 {
             return Err(EntryError::Flags(flags));
         }
         Ok(Header {
             flags,
+            raw_len: u64_at(56),
             meta_len: u32_at(12),
             payload_len: u64_at(16),
             blobs_len: u64_at(24),
@@ -245,23 +258,56 @@ impl Encoded {
 /// Encodes an entry: header, metadata, output, and the output's arrays out
 /// of line. The returned parts borrow from `output`: write them before it
 /// changes or is dropped.
+///
+/// With `zstd_level`, the output is compressed as one zstd frame, arrays
+/// included (inline: a compressed array cannot be memory-mapped).
 pub(crate) fn encode_parts<T: Serialize + ?Sized>(
     key: u128,
     type_hash: u64,
     meta: &EntryMeta,
     output: &T,
-) -> Result<Encoded, rmp_serde::encode::Error> {
+    zstd_level: Option<i32>,
+) -> Result<Encoded, EncodeError> {
     let mut head = vec![0; HEADER_LEN];
     rmp_serde::encode::write_named(&mut head, meta)?;
     let meta_len = head.len() - HEADER_LEN;
+    if let Some(level) = zstd_level {
+        let mut raw = Vec::new();
+        rmp_serde::encode::write_named(&mut raw, output)?;
+        head.extend_from_slice(&zstd::bulk::compress(&raw, level)?);
+        seal(
+            &mut head,
+            key,
+            type_hash,
+            meta_len,
+            0,
+            Some(raw.len() as u64),
+        );
+        return Ok(Encoded {
+            head,
+            blobs: Vec::new(),
+        });
+    }
     let (written, blobs) =
         crate::array::collect(|| rmp_serde::encode::write_named(&mut head, output));
     written?;
+    // SAFETY: the blobs borrow from `output`, alive for this whole call.
     let blobs_len = blobs
         .last()
         .map_or(0, |blob| blob.offset + unsafe { blob.bytes() }.len() as u64);
-    seal(&mut head, key, type_hash, meta_len, blobs_len);
+    seal(&mut head, key, type_hash, meta_len, blobs_len, None);
     Ok(Encoded { head, blobs })
+}
+
+/// Why an output could not be encoded.
+#[derive(Debug, thiserror::Error)]
+pub enum EncodeError {
+    /// Its `Serialize` impl failed, or MessagePack cannot represent it.
+    #[error(transparent)]
+    Serialize(#[from] rmp_serde::encode::Error),
+    /// Compression failed.
+    #[error("zstd: {0}")]
+    Compress(#[from] std::io::Error),
 }
 
 /// Encodes an entry into one buffer (arrays included): for tools and tests.
@@ -270,8 +316,8 @@ pub fn encode<T: Serialize + ?Sized>(
     type_hash: u64,
     meta: &EntryMeta,
     output: &T,
-) -> Result<Vec<u8>, rmp_serde::encode::Error> {
-    let encoded = encode_parts(key, type_hash, meta, output)?;
+) -> Result<Vec<u8>, EncodeError> {
+    let encoded = encode_parts(key, type_hash, meta, output, None)?;
     Ok(encoded.parts().concat())
 }
 
@@ -284,17 +330,26 @@ pub fn assemble(key: u128, type_hash: u64, meta: &[u8], output: &[u8]) -> Vec<u8
     bytes.resize(HEADER_LEN, 0);
     bytes.extend_from_slice(meta);
     bytes.extend_from_slice(output);
-    seal(&mut bytes, key, type_hash, meta.len(), 0);
+    seal(&mut bytes, key, type_hash, meta.len(), 0, None);
     bytes
 }
 
 /// Fills in the header of `bytes` (header space, then `meta_len` bytes of
 /// metadata, then the output) and its checksum; `blobs_len` bytes of arrays
-/// follow, from the next multiple of [`BLOB_ALIGN`].
-fn seal(bytes: &mut [u8], key: u128, type_hash: u64, meta_len: usize, blobs_len: u64) {
+/// follow, from the next multiple of [`BLOB_ALIGN`]. `zstd_raw_len`: the
+/// output is a zstd frame of that many uncompressed bytes.
+fn seal(
+    bytes: &mut [u8],
+    key: u128,
+    type_hash: u64,
+    meta_len: usize,
+    blobs_len: u64,
+    zstd_raw_len: Option<u64>,
+) {
     let payload_len = bytes.len() - HEADER_LEN - meta_len;
     let header = Header {
-        flags: 0,
+        flags: if zstd_raw_len.is_some() { FLAG_ZSTD } else { 0 },
+        raw_len: zstd_raw_len.unwrap_or(0),
         meta_len: u32::try_from(meta_len).expect("metadata over 4 GiB"),
         payload_len: payload_len as u64,
         blobs_len,
@@ -372,6 +427,7 @@ impl<'a> Entry<'a> {
             payload,
             blobs_at: (head_len as u64).next_multiple_of(BLOB_ALIGN),
             blobs_len: header.blobs_len,
+            zstd_raw_len: (header.flags & FLAG_ZSTD != 0).then_some(header.raw_len),
         })
     }
 
@@ -390,8 +446,40 @@ impl<'a> Entry<'a> {
             mode,
             shared: Default::default(),
         };
+        if let Some(raw_len) = self.zstd_raw_len {
+            // Arrays of a compressed output are inline: no source to open.
+            return decode(&self.decompressed(raw_len)?)
+                .map_err(|e| EntryError::Output(e.to_string()));
+        }
         crate::array::with_source(&source, || decode(self.payload))
             .map_err(|e| EntryError::Output(e.to_string()))
+    }
+
+    /// The output of a compressed entry, uncompressed, allocating no more
+    /// than its header announces — and refusing announcements no real
+    /// compression ratio explains.
+    fn decompressed(&self, raw_len: u64) -> Result<Vec<u8>, EntryError> {
+        let plausible = (self.payload.len() as u64)
+            .saturating_mul(MAX_EXPANSION)
+            .saturating_add(1 << 20);
+        if raw_len > plausible {
+            return Err(EntryError::Output(format!(
+                "implausible uncompressed length {raw_len}"
+            )));
+        }
+        let raw = zstd::bulk::decompress(self.payload, raw_len as usize)
+            .map_err(|e| EntryError::Output(format!("zstd: {e}")))?;
+        if raw.len() as u64 != raw_len {
+            return Err(EntryError::Output(
+                "uncompressed length differs from the header".into(),
+            ));
+        }
+        Ok(raw)
+    }
+
+    /// Whether the output is compressed.
+    pub fn is_compressed(&self) -> bool {
+        self.zstd_raw_len.is_some()
     }
 
     /// Whether the output holds out-of-line arrays.
@@ -504,6 +592,42 @@ mod tests {
             Entry::parse(&appended, None).unwrap_err(),
             EntryError::Trailing { extra: 1 }
         );
+    }
+
+    /// An entry whose output is `frame`, flagged compressed with `raw_len`.
+    fn compressed(frame: &[u8], raw_len: u64) -> Vec<u8> {
+        let meta = rmp_serde::to_vec_named(&meta()).unwrap();
+        let mut bytes = assemble(1, 0, &meta, frame);
+        bytes[10..12].copy_from_slice(&FLAG_ZSTD.to_le_bytes());
+        bytes[56..64].copy_from_slice(&raw_len.to_le_bytes());
+        let sum = checksum(&bytes[..CHECKSUM_AT], &bytes[HEADER_LEN..]);
+        bytes[CHECKSUM_AT..HEADER_LEN].copy_from_slice(&sum.to_le_bytes());
+        bytes
+    }
+
+    #[test]
+    fn compressed_outputs_decode_within_their_announced_length() {
+        let raw = rmp_serde::to_vec(&vec![7u32; 1000]).unwrap();
+        let frame = zstd::bulk::compress(&raw, 3).unwrap();
+        let honest = compressed(&frame, raw.len() as u64);
+        let entry = Entry::parse(&honest, None).unwrap();
+        assert_eq!(entry.output::<Vec<u32>>().unwrap(), vec![7; 1000]);
+        // A frame that inflates past its announced length is refused...
+        let short = compressed(&frame, raw.len() as u64 - 1);
+        assert!(
+            Entry::parse(&short, None)
+                .unwrap()
+                .output::<Vec<u32>>()
+                .is_err()
+        );
+        // ...and so is an announcement no compression ratio explains, before
+        // anything is allocated for it.
+        let bomb = compressed(&frame, 1 << 40);
+        let error = Entry::parse(&bomb, None)
+            .unwrap()
+            .output::<Vec<u32>>()
+            .unwrap_err();
+        assert!(error.to_string().contains("implausible"), "{error}");
     }
 
     #[test]

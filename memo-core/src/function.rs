@@ -1,13 +1,20 @@
 //! What the runtime knows about one cached function: the constants the macro
 //! computed, plus what is derived from them once per process.
+//!
+//! A method's identity holds its `Self` type, which only a call can tell
+//! (a `static` inside an `impl` cannot name `Self`): the generated code
+//! passes `type_name::<Self>()` as the first type argument, and
+//! [`CachedFn::resolve`] turns the definition into one [`CachedFn`] per
+//! `Self` type, built once and kept for the process.
 
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicPtr};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use crate::__private::MemorySource;
 use crate::memory::Memory;
 
 /// The compile-time description of a cached function, written by the macro.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub struct FnSpec {
     /// The function's name as written (`f`), for the trace.
     pub name: &'static str,
@@ -16,12 +23,19 @@ pub struct FnSpec {
     /// An explicit identity from `name = "..."`, replacing `module_path::name`.
     pub identity: Option<&'static str>,
     /// The code fingerprint: a hash of the function's tokens (comments and
-    /// formatting excluded) and of the attribute arguments that shape the key.
+    /// formatting excluded), of the attribute arguments that shape the key,
+    /// and of the fingerprints of its `depends_on` functions.
     pub fingerprint: u128,
     /// `file!()` at the definition.
     pub file: &'static str,
-    /// `line!()` at the definition.
+    /// `line!()` at the definition (of the function's name).
     pub line: u32,
+    /// `column!()` at the definition (of the function's name).
+    pub column: u32,
+    /// Whether the identity holds the `Self` type: the function takes
+    /// `self` or names `Self` in its signature. The generated code then
+    /// passes `type_name::<Self>()` as the first type argument.
+    pub method: bool,
     /// Names of the arguments that take part in the key, in call order.
     pub params: &'static [&'static str],
     /// `verbose = N`, overriding the `Memory`'s level.
@@ -41,12 +55,21 @@ pub struct FnSpec {
 pub struct CachedFn {
     pub(crate) spec: FnSpec,
     derived: OnceLock<Derived>,
+    /// For a method: the first `Self` type seen and its resolved function
+    /// (the common case, one `Self`, takes no lock)...
+    first_self: OnceLock<(&'static str, &'static CachedFn)>,
+    /// ...and any other `Self` types (generic or blanket impls, trait
+    /// default methods).
+    other_selves: Mutex<Vec<(&'static str, &'static CachedFn)>>,
+    /// The registry's list of every cached function (see `registry.rs`).
+    pub(crate) registered: AtomicBool,
+    pub(crate) next: AtomicPtr<CachedFn>,
 }
 
 /// Derived once per process from the spec.
 #[derive(Debug)]
 pub(crate) struct Derived {
-    /// `crate::module::f`, or the explicit name.
+    /// `crate::module::f`, `crate::module::Type::method`, or the explicit name.
     pub identity: String,
     /// The directory of this function in a store: a readable, file-name-safe
     /// rendering of the identity (plus a hash when that rendering is lossy).
@@ -63,7 +86,16 @@ impl CachedFn {
         CachedFn {
             spec,
             derived: OnceLock::new(),
+            first_self: OnceLock::new(),
+            other_selves: Mutex::new(Vec::new()),
+            registered: AtomicBool::new(false),
+            next: AtomicPtr::new(std::ptr::null_mut()),
         }
+    }
+
+    /// The compile-time description.
+    pub(crate) fn spec(&self) -> &FnSpec {
+        &self.spec
     }
 
     /// The `Memory` this function caches in.
@@ -74,19 +106,182 @@ impl CachedFn {
         }
     }
 
-    pub(crate) fn derived(&self) -> &Derived {
-        self.derived.get_or_init(|| {
-            let identity = match self.spec.identity {
-                Some(name) => name.to_owned(),
-                None => format!("{}::{}", self.spec.module_path, self.spec.name),
-            };
-            let fingerprint = self.spec.fingerprint;
-            Derived {
-                dir: crate::key::dir_name(&identity),
-                version: crate::key::version_dir(fingerprint),
-                key_prefix: crate::key::key_prefix(&identity, fingerprint),
-                identity,
+    /// The function a call with these type arguments runs as: itself, or,
+    /// for a method, the function of its `Self` type (`type_args[0]`),
+    /// whose identity names that type.
+    pub(crate) fn resolve(&'static self, type_args: &[&'static str]) -> &'static CachedFn {
+        if !self.spec.method || self.derived.get().is_some() {
+            if self.derived.get().is_none() {
+                self.register();
             }
-        })
+            return self;
+        }
+        let Some(&self_type) = type_args.first() else {
+            return self;
+        };
+        if let Some(&(known, function)) = self.first_self.get()
+            && (std::ptr::eq(known, self_type) || known == self_type)
+        {
+            return function;
+        }
+        self.resolve_slow(self_type)
+    }
+
+    #[cold]
+    fn resolve_slow(&'static self, self_type: &'static str) -> &'static CachedFn {
+        self.register();
+        let mut others = self
+            .other_selves
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(&(known, function)) = self.first_self.get()
+            && known == self_type
+        {
+            return function;
+        }
+        if let Some(&(_, function)) = others.iter().find(|(known, _)| *known == self_type) {
+            return function;
+        }
+        let identity = match self.spec.identity {
+            Some(name) => name.to_owned(),
+            None => method_identity(self.spec.module_path, self_type, self.spec.name),
+        };
+        let function: &'static CachedFn = Box::leak(Box::new(CachedFn::new(self.spec)));
+        let _ = function.derived.set(Derived::new(&function.spec, identity));
+        crate::registry::resolved(self, function);
+        if self.first_self.set((self_type, function)).is_err() {
+            others.push((self_type, function));
+        }
+        function
+    }
+
+    /// The functions this definition resolved to so far (for a method, one
+    /// per `Self` type called with; otherwise itself once used).
+    pub(crate) fn resolved(&self) -> Vec<&'static CachedFn> {
+        let mut all: Vec<&'static CachedFn> =
+            self.first_self.get().map(|(_, f)| *f).into_iter().collect();
+        all.extend(
+            self.other_selves
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .map(|(_, f)| *f),
+        );
+        all
+    }
+
+    /// The identity before any `Self` is known: `crate::module::f`, the
+    /// explicit name, or `crate::module::Self::method` for a method.
+    pub(crate) fn static_identity(&self) -> String {
+        match self.spec.identity {
+            Some(name) => name.to_owned(),
+            None if self.spec.method => {
+                format!("{}::Self::{}", self.spec.module_path, self.spec.name)
+            }
+            None => format!("{}::{}", self.spec.module_path, self.spec.name),
+        }
+    }
+
+    pub(crate) fn derived(&self) -> &Derived {
+        self.derived
+            .get_or_init(|| Derived::new(&self.spec, self.static_identity()))
+    }
+
+    /// Registers the function if the platform has no constructor section
+    /// that did so before `main`.
+    fn register(&'static self) {
+        if !self.registered.load(std::sync::atomic::Ordering::Relaxed) {
+            crate::registry::register(self);
+        }
+    }
+}
+
+impl Derived {
+    fn new(spec: &FnSpec, identity: String) -> Derived {
+        let fingerprint = spec.fingerprint;
+        // Two definitions with one identity and the same code would share
+        // keys: the registry tells which, and their keys then hold their
+        // source location (see `registry.rs`).
+        let key_prefix = match crate::registry::keyed_by_location(spec) {
+            false => crate::key::key_prefix(&identity, fingerprint),
+            true => crate::key::key_prefix(
+                &format!("{identity}@{}:{}:{}", spec.file, spec.line, spec.column),
+                fingerprint,
+            ),
+        };
+        Derived {
+            dir: crate::key::dir_name(&identity),
+            version: crate::key::version_dir(fingerprint),
+            key_prefix,
+            identity,
+        }
+    }
+}
+
+/// A method's identity: `crate::module::Type::method` when `Self` is a path
+/// in the function's crate, `crate::module::<T>::method` otherwise (a
+/// foreign or built-in type: `<u32>`, `<alloc::vec::Vec>`, `<[u8]>`).
+/// Generic arguments of `Self` are left out: like a generic function's type
+/// arguments, they key the entries but do not split the function.
+pub(crate) fn method_identity(module_path: &str, self_type: &str, name: &str) -> String {
+    let base = without_generic_args(self_type);
+    let krate = module_path.split("::").next().unwrap_or(module_path);
+    let local = base
+        .strip_prefix(krate)
+        .is_some_and(|rest| rest.starts_with("::"));
+    if local {
+        format!("{base}::{name}")
+    } else {
+        format!("{module_path}::<{base}>::{name}")
+    }
+}
+
+/// `a::B<u32, c::D<e>>` → `a::B`; anything that is not a plain path
+/// (`[u8]`, `&str`, `(A, B)`, `dyn T`) is kept whole.
+fn without_generic_args(type_name: &str) -> &str {
+    let is_path = type_name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_alphabetic() || c == '_');
+    match type_name.find('<') {
+        Some(at) if is_path && !type_name[..at].contains(' ') => &type_name[..at],
+        _ => type_name,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn method_identities() {
+        assert_eq!(
+            method_identity("app::shapes", "app::shapes::Circle", "area"),
+            "app::shapes::Circle::area"
+        );
+        assert_eq!(
+            method_identity("app::algos", "app::shapes::Grid<f64>", "solve"),
+            "app::shapes::Grid::solve"
+        );
+        assert_eq!(
+            method_identity("app::ext", "u32", "double"),
+            "app::ext::<u32>::double"
+        );
+        assert_eq!(
+            method_identity("app::ext", "alloc::vec::Vec<u8>", "total"),
+            "app::ext::<alloc::vec::Vec>::total"
+        );
+        assert_eq!(
+            method_identity("app::ext", "[u8]", "sum"),
+            "app::ext::<[u8]>::sum"
+        );
+        assert_eq!(
+            method_identity("app", "application::X", "f"),
+            "app::<application::X>::f"
+        );
+        assert_eq!(
+            method_identity("app", "dyn app::T", "f"),
+            "app::<dyn app::T>::f"
+        );
     }
 }

@@ -35,6 +35,52 @@
 /// `serde::Serialize`, and its output `Serialize + DeserializeOwned`. A
 /// function returning `Result<T, E>` caches only `Ok` values.
 ///
+/// It goes on free functions, on methods in any `impl` block (inherent or
+/// trait, and trait default methods), on associated, generic and `async`
+/// functions:
+///
+/// - a method's `self` is part of the key (it must be `Serialize`), unless
+///   `ignore = ["self"]`, and its `Self` type is part of its identity
+///   (`crate::module::Type::method`);
+/// - each instantiation of a generic function has its own entries;
+/// - an `async fn`'s output is stored; waiting for another caller computing
+///   the same key happens off the executor (the guide says what runs where);
+/// - a `&mut` parameter (`&mut self` included) that is part of the key is a
+///   compile error: on a hit the body does not run, so its changes would be
+///   lost. Pass it by value or `&`, or list it in `ignore` if it is not an
+///   input of the result.
+///
+/// ```
+/// # memory::set_default(memory::Memory::disabled()).unwrap();
+/// #[derive(serde::Serialize)]
+/// struct Model {
+///     weights: Vec<f64>,
+/// }
+///
+/// impl Model {
+///     #[memory::cache]
+///     fn predict(&self, x: f64) -> f64 {
+///         self.weights.iter().map(|w| w * x).sum()
+///     }
+/// }
+/// # assert_eq!(Model { weights: vec![1.0, 2.0] }.predict(2.0), 6.0);
+/// ```
+///
+/// ```compile_fail
+/// #[derive(serde::Serialize)]
+/// struct Counter { n: u64 }
+///
+/// impl Counter {
+///     #[memory::cache] // error: a hit would not bump the counter
+///     fn bump(&mut self) -> u64 { self.n += 1; self.n }
+/// }
+/// ```
+///
+/// Every cached function also has joblib's `MemorizedFunc` abilities,
+/// through [`handle`]: `memory::handle(|| f(1, 2)).call()`,
+/// `.call_and_shelve()`, `.check_call_in_cache()`, `.clear()` — the same
+/// for free functions and methods.
+///
 /// # Arguments
 ///
 /// **`ignore = ["name", ...]`**: parameters that take no part in the key.
@@ -86,7 +132,10 @@
 /// ```
 ///
 /// **`name = "..."`**: an explicit identity instead of `crate::module::fn`,
-/// e.g. to keep a cache when the function moves to another module.
+/// e.g. to keep a cache when the function moves to another module. Two
+/// functions of one identity in one scope are a compile error; elsewhere in
+/// the program they are reported at the first cached call (see
+/// [`registry`]) and their results kept apart.
 ///
 /// ```
 /// # memory::set_default(memory::Memory::disabled()).unwrap();
@@ -117,6 +166,68 @@
 /// # }
 /// ```
 ///
+/// **`depends_on = [path, ...]`**: functions whose code this one depends
+/// on; editing one of them invalidates this function's results too. Each
+/// must carry [`#[memory::fingerprint]`](macro@fingerprint).
+///
+/// ```
+/// # memory::set_default(memory::Memory::disabled()).unwrap();
+/// #[memory::fingerprint]
+/// fn clean(text: &str) -> String {
+///     text.trim().to_lowercase()
+/// }
+///
+/// #[memory::cache(depends_on = [clean])]
+/// fn word_count(text: String) -> usize {
+///     clean(&text).split_whitespace().count()
+/// }
+/// # assert_eq!(word_count(" A b ".into()), 2);
+/// ```
+///
+/// **`version = "..."`**: a manual bump: changing it invalidates the
+/// function's results, as a code edit would.
+///
+/// ```
+/// # memory::set_default(memory::Memory::disabled()).unwrap();
+/// #[memory::cache(version = "2024-06")] // bumped when the input data changed
+/// fn load(name: String) -> usize {
+///     name.len()
+/// }
+/// # assert_eq!(load("a".into()), 1);
+/// ```
+///
+/// **`expires_after = "30d"`**: results older than this are recomputed
+/// (units `s`, `m`, `h`, `d`, combinable as in `"1h30m"`; checked at compile
+/// time). **`validate = path`**: a `fn(&EntryInfo) -> bool` (joblib's
+/// `cache_validation_callback`); an entry it rejects is recomputed.
+///
+/// ```
+/// # memory::set_default(memory::Memory::disabled()).unwrap();
+/// fn slow_enough(entry: &memory::EntryInfo) -> bool {
+///     entry.duration.as_millis() > 10
+/// }
+///
+/// #[memory::cache(expires_after = "12h", validate = slow_enough)]
+/// fn forecast(city: String) -> f64 {
+///     city.len() as f64
+/// }
+/// # assert_eq!(forecast("Oslo".into()), 4.0);
+/// ```
+///
+/// **`allow(warning, ...)`**: silences a compile-time warning for this
+/// function: `unit_output` (it returns `()`), `all_ignored` (every parameter
+/// is in `ignore`), `mut_argument` (a `&mut` parameter is in `ignore`),
+/// `handle_argument` (a parameter looks like a `File`, a `Mutex`, ...).
+///
+/// ```
+/// # memory::set_default(memory::Memory::disabled()).unwrap();
+/// #[memory::cache(allow(unit_output))]
+/// fn warm_up(model: String) {
+///     let _ = model;
+/// }
+/// # warm_up("m".into());
+/// ```
+///
 /// Anything but a function, and `const` or `extern` functions, are refused
 /// at compile time:
 ///
@@ -127,23 +238,62 @@
 #[doc(inline)]
 pub use memo_macros::cache;
 
+/// Exports a function's code fingerprint, so cached functions that call it
+/// can list it in `depends_on`: editing it then invalidates their results.
+///
+/// Goes on free functions (in a module or a function body), cached or not;
+/// it adds a hidden item of the function's name in the type namespace,
+/// which every path or `use` that reaches the function reaches too. It takes
+/// `depends_on = [..]` and `version = "..."` like `#[cache]` (and
+/// `crate = path`); on a cached function, give those to `#[cache]`.
+///
+/// ```
+/// # memory::set_default(memory::Memory::disabled()).unwrap();
+/// #[memory::fingerprint]
+/// fn normalize(x: f64) -> f64 {
+///     x / 100.0
+/// }
+///
+/// #[memory::cache(depends_on = [normalize])]
+/// fn score(x: f64) -> f64 {
+///     normalize(x) * 2.0
+/// }
+/// # assert_eq!(score(50.0), 1.0);
+/// ```
+///
+/// A dependency without it is a compile error at its name in the list:
+///
+/// ```compile_fail
+/// fn normalize(x: f64) -> f64 { x / 100.0 }
+///
+/// #[memory::cache(depends_on = [normalize])]
+/// fn score(x: f64) -> f64 { normalize(x) * 2.0 }
+/// ```
+#[doc(inline)]
+pub use memo_macros::fingerprint;
+
 mod access;
 pub mod array;
 mod call;
 pub mod entry;
 mod function;
+mod handle;
 pub mod hash;
 mod info;
 mod key;
+pub mod manage;
 mod memory;
+mod registry;
 mod render;
 mod store;
 mod trace;
 
 pub use access::Access;
 pub use array::{Array, Dtype, Element, MmapMode};
+pub use handle::{Handle, MemorizedResult, handle};
 pub use info::EntryInfo;
 pub use memory::{CACHE_DIR_ENV, DEFAULT_DIR, Memory, default_memory, set_default};
+pub use registry::{RegisteredFn, registry};
 
 #[doc(hidden)]
 #[path = "private.rs"]

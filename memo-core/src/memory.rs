@@ -41,8 +41,11 @@ pub const DEFAULT_DIR: &str = ".memo_cache";
 pub struct Memory {
     location: Option<PathBuf>,
     verbose: u8,
-    access: Access,
+    pub(crate) access: Access,
     mmap_mode: Option<MmapMode>,
+    compress: Option<i32>,
+    /// Limits, expiry and usage records (see `manage`).
+    pub(crate) manage: Box<crate::manage::ManageState>,
     /// Opened on first use; `None` when the location cannot be opened (the
     /// failure was reported and calls run uncached).
     store: OnceLock<Option<Box<dyn Store>>>,
@@ -83,6 +86,8 @@ impl Memory {
             verbose: 0,
             access: Access::Owner,
             mmap_mode: None,
+            compress: None,
+            manage: Default::default(),
             store: OnceLock::new(),
             read_failure_reported: AtomicBool::new(false),
             write_failure_reported: AtomicBool::new(false),
@@ -114,9 +119,30 @@ impl Memory {
         self
     }
 
+    /// Compresses every stored output with zstd at `level` (1 is fast, 3 is
+    /// zstd's default, up to 22; negative levels are faster still).
+    ///
+    /// Compression and memory maps exclude each other: a compressed array
+    /// must be decompressed into memory. With both set, outputs are
+    /// compressed and arrays come back in memory, not mapped; memo says so
+    /// once, when the cache is first used.
+    pub fn compress(mut self, level: i32) -> Self {
+        self.compress = Some(level);
+        self
+    }
+
+    /// The level set with [`Memory::compress`].
+    pub(crate) fn zstd_level(&self) -> Option<i32> {
+        self.compress
+    }
+
     /// The mode set with [`Memory::mmap_mode`].
     pub(crate) fn array_mode(&self) -> Option<MmapMode> {
-        self.mmap_mode
+        if self.compress.is_some() {
+            None
+        } else {
+            self.mmap_mode
+        }
     }
 
     /// The cache directory, or `None` for [`Memory::disabled`].
@@ -144,6 +170,13 @@ impl Memory {
         self.store
             .get_or_init(|| {
                 let location = self.location.as_ref()?;
+                if let (Some(level), Some(mode)) = (self.compress, self.mmap_mode) {
+                    crate::trace::warn(format_args!(
+                        "{}: outputs are compressed (zstd level {level}), so arrays come back in \
+                         memory, not memory-mapped ({mode:?} is ignored)",
+                        location.display()
+                    ));
+                }
                 match FsStore::open(location, self.access) {
                     Ok(store) => Some(Box::new(store) as Box<dyn Store>),
                     Err(e) => {

@@ -4,15 +4,170 @@
 //! runtime through one path (`::memory::__private`, or `$krate::__private`
 //! with `#[cache(crate = path)]`). Nothing here is covered by semver.
 
+use std::future::Future;
 use std::marker::PhantomData;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use crate::call::{Call, begin};
+use crate::call::probe::{self, Probe};
 pub use crate::function::{CachedFn, FnSpec};
 use crate::hash::{Digest, HashError};
 use crate::memory::Memory;
+pub use crate::registry::register;
+
+/// Registers a cached function before `main` (see `registry.rs`): a
+/// function pointer in the platform's constructor section. Generated code
+/// invokes it once, inside the function's body, with its `static`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __memo_register {
+    ($function:ident) => {
+        #[used]
+        #[cfg_attr(
+            any(
+                target_os = "linux",
+                target_os = "android",
+                target_os = "dragonfly",
+                target_os = "freebsd",
+                target_os = "haiku",
+                target_os = "illumos",
+                target_os = "netbsd",
+                target_os = "openbsd",
+            ),
+            unsafe(link_section = ".init_array")
+        )]
+        #[cfg_attr(
+            any(target_os = "macos", target_os = "ios"),
+            unsafe(link_section = "__DATA,__mod_init_func,mod_init_funcs")
+        )]
+        #[cfg_attr(windows, unsafe(link_section = ".CRT$XCU"))]
+        static __MEMO_REGISTER: extern "C" fn() = {
+            extern "C" fn register() {
+                $crate::__private::register(&$function);
+            }
+            register
+        };
+    };
+}
+#[doc(hidden)]
+pub use crate::__memo_register as register_before_main;
+
+/// A cached call between the lookup and the result.
+pub struct Call {
+    inner: crate::call::Call,
+    /// Set when a [`Handle`](crate::Handle) made this call.
+    probe: Option<Probe>,
+}
+
+/// Starts a cached call: hashes `args` and looks the key up.
+///
+/// `type_args` holds `type_name::<T>()` for each type parameter of a generic
+/// function (and first, for a method, of `Self`), so each instantiation has
+/// its own entries; it is empty for ordinary functions.
+#[inline]
+pub fn begin(function: &'static CachedFn, type_args: &[&'static str], args: &[&dyn Arg]) -> Call {
+    match probe::take() {
+        None => Call {
+            inner: crate::call::begin(function, type_args, args),
+            probe: None,
+        },
+        Some(probe) => Call {
+            inner: probe::begin(&probe, function, type_args, args, true),
+            probe: Some(probe),
+        },
+    }
+}
+
+/// [`begin`] for an `async fn`: it never waits for another caller computing
+/// the same key (that wait happens off the executor, in `finish_async`).
+#[inline]
+pub fn begin_async(
+    function: &'static CachedFn,
+    type_args: &[&'static str],
+    args: &[&dyn Arg],
+) -> Call {
+    let probe = probe::take();
+    let inner = match &probe {
+        None => crate::call::begin_resolved(function.resolve(type_args), type_args, args, false),
+        Some(probe) => probe::begin(probe, function, type_args, args, false),
+    };
+    Call { inner, probe }
+}
+
+impl Call {
+    fn finish<R, S, F>(self, body: F, storable: fn(&R) -> Option<&S>, rebuild: fn(S) -> R) -> R
+    where
+        S: Serialize + DeserializeOwned,
+        F: FnOnce() -> R,
+    {
+        match &self.probe {
+            None => self.inner.finish(body, storable, rebuild),
+            Some(probe) => probe::finish(self.inner, probe, body, storable, rebuild),
+        }
+    }
+
+    async fn finish_async<R, S, F>(
+        self,
+        body: F,
+        storable: fn(&R) -> Option<&S>,
+        rebuild: fn(S) -> R,
+    ) -> R
+    where
+        S: Serialize + DeserializeOwned,
+        F: Future<Output = R>,
+    {
+        let inner = match &self.probe {
+            None => self.inner,
+            Some(probe) => self.inner.probed::<S>(probe),
+        };
+        inner.finish_async(body, storable, rebuild).await
+    }
+}
+
+fn stored_as_is<R>(output: &R) -> Option<&R> {
+    Some(output)
+}
+
+fn stored_if_ok<T, E>(output: &Result<T, E>) -> Option<&T> {
+    output.as_ref().ok()
+}
+
+fn identity<R>(output: R) -> R {
+    output
+}
+
+/// Pins an `async` body's output type to the function's return type, so a
+/// `return` of the wrong type is an error at the user's `return`.
+#[inline]
+pub fn typed<R, F: Future<Output = R>>(body: F) -> F {
+    body
+}
+
+/// Folds the fingerprints of `depends_on` functions into a function's own
+/// (order does not matter; a dependency listed twice counts twice).
+pub const fn fold_fingerprints(own: u128, dependencies: &[u128]) -> u128 {
+    let mut folded = own;
+    let mut at = 0;
+    while at < dependencies.len() {
+        folded = folded.wrapping_add(mix(dependencies[at]));
+        at += 1;
+    }
+    if dependencies.is_empty() {
+        own
+    } else {
+        mix(folded ^ 0x6d656d6f_64657073)
+    }
+}
+
+/// A bijective 128-bit mixer (xorshift-multiply rounds).
+const fn mix(mut x: u128) -> u128 {
+    x ^= x >> 67;
+    x = x.wrapping_mul(0x2d35_8dcc_aa6c_78a5_9e37_79b9_7f4a_7c15);
+    x ^= x >> 59;
+    x = x.wrapping_mul(0x9fb2_1c65_1e98_df25_d6e8_feb8_6659_fd93);
+    x ^ (x >> 71)
+}
 
 /// One argument of a cached call, type-erased so a call passes any number of
 /// them as `&[&dyn Arg]`.
@@ -47,17 +202,28 @@ impl<R> Output<R> {
     pub fn of<F: FnOnce() -> R>(_body: &F) -> Self {
         Output(PhantomData)
     }
+
+    /// The output probe for an `async` body.
+    pub fn of_future<F: Future<Output = R>>(_body: &F) -> Self {
+        Output(PhantomData)
+    }
 }
 
 /// Stores the output as it is (lower priority: one autoref less).
 pub trait FinishValue<R> {
     /// Finishes the call: a hit returns the stored value, a miss runs `body`.
     fn finish<F: FnOnce() -> R>(self, call: Call, body: F) -> R;
+    /// Finishes the call of an `async fn`: a miss awaits `body`.
+    fn finish_async<F: Future<Output = R>>(self, call: Call, body: F) -> impl Future<Output = R>;
 }
 
 impl<R: Serialize + DeserializeOwned> FinishValue<R> for &Output<R> {
     fn finish<F: FnOnce() -> R>(self, call: Call, body: F) -> R {
-        call.finish_value(body)
+        call.finish(body, stored_as_is, identity)
+    }
+
+    fn finish_async<F: Future<Output = R>>(self, call: Call, body: F) -> impl Future<Output = R> {
+        call.finish_async(body, stored_as_is, identity)
     }
 }
 
@@ -65,10 +231,24 @@ impl<R: Serialize + DeserializeOwned> FinishValue<R> for &Output<R> {
 pub trait FinishResult<T, E> {
     /// Finishes the call: a hit returns `Ok(stored)`, a miss runs `body`.
     fn finish<F: FnOnce() -> Result<T, E>>(self, call: Call, body: F) -> Result<T, E>;
+    /// Finishes the call of an `async fn`: a miss awaits `body`.
+    fn finish_async<F: Future<Output = Result<T, E>>>(
+        self,
+        call: Call,
+        body: F,
+    ) -> impl Future<Output = Result<T, E>>;
 }
 
 impl<T: Serialize + DeserializeOwned, E> FinishResult<T, E> for &&Output<Result<T, E>> {
     fn finish<F: FnOnce() -> Result<T, E>>(self, call: Call, body: F) -> Result<T, E> {
-        call.finish_ok(body)
+        call.finish(body, stored_if_ok, Ok)
+    }
+
+    fn finish_async<F: Future<Output = Result<T, E>>>(
+        self,
+        call: Call,
+        body: F,
+    ) -> impl Future<Output = Result<T, E>> {
+        call.finish_async(body, stored_if_ok, Ok)
     }
 }

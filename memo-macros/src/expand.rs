@@ -8,15 +8,15 @@
 //! `__memo_crate`), names its locals `__memo_*`, and reaches std as
 //! `::core::`.
 
-use proc_macro2::{Span, TokenStream, TokenTree};
-use quote::{ToTokens, quote, quote_spanned};
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{
     AttrStyle, FnArg, GenericParam, ItemFn, LitInt, LitStr, Pat, PatIdent, ReturnType, Signature,
 };
 
 use crate::args::CacheArgs;
-use crate::validate::{CacheableFn, Param};
+use crate::validate::{CacheableFn, Param, SelfParam};
 
 /// The cached version of `function`.
 pub fn expand(args: &CacheArgs, function: &CacheableFn, fingerprint: u128) -> TokenStream {
@@ -44,9 +44,11 @@ pub fn expand(args: &CacheArgs, function: &CacheableFn, fingerprint: u128) -> To
         .filter(|attr| matches!(attr.style, AttrStyle::Inner(_)));
     let emitted_sig = signature_with_key_names(sig, &function.params);
 
-    let spec = fn_spec(&krate, args, function, fingerprint);
-    let type_args = type_args(sig, &function.params);
-    let key_args = key_args(&krate, sig, &function.params);
+    let fingerprint = folded_fingerprint(&krate, &args.depends_on, fingerprint);
+    let spec = fn_spec(&krate, args, function, &fingerprint);
+    let type_args = type_args(sig, function);
+    let key_args = key_args(&krate, sig, function);
+    let warnings = crate::warnings::emit(&function.warnings);
 
     let output = match &sig.output {
         ReturnType::Type(_, ty) => ty.to_token_stream(),
@@ -68,23 +70,139 @@ pub fn expand(args: &CacheArgs, function: &CacheableFn, fingerprint: u128) -> To
         ReturnType::Type(_, ty) => ty.span(),
         ReturnType::Default => Span::call_site(),
     };
-    let finish = quote_spanned! {finish_span=>
-        (&&#krate::__private::Output::of(&__memo_body)).finish(__memo_call, __memo_body)
+    let call_and_finish = if sig.asyncness.is_some() {
+        // `begin` runs on the first poll; the body is awaited; see
+        // `memo-core/src/call/async_call.rs` for what blocks where.
+        let finish = quote_spanned! {finish_span=>
+            (&&#krate::__private::Output::of_future(&__memo_body)).finish_async(__memo_call, __memo_body).await
+        };
+        quote! {
+            let __memo_call = #krate::__private::begin_async(&__MEMO_FN, &[#(#type_args),*], &[#(#key_args),*]);
+            let __memo_body = #krate::__private::typed::<#output, _>(async move #body);
+            #finish
+        }
+    } else {
+        let finish = quote_spanned! {finish_span=>
+            (&&#krate::__private::Output::of(&__memo_body)).finish(__memo_call, __memo_body)
+        };
+        quote! {
+            let __memo_call = #krate::__private::begin(&__MEMO_FN, &[#(#type_args),*], &[#(#key_args),*]);
+            let __memo_body = move || -> #output #body;
+            #finish
+        }
     };
+    let companions = companions(args, function, &krate_path, &fingerprint);
 
     quote! {
         #(#outer_attrs)*
         #vis #emitted_sig {
             #(#inner_attrs)*
+            #warnings
             use #krate_path as __memo_crate;
             static __MEMO_FN: #krate::__private::CachedFn = #krate::__private::CachedFn::new(#spec);
+            #krate::__private::register_before_main!(__MEMO_FN);
             // Autoref specialization picks `FinishResult` for `Result` outputs
             // and `FinishValue` for the rest; only one of them is used.
             #[allow(unused_imports)]
             use #krate::__private::{FinishResult as _, FinishValue as _};
-            let __memo_call = #krate::__private::begin(&__MEMO_FN, &[#(#type_args),*], &[#(#key_args),*]);
-            let __memo_body = move || -> #output #body;
-            #finish
+            #call_and_finish
+        }
+        #companions
+    }
+}
+
+/// The fingerprint expression: the macro's own, with the fingerprints of
+/// `depends_on` functions folded in (by the compiler, in a `const`).
+pub fn folded_fingerprint(
+    krate: &TokenStream,
+    depends_on: &[syn::Path],
+    fingerprint: u128,
+) -> TokenStream {
+    let own = LitInt::new(&format!("{fingerprint:#034x}u128"), Span::call_site());
+    if depends_on.is_empty() {
+        return own.into_token_stream();
+    }
+    // Spanned on each path: a function without `#[memory::fingerprint]`
+    // is an error at its name in the list.
+    let dependencies = depends_on
+        .iter()
+        .map(|path| quote_spanned!(path.span()=> #path::__MEMO_FINGERPRINT));
+    quote!(#krate::__private::fold_fingerprints(#own, &[#(#dependencies),*]))
+}
+
+/// Items next to the function: the same-scope identity guard and the
+/// exported fingerprint.
+fn companions(
+    args: &CacheArgs,
+    function: &CacheableFn,
+    krate_path: &TokenStream,
+    fingerprint: &TokenStream,
+) -> TokenStream {
+    let mut companions = TokenStream::new();
+    // Two functions of one explicit identity in one scope: their guards
+    // share a name, which the compiler refuses, with a caret under each
+    // `name = "..."`. (Functions with `self` or `Self` may sit in a trait
+    // impl, which takes no extra items; the registry reports those.)
+    if let Some(name) = &args.name
+        && !function.method
+    {
+        let guard = identity_guard(&name.value(), name.span());
+        companions.extend(quote! {
+            #[doc(hidden)]
+            #[allow(dead_code, non_upper_case_globals)]
+            const #guard: () = ();
+        });
+    }
+    if function.export_fingerprint {
+        companions.extend(fingerprint_companion(
+            &function.item.vis,
+            &function.item.sig.ident,
+            krate_path,
+            fingerprint,
+        ));
+    }
+    companions
+}
+
+/// The name of the identity guard of `identity`: readable, and unique per
+/// identity.
+fn identity_guard(identity: &str, span: Span) -> syn::Ident {
+    let readable: String = identity
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let hash = xxhash_rust::xxh3::xxh3_64(identity.as_bytes()) as u32;
+    format_ident!(
+        "__memo_cached_function_named_{}_{:08x}",
+        readable,
+        hash,
+        span = span
+    )
+}
+
+/// `depends_on = [name]` reads `name::__MEMO_FINGERPRINT`: a braced struct
+/// of the function's name lives in the type namespace next to the function
+/// (in the value namespace), so every path and `use` that reaches the
+/// function reaches it too.
+pub fn fingerprint_companion(
+    vis: &syn::Visibility,
+    name: &syn::Ident,
+    krate_path: &TokenStream,
+    fingerprint: &TokenStream,
+) -> TokenStream {
+    let _ = krate_path;
+    quote! {
+        #[doc(hidden)]
+        #[allow(dead_code, non_camel_case_types, missing_docs, clippy::empty_structs_with_brackets)]
+        #vis struct #name {}
+        #[allow(dead_code)]
+        impl #name {
+            #[doc(hidden)]
+            pub const __MEMO_FINGERPRINT: u128 = {
+                #[allow(unused_imports)]
+                use #krate_path as __memo_crate;
+                #fingerprint
+            };
         }
     }
 }
@@ -95,13 +213,12 @@ fn fn_spec(
     krate: &TokenStream,
     args: &CacheArgs,
     function: &CacheableFn,
-    fingerprint: u128,
+    fingerprint: &TokenStream,
 ) -> TokenStream {
     let sig = &function.item.sig;
     let name = LitStr::new(&sig.ident.to_string(), sig.ident.span());
     let identity = option(args.name.as_ref().map(ToTokens::to_token_stream));
-    let fingerprint = LitInt::new(&format!("{fingerprint:#034x}u128"), Span::call_site());
-    let params = key_names(sig, &function.params).map(|name| LitStr::new(&name, Span::call_site()));
+    let params = key_names(sig, function).map(|name| LitStr::new(&name, Span::call_site()));
     let verbose =
         option(args.verbose.map(|level| {
             LitInt::new(&format!("{level}u8"), Span::call_site()).into_token_stream()
@@ -111,8 +228,22 @@ fn fn_spec(
         // `'static` `Memory` (or does not deref to one) errors there.
         quote_spanned!(place.span()=> || -> &'static #krate::Memory { &#place })
     }));
+    let expires_after = option(args.expires_after.map(|duration| {
+        let seconds = LitInt::new(&format!("{}u64", duration.as_secs()), Span::call_site());
+        quote!(::core::time::Duration::from_secs(#seconds))
+    }));
+    let validate = option(args.validate.as_ref().map(|path| {
+        // Spanned on the path: a function of another signature errors there.
+        let validate = quote_spanned!(path.span()=> #path);
+        quote!({
+            let __memo_validate: fn(&#krate::EntryInfo) -> bool = #validate;
+            __memo_validate
+        })
+    }));
     // `line!()` spanned on the function's name reports the line of the `fn`.
     let line = quote_spanned!(sig.ident.span()=> ::core::line!());
+    let column = quote_spanned!(sig.ident.span()=> ::core::column!());
+    let method = function.method;
 
     quote! {
         #krate::__private::FnSpec {
@@ -122,11 +253,13 @@ fn fn_spec(
             fingerprint: #fingerprint,
             file: ::core::file!(),
             line: #line,
+            column: #column,
+            method: #method,
             params: &[#(#params),*],
             verbose: #verbose,
             memory: #memory,
-            expires_after: ::core::option::Option::None,
-            validate: ::core::option::Option::None,
+            expires_after: #expires_after,
+            validate: #validate,
         }
     }
 }
@@ -139,17 +272,26 @@ fn option(value: Option<TokenStream>) -> TokenStream {
 }
 
 /// The names of what is hashed, in the order `key_args` passes it: const
-/// generic parameters, then the parameters not in `ignore`.
-fn key_names<'a>(sig: &'a Signature, params: &'a [Param]) -> impl Iterator<Item = String> + 'a {
+/// generic parameters, `self`, then the parameters not in `ignore`.
+fn key_names<'a>(
+    sig: &'a Signature,
+    function: &'a CacheableFn,
+) -> impl Iterator<Item = String> + 'a {
     let consts = sig
         .generics
         .const_params()
         .map(|param| param.ident.to_string());
-    let hashed = params
-        .iter()
-        .filter(|param| !param.ignored)
-        .map(|param| param.key_name.to_string());
-    consts.chain(hashed)
+    let receiver = hashed_receiver(function.receiver.as_ref()).map(|_| "self".to_owned());
+    let hashed = hashed_params(&function.params).map(|param| param.key_name.to_string());
+    consts.chain(receiver).chain(hashed)
+}
+
+fn hashed_receiver(receiver: Option<&SelfParam>) -> Option<&SelfParam> {
+    receiver.filter(|receiver| !receiver.ignored)
+}
+
+fn hashed_params(params: &[Param]) -> impl Iterator<Item = &Param> {
+    params.iter().filter(|param| !param.ignored)
 }
 
 /// `&x as &dyn Arg` for each hashed value, in `key_names` order. Each cast is
@@ -158,34 +300,51 @@ fn key_names<'a>(sig: &'a Signature, params: &'a [Param]) -> impl Iterator<Item 
 fn key_args<'a>(
     krate: &'a TokenStream,
     sig: &'a Signature,
-    params: &'a [Param],
+    function: &'a CacheableFn,
 ) -> impl Iterator<Item = TokenStream> + 'a {
-    let consts = sig.generics.const_params().map(|param| &param.ident);
-    let hashed = params
-        .iter()
-        .filter(|param| !param.ignored)
-        .map(|param| &param.key_name);
-    consts
-        .chain(hashed)
-        .map(move |name| quote_spanned!(name.span()=> &#name as &dyn #krate::__private::Arg))
+    let consts = sig.generics.const_params().map(move |param| {
+        let name = &param.ident;
+        quote_spanned!(name.span()=> &#name as &dyn #krate::__private::Arg)
+    });
+    // `self` is hashed as the value it is or points to: `&self`,
+    // `self: Box<Self>` and `self: Arc<Self>` all hash the `Self` (through
+    // one more `&`, which serializes the same, so that an unsized `Self` —
+    // a trait's default method — works too).
+    let receiver = hashed_receiver(function.receiver.as_ref()).map(move |receiver| {
+        let self_token = receiver.self_token;
+        if receiver.by_value {
+            quote_spanned!(self_token.span=> &#self_token as &dyn #krate::__private::Arg)
+        } else {
+            quote_spanned!(self_token.span=> &&*#self_token as &dyn #krate::__private::Arg)
+        }
+    });
+    let hashed = hashed_params(&function.params).map(move |param| {
+        let name = &param.key_name;
+        quote_spanned!(name.span()=> &#name as &dyn #krate::__private::Arg)
+    });
+    consts.chain(receiver).chain(hashed)
 }
 
 /// What tells one instantiation of a generic function from another: the name
-/// of each type parameter, and of the concrete type behind each `impl Trait`
-/// parameter not in `ignore` (an ignored callback's closure type differs at
-/// every call site, and must not split the cache). Lifetimes are erased at
-/// run time and take no part.
+/// of `Self` (first, for a method: it is part of the identity), of each type
+/// parameter, and of the concrete type behind each `impl Trait` parameter
+/// not in `ignore` (an ignored callback's closure type differs at every call
+/// site, and must not split the cache). Lifetimes are erased at run time and
+/// take no part.
 ///
-/// An associated function whose signature names `Self` (`fn new(..) -> Self`
-/// in an `impl` block) also gets `Self`'s name, so `A::new` and `B::new` in
-/// one module do not share entries. Only the signature is looked at: a `Self`
-/// in the body may belong to an item nested there.
+/// A function is a method when it takes `self` or its signature names
+/// `Self` (`fn new(..) -> Self` in an `impl` block), so `A::new` and
+/// `B::new` in one module do not share entries. Only the signature is
+/// looked at: a `Self` in the body may belong to an item nested there, and
+/// a function without either may be a free function, where `Self` does not
+/// exist.
 fn type_args<'a>(
     sig: &'a Signature,
-    params: &'a [Param],
+    function: &'a CacheableFn,
 ) -> impl Iterator<Item = TokenStream> + 'a {
-    let self_type =
-        mentions_self(sig.to_token_stream()).then(|| quote!(::core::any::type_name::<Self>()));
+    let self_type = function
+        .method
+        .then(|| quote!(::core::any::type_name::<Self>()));
     let named = sig.generics.params.iter().filter_map(|param| match param {
         GenericParam::Type(param) => {
             let ident = &param.ident;
@@ -193,7 +352,8 @@ fn type_args<'a>(
         }
         _ => None,
     });
-    let anonymous = params
+    let anonymous = function
+        .params
         .iter()
         .filter(|param| param.has_impl_trait && !param.ignored)
         .map(|param| {
@@ -201,14 +361,6 @@ fn type_args<'a>(
             quote!(::core::any::type_name_of_val(&#key_name))
         });
     self_type.into_iter().chain(named).chain(anonymous)
-}
-
-fn mentions_self(tokens: TokenStream) -> bool {
-    tokens.into_iter().any(|token| match token {
-        TokenTree::Ident(ident) => ident == "Self",
-        TokenTree::Group(group) => mentions_self(group.stream()),
-        TokenTree::Punct(_) | TokenTree::Literal(_) => false,
-    })
 }
 
 /// The user's signature with each destructuring pattern replaced by its
@@ -241,7 +393,7 @@ mod tests {
         let item: TokenStream = function.parse().expect("test function lexes");
         let (args, function) = crate::validate::check(syn::parse_str(args), item.clone())
             .expect("test input is valid");
-        let fingerprint = crate::fingerprint::fingerprint(&item, &args);
+        let fingerprint = crate::code_fingerprint::fingerprint(&item, &args);
         expand(&args, &function, fingerprint).to_string()
     }
 
@@ -295,6 +447,76 @@ mod tests {
             "{expanded}"
         );
         assert!(!expanded.contains("'a >"), "{expanded}");
+    }
+
+    #[test]
+    fn methods_hash_self_and_name_their_type_first() {
+        let expanded = expand_str("", "fn area(&self, scale: u32) -> u32 { self.w * scale }");
+        assert!(
+            expanded.contains("& [:: core :: any :: type_name :: < Self > ()]"),
+            "{expanded}"
+        );
+        assert!(expanded.contains("&& * self as & dyn"), "{expanded}");
+        assert!(
+            expanded.contains(r#"params : & ["self" , "scale"]"#),
+            "{expanded}"
+        );
+        assert!(expanded.contains("method : true"), "{expanded}");
+        let by_value = expand_str("", "fn into_area(self) -> u32 { self.w }");
+        assert!(by_value.contains("& self as & dyn"), "{by_value}");
+        let ignored = expand_str(r#"ignore = ["self"]"#, "fn get(&self, x: u32) -> u32 { x }");
+        assert!(!ignored.contains("self as & dyn"), "{ignored}");
+        assert!(ignored.contains("type_name :: < Self >"), "{ignored}");
+    }
+
+    #[test]
+    fn async_functions_await_the_body() {
+        let expanded = expand_str("", "async fn fetch(id: u64) -> u64 { id }");
+        assert!(expanded.contains("begin_async"), "{expanded}");
+        assert!(
+            expanded.contains("typed :: < u64 , _ > (async move"),
+            "{expanded}"
+        );
+        assert!(
+            expanded.contains(". finish_async (__memo_call , __memo_body) . await"),
+            "{expanded}"
+        );
+    }
+
+    #[test]
+    fn functions_register_themselves() {
+        let expanded = expand_str("", "fn f(x: u32) -> u32 { x }");
+        assert!(
+            expanded.contains("__memo_crate :: __private :: register_before_main ! (__MEMO_FN) ;"),
+            "{expanded}"
+        );
+    }
+
+    #[test]
+    fn dependencies_fold_their_fingerprints() {
+        let expanded = expand_str(
+            "depends_on = [helper, util::other]",
+            "fn f(x: u32) -> u32 { x }",
+        );
+        assert!(expanded.contains("fold_fingerprints ("), "{expanded}");
+        assert!(
+            expanded.contains("helper :: __MEMO_FINGERPRINT"),
+            "{expanded}"
+        );
+        assert!(
+            expanded.contains("util :: other :: __MEMO_FINGERPRINT"),
+            "{expanded}"
+        );
+    }
+
+    #[test]
+    fn expiry_and_validation_are_emitted() {
+        let expanded = expand_str(
+            r#"expires_after = "1h30m", validate = fresh"#,
+            "fn f(x: u32) -> u32 { x }",
+        );
+        assert!(expanded.contains("from_secs (5400u64)"), "{expanded}");
+        assert!(expanded.contains("-> bool = fresh ;"), "{expanded}");
     }
 
     #[test]

@@ -1,25 +1,57 @@
-//! Checks that the item is a function `#[cache]` can wrap and resolves the
-//! `ignore` names against its parameters.
+//! Checks that the item is a function `#[cache]` can wrap, resolves the
+//! `ignore` names against its parameters (`self` included), applies the
+//! `&mut` policy, and collects the compile-time warnings.
+//!
+//! The `&mut` policy: a `&mut` parameter (`&mut self` included) that takes
+//! part in the key is an error. On a hit the body does not run, so whatever
+//! it would have changed through the reference stays unchanged: the cached
+//! function would not behave like the function. The error says what to do
+//! instead: pass it by value or `&`, or list it in `ignore` when it is not an
+//! input of the result (scratch space, a log) — then it compiles, with a
+//! warning that its changes happen on a miss only (`allow(mut_argument)`).
 //!
 //! Every problem is reported at its own token, and all of them at once, so a
 //! user fixes them in one round instead of one compile per mistake.
 
 use proc_macro2::{Span, TokenStream};
-use quote::format_ident;
+use quote::{ToTokens, format_ident};
 use syn::spanned::Spanned;
 use syn::visit::Visit;
 use syn::{
-    FnArg, Ident, Item, ItemFn, LitStr, Pat, PatIdent, ReturnType, Signature, Type, TypeImplTrait,
+    Attribute, FnArg, Ident, Item, ItemFn, LitStr, Pat, PatIdent, Receiver, ReceiverKind,
+    ReturnType, Signature, Type, TypeImplTrait, TypeReference,
 };
 
 use crate::args::CacheArgs;
+use crate::warnings::Warning;
 
 /// A function that passed every check, with its parameters resolved.
 pub struct CacheableFn {
-    /// The function as the user wrote it.
+    /// The function as the user wrote it (without a `#[fingerprint]`
+    /// attribute, which the expansion takes over).
     pub item: ItemFn,
-    /// One entry per parameter, in order.
+    /// Its `self` parameter, if it is a method.
+    pub receiver: Option<SelfParam>,
+    /// One entry per typed parameter, in order.
     pub params: Vec<Param>,
+    /// Whether its identity holds `Self`: it takes `self` or names `Self`
+    /// in its signature.
+    pub method: bool,
+    /// A `#[fingerprint]` attribute was on it: export the fingerprint.
+    pub export_fingerprint: bool,
+    /// Things that compile but are probably wrong.
+    pub warnings: Vec<Warning>,
+}
+
+/// The `self` parameter of a method.
+pub struct SelfParam {
+    /// `self`, as written (its span places generated uses of `self`).
+    pub self_token: syn::Token![self],
+    /// `self` or `self: Self`: the value itself is hashed; otherwise
+    /// (`&self`, `self: Arc<Self>`, ...) what it points to.
+    pub by_value: bool,
+    /// Named in `ignore`.
+    pub ignored: bool,
 }
 
 /// One parameter of a [`CacheableFn`].
@@ -35,6 +67,8 @@ pub struct Param {
     /// The type mentions `impl Trait`: an anonymous type parameter whose
     /// concrete type is part of the key unless the parameter is ignored.
     pub has_impl_trait: bool,
+    /// The parameter's type.
+    pub ty: Box<Type>,
 }
 
 /// Checks the parsed arguments and the item together; on success returns both,
@@ -47,7 +81,7 @@ pub fn check(
     let mut errors = Errors::default();
     let args = errors.ok(args);
 
-    let function = match syn::parse2::<Item>(item) {
+    let mut function = match syn::parse2::<Item>(item) {
         Ok(Item::Fn(function)) => function,
         Ok(other) => {
             errors.push(not_a_function(&other));
@@ -59,22 +93,44 @@ pub fn check(
         }
     };
 
+    let export_fingerprint = take_fingerprint_attribute(&mut function.attrs, &mut errors);
     // Arguments first, then the function: errors come out in source order.
+    let mut receiver = resolve_receiver(&function.sig);
     let mut params = resolve_params(&function.sig);
     if let Some(args) = &args {
-        check_ignore(&args.ignore, &function.sig, &mut params, &mut errors);
+        check_ignore(
+            &args.ignore,
+            &function.sig,
+            &mut receiver,
+            &mut params,
+            &mut errors,
+        );
         check_name(args.name.as_ref(), &mut errors);
+        check_depends_on(&args.depends_on, &mut errors);
     }
     check_signature(&function.sig, &mut errors);
+    check_mut_references(&function.sig, receiver.as_ref(), &params, &mut errors);
+    let method = receiver.is_some() || mentions_self(function.sig.to_token_stream());
+    if export_fingerprint && method {
+        errors.push(not_a_free_function(&function.sig));
+    }
 
     match (args, errors.0) {
-        (Some(args), None) => Ok((
-            args,
-            CacheableFn {
-                item: function,
-                params,
-            },
-        )),
+        (Some(args), None) => {
+            let warnings =
+                crate::warnings::collect(&args, &function.sig, receiver.as_ref(), &params);
+            Ok((
+                args,
+                CacheableFn {
+                    item: function,
+                    receiver,
+                    params,
+                    method,
+                    export_fingerprint,
+                    warnings,
+                },
+            ))
+        }
         (_, Some(error)) => Err(error),
         (None, None) => unreachable!("a failed argument parse is recorded in `errors`"),
     }
@@ -146,12 +202,6 @@ fn check_signature(sig: &Signature, errors: &mut Errors) {
             "`#[cache]` cannot be applied to a `const fn`: a cached call reads and writes the cache at run time",
         ));
     }
-    if let Some(async_token) = &sig.asyncness {
-        errors.push(syn::Error::new(
-            async_token.span,
-            "`#[cache]` does not support `async fn` yet; cache a synchronous function and call it from this one",
-        ));
-    }
     if let Some(abi) = &sig.abi {
         errors.push(syn::Error::new_spanned(
             abi,
@@ -164,15 +214,6 @@ fn check_signature(sig: &Signature, errors: &mut Errors) {
             "`#[cache]` cannot be applied to a variadic function: `...` arguments cannot be hashed",
         ));
     }
-    for input in &sig.inputs {
-        if let FnArg::Receiver(receiver) = input {
-            errors.push(syn::Error::new_spanned(
-                receiver,
-                "`#[cache]` does not support methods (`self` parameters) yet; \
-                 cache a free function that takes what the method needs",
-            ));
-        }
-    }
     if let ReturnType::Type(_, output) = &sig.output
         && let Some(impl_trait) = first_impl_trait(output)
     {
@@ -184,11 +225,30 @@ fn check_signature(sig: &Signature, errors: &mut Errors) {
     }
 }
 
+/// The `self` parameter, if any.
+fn resolve_receiver(sig: &Signature) -> Option<SelfParam> {
+    let receiver = sig.receiver()?;
+    let by_value = match &receiver.kind {
+        ReceiverKind::Value => true,
+        ReceiverKind::Typed(_, ty) => is_plain_self(ty),
+        _ => false,
+    };
+    Some(SelfParam {
+        self_token: receiver.self_token,
+        by_value,
+        ignored: false,
+    })
+}
+
+/// `Self`, as a type.
+fn is_plain_self(ty: &Type) -> bool {
+    matches!(ty, Type::Path(path) if path.qself.is_none() && path.path.is_ident("Self"))
+}
+
 /// Resolves each typed parameter to the name it takes part in the key under.
 fn resolve_params(sig: &Signature) -> Vec<Param> {
     let mut params = Vec::new();
     for (index, input) in sig.inputs.iter().enumerate() {
-        // A receiver was already reported; it has no place in the key yet.
         let FnArg::Typed(typed) = input else { continue };
         let (key_name, pattern) = match plain_identifier(&typed.pat) {
             Some(ident) => (ident.clone(), None),
@@ -202,6 +262,7 @@ fn resolve_params(sig: &Signature) -> Vec<Param> {
             pattern,
             ignored: false,
             has_impl_trait: first_impl_trait(&typed.ty).is_some(),
+            ty: typed.ty.clone(),
         });
     }
     params
@@ -222,7 +283,13 @@ fn plain_identifier(pat: &Pat) -> Option<&Ident> {
 
 /// Marks the parameters named in `ignore`, reporting names that are not
 /// parameters, are repeated, or are bound inside a destructuring pattern.
-fn check_ignore(ignore: &[LitStr], sig: &Signature, params: &mut [Param], errors: &mut Errors) {
+fn check_ignore(
+    ignore: &[LitStr],
+    sig: &Signature,
+    receiver: &mut Option<SelfParam>,
+    params: &mut [Param],
+    errors: &mut Errors,
+) {
     for (position, name) in ignore.iter().enumerate() {
         let value = name.value();
         if ignore[..position]
@@ -233,6 +300,16 @@ fn check_ignore(ignore: &[LitStr], sig: &Signature, params: &mut [Param], errors
                 name.span(),
                 format!("`{value}` is already in `ignore`"),
             ));
+            continue;
+        }
+        if value == "self" {
+            match receiver {
+                Some(receiver) => receiver.ignored = true,
+                None => errors.push(syn::Error::new(
+                    name.span(),
+                    format!("`{}` has no `self` parameter to ignore", sig.ident),
+                )),
+            }
             continue;
         }
         let named = params
@@ -265,10 +342,15 @@ fn unknown_ignored_name(name: &LitStr, sig: &Signature, params: &[Param]) -> syn
         );
     }
 
-    let nameable: Vec<String> = params
-        .iter()
-        .filter(|param| param.pattern.is_none())
-        .map(|param| format!("`{}`", param.key_name))
+    let receiver = sig.receiver().map(|_| "`self`".to_owned());
+    let nameable: Vec<String> = receiver
+        .into_iter()
+        .chain(
+            params
+                .iter()
+                .filter(|param| param.pattern.is_none())
+                .map(|param| format!("`{}`", param.key_name)),
+        )
         .collect();
     let function = &sig.ident;
     let message = if nameable.is_empty() {
@@ -293,6 +375,164 @@ fn check_name(name: Option<&LitStr>, errors: &mut Errors) {
             "`name` cannot be empty: it is the identity cached results are stored under",
         ));
     }
+}
+
+/// `depends_on` paths name free functions (their companion items live in
+/// the same module): `Self::helper` has none, and generic arguments have no
+/// place in them.
+fn check_depends_on(paths: &[syn::Path], errors: &mut Errors) {
+    for path in paths {
+        if path.segments.first().is_some_and(|s| s.ident == "Self") {
+            errors.push(syn::Error::new_spanned(
+                path,
+                "`depends_on` names free functions; a method cannot be a dependency \
+                 (an `impl` block cannot hold its fingerprint): move the helper out of the \
+                 `impl`, or bump `version` by hand",
+            ));
+        } else if let Some(segment) = path
+            .segments
+            .iter()
+            .find(|segment| !segment.arguments.is_none())
+        {
+            errors.push(syn::Error::new_spanned(
+                &segment.arguments,
+                "write the function's path without generic arguments: \
+                 a fingerprint covers every instantiation",
+            ));
+        }
+    }
+}
+
+/// The `&mut` policy (see the module docs): a `&mut` parameter that takes
+/// part in the key is an error.
+fn check_mut_references(
+    sig: &Signature,
+    receiver: Option<&SelfParam>,
+    params: &[Param],
+    errors: &mut Errors,
+) {
+    if let Some(receiver_param) = sig.receiver()
+        && !receiver.is_some_and(|r| r.ignored)
+        && let Some(mutable) = mutable_receiver(receiver_param)
+    {
+        errors.push(syn::Error::new_spanned(
+            mutable,
+            "`#[cache]` cannot cache a method that takes `&mut self`: on a hit the body does not \
+             run, so its changes to `self` would be lost. Take `&self` (and return what changes), \
+             or, if `self` is not an input of the result, list \"self\" in `ignore` (its \
+             changes then happen on a miss only)",
+        ));
+    }
+    for param in params.iter().filter(|param| !param.ignored) {
+        if let Some(reference) = first_mut_reference(&param.ty) {
+            let name = &param.key_name;
+            let hint = if param.pattern.is_none() {
+                format!(
+                    "or, if `{name}` is not an input of the result, list \"{name}\" in `ignore` \
+                     (its changes then happen on a miss only)"
+                )
+            } else {
+                "or bind it to a name and list that name in `ignore` if it is not an input of \
+                 the result"
+                    .to_owned()
+            };
+            errors.push(syn::Error::new_spanned(
+                reference,
+                format!(
+                    "`#[cache]` cannot key a `&mut` parameter: on a hit the body does not run, \
+                     so its changes through it would be lost. Pass it by value or by `&`, {hint}"
+                ),
+            ));
+        }
+    }
+}
+
+/// `&mut self`, `self: &mut Self` or `self: Pin<&mut Self>`: the tokens to
+/// point at.
+pub fn mutable_receiver(receiver: &Receiver) -> Option<TokenStream> {
+    match &receiver.kind {
+        ReceiverKind::Reference(and, lifetime, Some(mutability)) => {
+            let self_token = receiver.self_token;
+            Some(quote::quote!(#and #lifetime #mutability #self_token))
+        }
+        ReceiverKind::Typed(_, ty) => first_mut_reference(ty).map(|_| ty.to_token_stream()),
+        _ => None,
+    }
+}
+
+/// The first `&mut` anywhere in `ty`.
+pub fn first_mut_reference(ty: &Type) -> Option<&TypeReference> {
+    #[derive(Default)]
+    struct FirstMut<'ast>(Option<&'ast TypeReference>);
+    impl<'ast> Visit<'ast> for FirstMut<'ast> {
+        fn visit_type_reference(&mut self, reference: &'ast TypeReference) {
+            if reference.mutability.is_some() {
+                self.0.get_or_insert(reference);
+            }
+            syn::visit::visit_type_reference(self, reference);
+        }
+    }
+    let mut found = FirstMut::default();
+    found.visit_type(ty);
+    found.0
+}
+
+/// Whether the tokens name `Self`.
+pub fn mentions_self(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|token| match token {
+        proc_macro2::TokenTree::Ident(ident) => ident == "Self",
+        proc_macro2::TokenTree::Group(group) => mentions_self(group.stream()),
+        proc_macro2::TokenTree::Punct(_) | proc_macro2::TokenTree::Literal(_) => false,
+    })
+}
+
+/// `#[fingerprint]` on a method: its fingerprint would have to live in the
+/// `impl` block, which (in a trait impl) takes no extra items.
+pub fn not_a_free_function(sig: &Signature) -> syn::Error {
+    let span = sig
+        .receiver()
+        .map_or_else(|| sig.ident.span(), |receiver| receiver.self_token.span);
+    syn::Error::new(
+        span,
+        "`#[fingerprint]` goes on free functions: a method's fingerprint would have to live in \
+         its `impl` block, which a trait impl does not allow; move the helper out of the `impl`",
+    )
+}
+
+/// Takes a `#[fingerprint]` / `#[memory::fingerprint]` attribute off the
+/// function: the expansion exports the cached function's own fingerprint.
+fn take_fingerprint_attribute(attrs: &mut Vec<Attribute>, errors: &mut Errors) -> bool {
+    let Some(at) = attrs.iter().position(is_fingerprint_attribute) else {
+        return false;
+    };
+    let attribute = attrs.remove(at);
+    if !matches!(attribute.meta, syn::Meta::Path(_)) {
+        errors.push(syn::Error::new_spanned(
+            &attribute.meta,
+            "on a cached function, `#[fingerprint]` takes no arguments: \
+             give `depends_on` and `version` to `#[cache]`",
+        ));
+    }
+    true
+}
+
+/// `#[fingerprint]`, `#[memory::fingerprint]`, `#[some::path::fingerprint]`.
+pub fn is_fingerprint_attribute(attribute: &Attribute) -> bool {
+    last_segment_is(attribute, "fingerprint")
+}
+
+/// `#[cache(..)]`, `#[memory::cache(..)]`, ...
+pub fn is_cache_attribute(attribute: &Attribute) -> bool {
+    last_segment_is(attribute, "cache")
+}
+
+fn last_segment_is(attribute: &Attribute, name: &str) -> bool {
+    matches!(attribute.style, syn::AttrStyle::Outer)
+        && attribute
+            .path()
+            .segments
+            .last()
+            .is_some_and(|segment| segment.ident == name)
 }
 
 /// The identifiers a pattern binds: `a` and `b` in `(a, Point { y: b, .. })`.

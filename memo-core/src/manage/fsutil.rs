@@ -44,8 +44,11 @@ pub(crate) fn open_version_dir(
 }
 
 /// The names in a directory (without `.` and `..`), with whether each is a
-/// directory (`None`: the file system did not say).
-pub(crate) fn list(dir: impl AsFd, mut each: impl FnMut(&CStr, Option<bool>)) -> io::Result<()> {
+/// directory (`None`: the file system did not say) and its inode number.
+pub(crate) fn list(
+    dir: impl AsFd,
+    mut each: impl FnMut(&CStr, Option<bool>, u64),
+) -> io::Result<()> {
     use rustix::fs::{FileType, RawDir};
     let mut buffer = Vec::with_capacity(64 * 1024);
     let mut entries = RawDir::new(&dir, buffer.spare_capacity_mut());
@@ -60,15 +63,16 @@ pub(crate) fn list(dir: impl AsFd, mut each: impl FnMut(&CStr, Option<bool>)) ->
             FileType::Unknown => None,
             _ => Some(false),
         };
-        each(name, is_dir);
+        each(name, is_dir, entry.ino());
     }
     Ok(())
 }
 
 /// Whether `name` in `dir` is a directory (not following a symlink).
 pub(crate) fn is_dir_at(dir: impl AsFd, name: &CStr) -> bool {
-    rustix::fs::statat(dir, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
-        .is_ok_and(|stat| rustix::fs::FileType::from_raw_mode(stat.st_mode) == rustix::fs::FileType::Directory)
+    rustix::fs::statat(dir, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|stat| {
+        rustix::fs::FileType::from_raw_mode(stat.st_mode) == rustix::fs::FileType::Directory
+    })
 }
 
 /// Writes all of `bytes`.

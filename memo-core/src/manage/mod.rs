@@ -47,8 +47,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 pub use api::expires_after;
+pub(crate) use api::{count_written, record_hit, record_miss};
 pub use cache::{
-    Cache, Cleared, EntryDetails, EntryRow, FindError, OpenError, Problem, Verified,
+    Cache, Cleared, EntryDetails, EntryRow, FindError, OpenError, Problem, UsageRecord, Verified,
 };
 pub use reduce::{FunctionRemoval, ReduceOptions, Reduced, Tally};
 pub use scan::Scan;

@@ -25,6 +25,9 @@ use super::{Cache, Limits, Progress, fsutil};
 const TEMP_GRACE_MS: u64 = 3600 * 1000;
 /// Entries removed per unit of parallel work.
 const CHUNK: usize = 1024;
+/// Threads removing entries: an unlink mostly waits for the file system's
+/// journal, so a few more threads than cores overlap those waits.
+const REMOVERS: usize = 4;
 
 /// A count of entries and their bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -36,7 +39,7 @@ pub struct Tally {
 }
 
 impl Tally {
-    fn add(&mut self, bytes: u64) {
+    pub(crate) fn add(&mut self, bytes: u64) {
         self.entries += 1;
         self.bytes += bytes;
     }
@@ -161,7 +164,11 @@ impl Cache {
             dry_run: options.dry_run,
             ..Reduced::default()
         };
-        let last_use: Vec<u64> = scan.entries.iter().map(|e| last_use_ms(&usage, e)).collect();
+        let last_use: Vec<u64> = scan
+            .entries
+            .iter()
+            .map(|e| last_use_ms(&usage, e))
+            .collect();
         let mut reasons: Vec<Option<Reason>> = vec![None; scan.entries.len()];
         for entry in &scan.entries {
             report.before.add(entry.size);
@@ -338,11 +345,14 @@ pub(crate) fn remove_entries(
     progress: &dyn Progress,
 ) -> Vec<usize> {
     progress.start("Removing", Some(victims.len() as u64));
+    // By directory, then inode: the file system frees them in sequence.
+    let mut victims = victims.to_vec();
+    victims.sort_unstable_by_key(|&i| (scan.entries[i].version, scan.entries[i].ino));
     let failed = Mutex::new(Vec::new());
     let next = AtomicU64::new(0);
     let chunks: Vec<&[usize]> = victims.chunks(CHUNK).collect();
     std::thread::scope(|threads| {
-        for _ in 0..scan::threads().min(chunks.len()) {
+        for _ in 0..REMOVERS.min(chunks.len()) {
             threads.spawn(|| {
                 let mut open: Option<(u32, OwnedFd)> = None;
                 loop {
@@ -364,7 +374,8 @@ pub(crate) fn remove_entries(
                         }
                         let (_, dir) = open.as_ref().expect("opened above");
                         let name = scan::entry_name(entry.key);
-                        let name = std::ffi::CStr::from_bytes_with_nul(&name).expect("NUL-terminated");
+                        let name =
+                            std::ffi::CStr::from_bytes_with_nul(&name).expect("NUL-terminated");
                         match rustix::fs::unlinkat(dir, name, AtFlags::empty()) {
                             Ok(()) | Err(Errno::NOENT) => {}
                             Err(_) => failed.lock().unwrap().push(i),

@@ -15,10 +15,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use rustix::fs::AtFlags;
 use rustix::io::Errno;
 
+use super::Progress;
 use super::current::{self, Current};
 use super::fsutil;
 use super::usage::dir_hash;
-use super::Progress;
 
 /// Prefix of named temp files (the store's fallback write path).
 pub(crate) const TEMP_PREFIX: &str = ".tmp-";
@@ -61,6 +61,8 @@ pub(crate) struct VersionDir {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ScannedEntry {
     pub key: u128,
+    /// Its inode number: entries of a version are kept in inode order.
+    pub ino: u64,
     /// Its length in bytes.
     pub size: u64,
     /// Bytes allocated on disk.
@@ -143,7 +145,7 @@ pub(crate) fn scan(root: &Path, progress: &dyn Progress) -> io::Result<Scan> {
     };
     // Function and version directories.
     let mut candidates = Vec::new();
-    fsutil::list(&root, |name, is_dir| {
+    fsutil::list(&root, |name, is_dir, _| {
         if let Some(name) = name_str(name)
             && !name.starts_with('.')
             && is_dir != Some(false)
@@ -160,7 +162,7 @@ pub(crate) fn scan(root: &Path, progress: &dyn Progress) -> io::Result<Scan> {
             Err(e) => return Err(e.into()),
         };
         let mut versions = Vec::new();
-        fsutil::list(&dir, |raw, is_dir| {
+        fsutil::list(&dir, |raw, is_dir, _| {
             if let Some(version) = name_str(raw)
                 && !version.starts_with('.')
                 && (is_dir == Some(true) || (is_dir.is_none() && fsutil::is_dir_at(&dir, raw)))
@@ -190,13 +192,15 @@ pub(crate) fn scan(root: &Path, progress: &dyn Progress) -> io::Result<Scan> {
     let mut temps = Vec::new();
     for (version, (keys, temp_names)) in listed.into_iter().enumerate() {
         let start = scan.entries.len();
-        scan.entries.extend(keys.into_iter().map(|key| ScannedEntry {
-            key,
-            size: 0,
-            disk: 0,
-            mtime_ms: 0,
-            version: version as u32,
-        }));
+        scan.entries
+            .extend(keys.into_iter().map(|(key, ino)| ScannedEntry {
+                key,
+                ino,
+                size: 0,
+                disk: 0,
+                mtime_ms: 0,
+                version: version as u32,
+            }));
         scan.versions[version].entries = start..scan.entries.len();
         temps.extend(temp_names.into_iter().map(|name| (version, name)));
     }
@@ -230,16 +234,21 @@ pub(crate) fn scan(root: &Path, progress: &dyn Progress) -> io::Result<Scan> {
     Ok(scan)
 }
 
-pub(crate) fn open_version(root: impl AsFd, scan: &Scan, version: usize) -> rustix::io::Result<OwnedFd> {
+pub(crate) fn open_version(
+    root: impl AsFd,
+    scan: &Scan,
+    version: usize,
+) -> rustix::io::Result<OwnedFd> {
     let version = &scan.versions[version];
     fsutil::open_version_dir(root, &scan.functions[version.function].name, &version.name)
 }
 
-type Listed = (Vec<u128>, Vec<String>);
+type Listed = (Vec<(u128, u64)>, Vec<String>);
 
 fn list_versions(root: &OwnedFd, scan: &Scan) -> io::Result<Vec<Listed>> {
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Listed>>> = Mutex::new((0..scan.versions.len()).map(|_| None).collect());
+    let results: Mutex<Vec<Option<Listed>>> =
+        Mutex::new((0..scan.versions.len()).map(|_| None).collect());
     let failure: Mutex<Option<io::Error>> = Mutex::new(None);
     std::thread::scope(|threads| {
         for _ in 0..threads_for(scan.versions.len()) {
@@ -259,11 +268,11 @@ fn list_versions(root: &OwnedFd, scan: &Scan) -> io::Result<Vec<Listed>> {
                         };
                         let mut keys = Vec::new();
                         let mut temps = Vec::new();
-                        fsutil::list(&dir, |name, is_dir| {
+                        fsutil::list(&dir, |name, is_dir, ino| {
                             let bytes = name.to_bytes();
                             if let Some(key) = parse_entry_name(bytes) {
                                 if is_dir != Some(true) {
-                                    keys.push(key);
+                                    keys.push((key, ino));
                                 }
                             } else if bytes.starts_with(TEMP_PREFIX.as_bytes())
                                 && let Some(name) = name_str(name)
@@ -271,7 +280,10 @@ fn list_versions(root: &OwnedFd, scan: &Scan) -> io::Result<Vec<Listed>> {
                                 temps.push(name.to_owned());
                             }
                         })?;
-                        keys.sort_unstable();
+                        // Inode order: stat calls and unlinks touch the
+                        // inode table in sequence, several times faster
+                        // than name (hash) order on a large directory.
+                        keys.sort_unstable_by_key(|&(key, ino)| (ino, key));
                         Ok((keys, temps))
                     })();
                     match listed {
@@ -302,6 +314,8 @@ fn threads_for(units: usize) -> usize {
     threads().min(units.max(1))
 }
 
+// `st_mtime_nsec` is `u64` on some targets and `i64` on others.
+#[allow(clippy::unnecessary_cast)]
 fn mtime_ms(stat: &rustix::fs::Stat) -> u64 {
     let secs = u64::try_from(stat.st_mtime).unwrap_or(0);
     secs * 1000 + (stat.st_mtime_nsec as u64) / 1_000_000
@@ -361,21 +375,34 @@ fn stat_entries(root: &OwnedFd, scan: &mut Scan, progress: &dyn Progress) -> io:
     Ok(())
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn entry_names_round_trip() {
-        for key in [0u128, 1, u128::MAX, 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210] {
+        for key in [
+            0u128,
+            1,
+            u128::MAX,
+            0x0123_4567_89ab_cdef_fedc_ba98_7654_3210,
+        ] {
             let name = entry_name(key);
             let name = CStr::from_bytes_with_nul(&name).unwrap();
             assert_eq!(name.to_str().unwrap(), format!("{key:032x}.memo"));
             assert_eq!(parse_entry_name(name.to_bytes()), Some(key));
         }
         assert_eq!(parse_entry_name(b"0123.memo"), None);
-        assert_eq!(parse_entry_name(&[b'A'; 32].iter().chain(b".memo").copied().collect::<Vec<_>>()), None);
+        assert_eq!(
+            parse_entry_name(
+                &[b'A'; 32]
+                    .iter()
+                    .chain(b".memo")
+                    .copied()
+                    .collect::<Vec<_>>()
+            ),
+            None
+        );
         assert_eq!(parse_entry_name(b".tmp-0123456789abcdef.memo"), None);
     }
 }

@@ -43,7 +43,8 @@ impl ParseError {
     }
 }
 
-const SIZE_HELP: &str = "expected a number of bytes with an optional unit, like 500M, 10G or 1.5GiB";
+const SIZE_HELP: &str =
+    "expected a number of bytes with an optional unit, like 500M, 10G or 1.5GiB";
 const AGE_HELP: &str = "expected a number with a unit, like 90s, 15min, 12h, 30d or 2w";
 
 impl FromStr for ByteSize {
@@ -313,7 +314,16 @@ mod tests {
         assert_eq!(parse("1 TB"), Ok(1_000_000_000_000));
         assert_eq!(parse(" 3 kb "), Ok(3000));
         assert_eq!(parse("12B"), Ok(12));
-        for bad in ["", "G", "-1G", "1.2.3M", "10X", "1e3", "ten", "99999999999P"] {
+        for bad in [
+            "",
+            "G",
+            "-1G",
+            "1.2.3M",
+            "10X",
+            "1e3",
+            "ten",
+            "99999999999P",
+        ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
         let error = parse("10X").unwrap_err().to_string();
@@ -363,7 +373,10 @@ mod tests {
         assert_eq!(format_ago(now - d(3 * 86_400), now), "3 days ago");
         assert_eq!(format_ago(now - d(49 * 86_400), now), "7 weeks ago");
         assert_eq!(format_ago(now + d(10), now), "in the future");
-        assert_eq!(format_utc(SystemTime::UNIX_EPOCH), "1970-01-01 00:00:00 UTC");
+        assert_eq!(
+            format_utc(SystemTime::UNIX_EPOCH),
+            "1970-01-01 00:00:00 UTC"
+        );
         assert_eq!(format_utc(now), "2001-09-09 01:46:40 UTC");
         assert_eq!(
             format_utc(SystemTime::UNIX_EPOCH + d(951_782_400)),

@@ -86,7 +86,9 @@ impl Cache {
                     unknown.push((*key, k.hits, k.function));
                 }
             } else {
-                t.saved_us = t.saved_us.saturating_add(k.hits.saturating_mul(k.duration_us));
+                t.saved_us = t
+                    .saved_us
+                    .saturating_add(k.hits.saturating_mul(k.duration_us));
             }
         }
         if !unknown.is_empty() {
@@ -154,7 +156,11 @@ impl Cache {
             .take(3)
             .find_map(|i| {
                 let bytes = self.read_entry(scan, &scan.entries[i]).ok()?;
-                Entry::parse(&bytes, None).ok()?.meta().ok().map(|m| m.identity)
+                Entry::parse(&bytes, None)
+                    .ok()?
+                    .meta()
+                    .ok()
+                    .map(|m| m.identity)
             })
             .unwrap_or_else(|| dir.name.clone())
     }
@@ -167,7 +173,7 @@ impl Cache {
         unknown: &mut [(u128, u64, u64)],
         totals: &mut fsutil::KeyMap<u64, Totals>,
     ) {
-        unknown.sort_unstable_by(|a, b| b.1.cmp(&a.1));
+        unknown.sort_unstable_by_key(|u| std::cmp::Reverse(u.1));
         let wanted: fsutil::KeyMap<u128, ()> = unknown
             .iter()
             .take(DURATION_LOOKUPS)

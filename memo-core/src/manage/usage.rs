@@ -48,9 +48,9 @@ use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 use xxhash_rust::xxh3::xxh3_64;
 
+use super::Limits;
 use super::current::{self, Current};
 use super::fsutil::{self, KeyMap};
-use super::Limits;
 use crate::access::Access;
 use crate::function::CachedFn;
 
@@ -75,6 +75,8 @@ const UNKNOWN: u64 = u64::MAX;
 /// checked them for this long (see [`Recorder::miss`]).
 const RECHECK_AFTER_MS: u64 = 10 * 60 * 1000;
 const CHECKED_STAMP: &str = "checked";
+/// A process that finds more logs than this compacts them.
+const COMPACT_AFTER_LOGS: usize = 256;
 
 /// The hash that stands for a function directory in usage records.
 pub(crate) fn dir_hash(dir: &str) -> u64 {
@@ -410,7 +412,7 @@ fn read_summary(dir: impl AsFd) -> io::Result<Usage> {
 /// The log files in the usage directory.
 fn log_names(dir: impl AsFd) -> io::Result<Vec<String>> {
     let mut names = Vec::new();
-    fsutil::list(dir, |name, _| {
+    fsutil::list(dir, |name, _, _| {
         let name = std::ffi::OsStr::from_bytes(name.to_bytes());
         if let Some(name) = name.to_str()
             && name.ends_with(LOG_SUFFIX)
@@ -682,10 +684,10 @@ impl Recorder {
         }
     }
 
-    /// Records a miss (a computation) and writes the buffer out. `stored`
-    /// is how many bytes the new entry took, if it was stored; it counts
-    /// towards the automatic limit check.
-    pub(crate) fn miss(&self, function: &CachedFn, key: u128, duration: Duration, stored: Option<u64>) {
+    /// Records a miss (a computation) and writes the buffer out; `stored`
+    /// says whether its output was stored. Runs the automatic limits in the
+    /// background when they are due.
+    pub(crate) fn miss(&self, function: &CachedFn, key: u128, duration: Duration, stored: bool) {
         let now = fsutil::now_ms();
         let derived = function.derived();
         let record = Record {
@@ -696,12 +698,12 @@ impl Recorder {
             duration_us: u64::try_from(duration.as_micros()).unwrap_or(UNKNOWN - 1),
         };
         let mut state = self.state();
-        let announce = !state.broken && stored.is_some() && state.first_sight(record.function);
+        let announce = !state.broken && stored && state.first_sight(record.function);
         if !state.broken {
             record.write(&mut state.buffer);
             self.flush_locked(&mut state, now);
         }
-        let check = stored.is_some_and(|bytes| self.count_write(&mut state, bytes, now));
+        let check = stored && self.limits_due(&mut state, now);
         drop(state);
         if announce {
             self.announce(function);
@@ -711,12 +713,23 @@ impl Recorder {
         }
     }
 
+    /// Counts bytes of a new entry towards the automatic limits.
+    pub(crate) fn written(&self, bytes: u64) {
+        if self.limits.is_some() {
+            let mut state = self.state();
+            state.written_bytes += bytes;
+            state.written_items += 1;
+        }
+    }
+
     /// Writes buffered records out now.
     pub(crate) fn flush(&self) -> io::Result<()> {
         let mut state = self.state();
         self.flush_locked(&mut state, fsutil::now_ms());
         if state.broken {
-            return Err(io::Error::other("usage records cannot be written to this cache"));
+            return Err(io::Error::other(
+                "usage records cannot be written to this cache",
+            ));
         }
         Ok(())
     }
@@ -728,7 +741,13 @@ impl Recorder {
             return;
         }
         let pid = std::process::id();
-        if state.log.as_ref().is_none_or(|(_, owner)| *owner != pid) {
+        // A log deleted under us (the cache was cleared) is replaced.
+        let gone = |log: &OwnedFd| rustix::fs::fstat(log).is_ok_and(|stat| stat.st_nlink == 0);
+        if state
+            .log
+            .as_ref()
+            .is_none_or(|(log, owner)| *owner != pid || gone(log))
+        {
             match self.open_log(pid) {
                 Ok(log) => state.log = Some((log, pid)),
                 Err(e) => {
@@ -781,6 +800,11 @@ impl Recorder {
             let _ = rustix::fs::unlinkat(&dir, temp.as_str(), AtFlags::empty());
             return Err(e);
         }
+        // Every process leaves a log: fold them into the summary now and
+        // then, so readers never open thousands of files.
+        if log_names(&dir).is_ok_and(|names| names.len() > COMPACT_AFTER_LOGS) {
+            self.compact_in_background();
+        }
         Ok(log)
     }
 
@@ -799,15 +823,13 @@ impl Recorder {
         }
     }
 
-    /// Counts a write; whether the limits should be checked now: after a
-    /// tenth of a limit was written by this process, or on its first write
-    /// when no process checked them for a while.
-    fn count_write(&self, state: &mut State, bytes: u64, now: u64) -> bool {
+    /// Whether the limits should be checked now: after a tenth of a limit
+    /// was written by this process, or on its first write when no process
+    /// checked them for a while.
+    fn limits_due(&self, state: &mut State, now: u64) -> bool {
         let Some(limits) = &self.limits else {
             return false;
         };
-        state.written_bytes += bytes;
-        state.written_items += 1;
         let tenth = |limit: u64| (limit / 10).max(1);
         let due = limits
             .bytes
@@ -818,10 +840,10 @@ impl Recorder {
             || (!state.checked_once
                 && now.saturating_sub(last_checked_ms(&self.root)) >= RECHECK_AFTER_MS);
         if due {
-            state.checked_once = true;
             state.written_bytes = 0;
             state.written_items = 0;
         }
+        state.checked_once = true;
         due
     }
 
@@ -841,9 +863,34 @@ impl Recorder {
             .spawn(move || {
                 mark_checked(&root, access);
                 let cache = super::Cache::at(root, access);
-                if let Err(e) = cache.reduce(&limits, &super::ReduceOptions::default(), &super::NoProgress)
-                {
+                if let Err(e) = cache.reduce(
+                    &limits,
+                    &super::ReduceOptions::default(),
+                    &super::NoProgress,
+                ) {
                     tracing::warn!(target: "memory", %e, "cannot enforce the cache limits");
+                }
+                reducing.store(false, Ordering::Release);
+            });
+        if spawned.is_err() {
+            self.reducing.store(false, Ordering::Release);
+        }
+    }
+
+    /// Folds the finished logs into the summary, in a background thread
+    /// (unless a reduction or compaction runs already).
+    fn compact_in_background(&self) {
+        if self.reducing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let reducing = Arc::clone(&self.reducing);
+        let root = self.root.clone();
+        let access = self.access;
+        let spawned = std::thread::Builder::new()
+            .name("memo-usage".into())
+            .spawn(move || {
+                if let Err(e) = compact(&root, access, |_| {}) {
+                    tracing::debug!(target: "memory", %e, "cannot compact the usage records");
                 }
                 reducing.store(false, Ordering::Release);
             });
@@ -899,7 +946,11 @@ mod tests {
             function: 7,
             time_ms,
             kind,
-            duration_us: if kind == Kind::Miss { 2_000_000 } else { UNKNOWN },
+            duration_us: if kind == Kind::Miss {
+                2_000_000
+            } else {
+                UNKNOWN
+            },
         }
     }
 

@@ -24,12 +24,16 @@ const TAG_GROUP: u8 = 4;
 const TAG_GROUP_END: u8 = 5;
 const TAG_IGNORE: u8 = 6;
 const TAG_NAME: u8 = 7;
+const TAG_VERSION: u8 = 8;
 
 /// The fingerprint of a function: its tokens (the `#[cache]` attribute is
 /// already gone: the compiler removes it before calling us) and the attribute
-/// arguments that change which results a call may reuse (`ignore`, `name`).
-/// `verbose`, `memory` and `crate` change where or how results are kept, not
-/// what they are, so they are left out.
+/// arguments that change which results a call may reuse (`ignore`, `name`,
+/// `version`). `verbose`, `memory`, `crate`, `expires_after`, `validate` and
+/// `allow` change where, how or how long results are kept, not what they
+/// are, so they are left out; `depends_on` fingerprints are folded in by
+/// the compiler (`__private::fold_fingerprints`), as their values are only
+/// known there.
 pub fn fingerprint(function: &TokenStream, args: &CacheArgs) -> u128 {
     let mut hasher = Hasher::default();
     hasher.bytes(&FINGERPRINT_SCHEME.to_le_bytes());
@@ -53,6 +57,13 @@ pub fn fingerprint(function: &TokenStream, args: &CacheArgs) -> u128 {
             hasher.string(&name.value());
         }
         None => hasher.tag(0),
+    }
+
+    // Absent and present stay apart from any version string; an absent
+    // version leaves every fingerprint as it was before `version` existed.
+    if let Some(version) = &args.version {
+        hasher.tag(TAG_VERSION);
+        hasher.string(&version.value());
     }
     hasher.0.digest128()
 }
@@ -368,5 +379,17 @@ mod tests {
         assert_eq!(plain, of_with(PLAIN, "verbose = 3"));
         assert_eq!(plain, of_with(PLAIN, "memory = CACHE"));
         assert_eq!(plain, of_with(PLAIN, "crate = ::other"));
+        assert_eq!(plain, of_with(PLAIN, r#"expires_after = "1d""#));
+        assert_eq!(plain, of_with(PLAIN, "validate = check"));
+        assert_eq!(plain, of_with(PLAIN, "allow(unit_output)"));
+    }
+
+    #[test]
+    fn version_changes_it() {
+        let plain = of_with(PLAIN, "");
+        let one = of_with(PLAIN, r#"version = "1""#);
+        assert_ne!(plain, one);
+        assert_ne!(one, of_with(PLAIN, r#"version = "2""#));
+        assert_eq!(one, of_with(PLAIN, r#"version = "1""#));
     }
 }

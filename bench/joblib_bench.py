@@ -1,0 +1,143 @@
+"""joblib's side of memo's side-by-side benchmark.
+
+The workloads of bench/src/memo_side.rs, on joblib.Memory: every call timed
+alone with time.perf_counter(), the median kept, what a call returns dropped
+after the clock stops. `bash bench/run.sh` runs both sides; this script alone:
+
+    python3 bench/joblib_bench.py --dir /fresh-dir --sizes 1,16 --reps 50,20
+
+prints one JSON object on stdout (versions and medians), progress on stderr.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+import joblib
+import numpy as np
+
+MIB = 1 << 20
+PAGE_F64 = 4096 // 8  # float64s per 4 KiB page: one read per page
+
+# The cached functions. `store` returns an array computed beforehand (not
+# part of its key), so a miss times storing it, nothing else.
+PRECOMPUTED = None
+
+
+def f(x):
+    return x
+
+
+def arg_len(a):
+    return a.shape[0]
+
+
+def produce(mib):
+    return ramp(mib)
+
+
+def store(mib, key):
+    return PRECOMPUTED
+
+
+def ramp(mib):
+    """`mib` MiB of float64: 0.0, 1.0, 2.0, ... (what memo's side builds)."""
+    return np.arange(mib * MIB // 8, dtype=np.float64)
+
+
+def timed(call):
+    """How long `call()` takes; its result is dropped after the clock stops."""
+    start = time.perf_counter()
+    result = call()
+    elapsed = time.perf_counter() - start
+    del result
+    return elapsed
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dir", required=True, help="a fresh cache directory")
+    parser.add_argument("--sizes", default="1,16", help="array sizes in MiB")
+    parser.add_argument("--reps", default="50,20", help="calls timed per size")
+    parser.add_argument("--small-hits", type=int, default=2000)
+    parser.add_argument("--small-misses", type=int, default=500)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    reps = [int(r) for r in args.reps.split(",")]
+
+    def memory(name, mmap_mode=None):
+        return joblib.Memory(
+            os.path.join(args.dir, name), mmap_mode=mmap_mode, verbose=0
+        )
+
+    results = []
+
+    def record(workload, mib, samples):
+        median = statistics.median(samples)
+        results.append(
+            {"workload": workload, "mib": mib, "median_s": median}
+        )
+        print(f"  joblib {workload:<42} {mib:>5} MiB  {median:.6f} s", file=sys.stderr)
+
+    cached_f = memory("small").cache(f)
+    cached_f(1)
+    cached_f(1)
+    record("small_hit", 0, [timed(lambda: cached_f(1)) for _ in range(args.small_hits)])
+    record(
+        "small_miss",
+        0,
+        [timed(lambda: cached_f(1_000_000 + i)) for i in range(args.small_misses)],
+    )
+
+    cached_arg_len = memory("args").cache(arg_len)
+    loaded = memory("loaded").cache(produce)
+    mapped = memory("mapped", mmap_mode="r").cache(produce)
+    stored = memory("writes").cache(store)
+    global PRECOMPUTED
+    for mib, n in zip(sizes, reps):
+        a = ramp(mib)
+        assert cached_arg_len(a) == a.shape[0]
+        os.sync()
+        cached_arg_len(a)
+        record("arg_hit", mib, [timed(lambda: cached_arg_len(a)) for _ in range(n)])
+        del a
+
+        loaded(mib)
+        os.sync()
+        assert not isinstance(loaded(mib), np.memmap)
+        record("out_hit_load", mib, [timed(lambda: loaded(mib)) for _ in range(n)])
+
+        mapped(mib)
+        os.sync()
+        assert isinstance(mapped(mib), np.memmap)
+        record("out_hit_mmap", mib, [timed(lambda: mapped(mib)) for _ in range(n)])
+        record(
+            "out_hit_mmap_touch",
+            mib,
+            [timed(lambda: mapped(mib)[::PAGE_F64].sum()) for _ in range(n)],
+        )
+
+        # The entry is deleted between calls, outside the timing.
+        PRECOMPUTED = ramp(mib)
+        samples = []
+        for key in range(n):
+            samples.append(timed(lambda: stored(mib, key)))
+            stored.call_and_shelve(mib, key).clear()
+        record("out_miss", mib, samples)
+        PRECOMPUTED = None
+
+    versions = {
+        "python": platform.python_version(),
+        "joblib": joblib.__version__,
+        "numpy": np.__version__,
+    }
+    json.dump({"versions": versions, "results": results}, sys.stdout)
+    print()
+
+
+if __name__ == "__main__":
+    main()

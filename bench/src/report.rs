@@ -1,0 +1,185 @@
+//! The machine the run happened on, and the table of both sides' medians.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::process::Command;
+
+use crate::{MIB, Measurement, Plan, Workload};
+
+/// Facts about this machine and toolchain, for the table's header.
+pub struct Machine {
+    date: String,
+    cpu: String,
+    nproc: usize,
+    memory: String,
+    kernel: String,
+    rustc: String,
+}
+
+impl Machine {
+    pub fn probe() -> Machine {
+        let cpuinfo = read("/proc/cpuinfo");
+        let meminfo = read("/proc/meminfo");
+        let field = |text: &str, name: &str| {
+            text.lines()
+                .find_map(|line| {
+                    Some(
+                        line.strip_prefix(name)?
+                            .trim_start_matches([' ', '\t', ':']),
+                    )
+                })
+                .unwrap_or("unknown")
+                .to_owned()
+        };
+        let kib: f64 = field(&meminfo, "MemTotal")
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .unwrap_or(0.0);
+        Machine {
+            date: output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+            cpu: field(&cpuinfo, "model name"),
+            nproc: std::thread::available_parallelism().map_or(0, |n| n.get()),
+            memory: format!("{:.1} GiB", kib / (1024.0 * 1024.0)),
+            kernel: read("/proc/sys/kernel/osrelease").trim().to_owned(),
+            rustc: output("rustc", &["--version"]),
+        }
+    }
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// A command's first line of output, or "unknown".
+fn output(program: &str, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .and_then(|text| text.lines().next().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The header and one markdown table: a row per workload and size, memo's
+/// and joblib's medians, and how many times faster memo is.
+pub fn render(
+    machine: &Machine,
+    versions: &BTreeMap<String, String>,
+    plan: &Plan,
+    memo: &[Measurement],
+    joblib: &[Measurement],
+) -> String {
+    let version = |name: &str| versions.get(name).map_or("unknown", String::as_str);
+    let reps = plan
+        .sizes_mib
+        .iter()
+        .map(|&mib| format!("{} at {}", plan.reps(mib), size(mib)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "memo vs joblib, {}: {}, nproc {}, {} RAM, Linux {}; {}; Python {}, joblib {}, numpy {}.\n",
+        machine.date,
+        machine.cpu,
+        machine.nproc,
+        machine.memory,
+        machine.kernel,
+        machine.rustc,
+        version("python"),
+        version("joblib"),
+        version("numpy"),
+    );
+    let _ = writeln!(
+        out,
+        "Median of {} small hits, {} small misses, and {reps} calls per array workload; \
+         arrays of f64, GB/s = 10^9 bytes of array per second; entries in the page cache.\n",
+        plan.small_hits, plan.small_misses,
+    );
+    out.push_str("| workload | size | memo | joblib | joblib / memo |\n");
+    out.push_str("| --- | ---: | ---: | ---: | --- |\n");
+    for workload in Workload::ALL {
+        let sizes: &[usize] = if workload.sized() {
+            &plan.sizes_mib
+        } else {
+            &[0]
+        };
+        for &mib in sizes {
+            let find = |side: &[Measurement]| {
+                side.iter()
+                    .find(|m| m.workload == workload && m.mib == mib)
+                    .map(|m| m.median_s)
+            };
+            let (Some(memo), Some(joblib)) = (find(memo), find(joblib)) else {
+                continue;
+            };
+            let cell = |seconds: f64| {
+                if workload.reads_every_byte() {
+                    let gbps = (mib * MIB) as f64 / seconds / 1e9;
+                    format!("{} ({} GB/s)", duration(seconds), significant(gbps))
+                } else {
+                    duration(seconds)
+                }
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                workload.label(),
+                if workload.sized() {
+                    size(mib)
+                } else {
+                    "—".into()
+                },
+                cell(memo),
+                cell(joblib),
+                ratio(joblib / memo),
+            );
+        }
+    }
+    out
+}
+
+fn size(mib: usize) -> String {
+    if mib >= 1024 && mib.is_multiple_of(1024) {
+        format!("{} GiB", mib / 1024)
+    } else {
+        format!("{mib} MiB")
+    }
+}
+
+/// Seconds in the unit that keeps three significant digits readable.
+fn duration(seconds: f64) -> String {
+    let (value, unit) = match seconds {
+        s if s < 1e-6 => (s * 1e9, "ns"),
+        s if s < 1e-3 => (s * 1e6, "µs"),
+        s if s < 1.0 => (s * 1e3, "ms"),
+        s => (s, "s"),
+    };
+    format!("{} {unit}", significant(value))
+}
+
+/// `value` to about three significant digits.
+fn significant(value: f64) -> String {
+    match value {
+        v if v >= 100.0 => format!("{v:.0}"),
+        v if v >= 10.0 => format!("{v:.1}"),
+        v => format!("{v:.2}"),
+    }
+}
+
+/// joblib's time over memo's, said the way round that is at least one.
+fn ratio(joblib_over_memo: f64) -> String {
+    let (times, word) = if joblib_over_memo >= 1.0 {
+        (joblib_over_memo, "faster")
+    } else {
+        (1.0 / joblib_over_memo, "slower")
+    };
+    let times = if times >= 10.0 {
+        format!("{times:.0}")
+    } else {
+        format!("{times:.1}")
+    };
+    format!("memo ×{times} {word}")
+}

@@ -1,0 +1,171 @@
+//! The call path of an `async fn`.
+//!
+//! What runs where, precisely:
+//! - **On the executor, inline** (each bounded by the entry's size, never by
+//!   another caller): hashing the arguments and reading the entry's head
+//!   (one `read`; out-of-line arrays stay in the file) on the first poll;
+//!   on a hit, checking and decoding the output (arrays are mapped with
+//!   [`Memory::mmap_mode`](crate::Memory::mmap_mode), else read); on a
+//!   miss, encoding the output and writing the entry (into the page cache:
+//!   memo never waits for `fsync`).
+//! - **Off the executor**: waiting for another caller — a task, a thread or
+//!   another process — that computes the same key. A blocking wait there
+//!   would stall the executor thread (and deadlock a single-threaded
+//!   runtime whose other task holds the lock), so a miss takes the
+//!   compute-once lock on a short-lived helper thread and the task is woken
+//!   when it has it.
+//! - The body is awaited like any future: the function's own `.await`s
+//!   yield as usual.
+//!
+//! No runtime is assumed: the helper thread wakes the task through its
+//! `Waker`, which works with tokio, async-std, smol or a hand-rolled
+//! `block_on`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{Call, Missing, State, read_entry};
+use crate::store::KeyGuard;
+
+impl Call {
+    /// [`Call::finish`] for a body that is a future.
+    pub(crate) async fn finish_async<R, S, F>(
+        self,
+        body: F,
+        storable: fn(&R) -> Option<&S>,
+        rebuild: fn(S) -> R,
+    ) -> R
+    where
+        S: Serialize + DeserializeOwned,
+        F: Future<Output = R>,
+    {
+        let missing = match self.state {
+            State::Uncached => return body.await,
+            State::Missing(missing) => missing,
+            State::Found(found) => match found.decode::<S>() {
+                Ok(stored) => return rebuild(stored),
+                Err(problem) => found.into_missing(&problem),
+            },
+        };
+        let missing = match missing.lock_async().await {
+            Ok(missing) => missing,
+            // Another caller stored it while we waited.
+            Err(found) => match found.decode::<S>() {
+                Ok(stored) => return rebuild(stored),
+                Err(problem) => found.into_missing(&problem),
+            },
+        };
+        let started = missing.start();
+        let output = body.await;
+        missing.complete(started, output, storable, rebuild)
+    }
+}
+
+impl Missing {
+    /// Takes the compute-once lock without blocking the executor, then
+    /// looks again: `Err` with the entry if another caller stored it
+    /// meanwhile.
+    async fn lock_async(mut self) -> Result<Missing, super::Found> {
+        if self._lock.is_some() {
+            return Ok(self);
+        }
+        let Some(store) = self.target.memory.store() else {
+            return Ok(self);
+        };
+        let key = self.target.key;
+        let lock = off_executor(move || store.lock(key)).await;
+        match lock {
+            Ok(guard) => {
+                let target = self.target;
+                match read_entry(store, target, false) {
+                    Ok(found) => Err(found),
+                    Err(target) => {
+                        self.target = target;
+                        self._lock = Some(guard);
+                        Ok(self)
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::debug!(target: "memory", path = self.target.path, %e, "no compute-once lock");
+                Ok(self)
+            }
+        }
+    }
+}
+
+/// Runs `work` on a helper thread and waits for it without blocking.
+fn off_executor<T: Send + From<NoThread> + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> impl Future<Output = T> {
+    let shared = Arc::new(Mutex::new(Slot::<T> {
+        value: None,
+        waker: None,
+    }));
+    let filled = Arc::clone(&shared);
+    let spawned = std::thread::Builder::new()
+        .name("memo-wait".into())
+        .spawn(move || {
+            let value = work();
+            let waker = {
+                let mut slot = filled.lock().unwrap_or_else(PoisonError::into_inner);
+                slot.value = Some(value);
+                slot.waker.take()
+            };
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+        });
+    OffExecutor {
+        shared,
+        failed: spawned.is_err(),
+    }
+}
+
+struct Slot<T> {
+    value: Option<T>,
+    waker: Option<Waker>,
+}
+
+struct OffExecutor<T> {
+    shared: Arc<Mutex<Slot<T>>>,
+    /// No thread could be started: the wait never ends, so give up on it.
+    failed: bool,
+}
+
+impl<T> Future for OffExecutor<T>
+where
+    T: From<NoThread>,
+{
+    type Output = T;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        if self.failed {
+            return Poll::Ready(T::from(NoThread));
+        }
+        let mut slot = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
+        match slot.value.take() {
+            Some(value) => Poll::Ready(value),
+            None => {
+                slot.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// No helper thread could be started.
+pub(crate) struct NoThread;
+
+impl From<NoThread> for std::io::Result<KeyGuard> {
+    fn from(NoThread: NoThread) -> Self {
+        Err(std::io::Error::other(
+            "cannot start a thread to wait for the compute-once lock",
+        ))
+    }
+}

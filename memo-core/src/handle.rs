@@ -1,0 +1,341 @@
+//! Handles: joblib's `MemorizedFunc` abilities for any cached function.
+//!
+//! [`handle`] takes a closure that makes one cached call — `|| f(1, 2)`,
+//! `|| model.predict(&x)`, `|| Model::load(path)` — the same way for free
+//! functions, methods, associated and generic functions, and `async fn`s
+//! (then with the `_async` methods). The [`Handle`] then makes that call
+//! the way joblib's `MemorizedFunc` methods would:
+//!
+//! | joblib | memo |
+//! | --- | --- |
+//! | `f.call(1, 2)` | `memory::handle(\|\| f(1, 2)).call()` |
+//! | `f.call_and_shelve(1, 2)` | `memory::handle(\|\| f(1, 2)).call_and_shelve()` |
+//! | `f.check_call_in_cache(1, 2)` | `memory::handle(\|\| f(1, 2)).check_call_in_cache()` |
+//! | `f.clear()` | `memory::handle(\|\| f(1, 2)).clear()` |
+//!
+//! The closure names the function by calling it, which is what works for
+//! every kind of function Rust has: a method of a trait impl cannot carry
+//! a companion item, and a fn item's type cannot be named. Only the
+//! closure's *first* cached call (on its own thread) is affected; calls it
+//! makes from inside the function's body run as usual.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::PoisonError;
+use std::task::{Context, Poll};
+
+use serde::de::DeserializeOwned;
+
+use crate::call::probe::{self, Mode, Outcome, Probe, Shelf};
+use crate::function::CachedFn;
+use crate::info::EntryInfo;
+
+/// A handle on one call of a cached function; see [`handle`].
+#[must_use = "a handle does nothing until one of its methods is called"]
+pub struct Handle<C> {
+    call: C,
+}
+
+impl<C> std::fmt::Debug for Handle<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle").finish_non_exhaustive()
+    }
+}
+
+/// A handle on the cached call that `call` makes: joblib's `MemorizedFunc`
+/// abilities, the same way for free functions and methods.
+///
+/// ```
+/// # memory::set_default(memory::Memory::new(tempfile::tempdir().unwrap().keep())).unwrap();
+/// #[memory::cache]
+/// fn square(x: u64) -> u64 {
+///     x * x
+/// }
+///
+/// struct Scale(u64);
+///
+/// impl Scale {
+///     #[memory::cache(ignore = ["self"])]
+///     fn apply(&self, x: u64) -> u64 {
+///         self.0 * x
+///     }
+/// }
+///
+/// // `call`: always run, store, and return the output with its metadata.
+/// let (value, info) = memory::handle(|| square(4)).call();
+/// assert_eq!(value, 16);
+/// assert_eq!(info.unwrap().call, "square(4)");
+///
+/// // `check_call_in_cache`: never runs the function.
+/// assert!(memory::handle(|| square(4)).check_call_in_cache());
+/// assert!(!memory::handle(|| square(5)).check_call_in_cache());
+///
+/// // `call_and_shelve`: make sure it is stored, and get a reference to it.
+/// let scale = Scale(3);
+/// let shelved = memory::handle(|| scale.apply(2)).call_and_shelve().unwrap();
+/// assert_eq!(shelved.get::<u64>().unwrap(), 6);
+///
+/// // `clear`: forget every stored result of the function.
+/// memory::handle(|| square(0)).clear().unwrap();
+/// assert!(!memory::handle(|| square(4)).check_call_in_cache());
+/// ```
+pub fn handle<C>(call: C) -> Handle<C> {
+    Handle { call }
+}
+
+impl<C, R> Handle<C>
+where
+    C: FnOnce() -> R,
+{
+    /// Runs the function whatever is stored, stores its output (replacing
+    /// any stored one), and returns it with the new entry's metadata
+    /// (joblib's `MemorizedFunc.call`). The metadata is `None` when nothing
+    /// was stored: a disabled `Memory`, an `Err` output, a failed write.
+    pub fn call(self) -> (R, Option<EntryInfo>) {
+        let (output, outcome) = probed(Mode::Recompute, self.call);
+        let output = output.expect("a recomputing call returns its output");
+        (output, stored_info(&outcome))
+    }
+
+    /// Makes sure the call's output is stored (running the function only if
+    /// it is not) and returns a reference to it, without decoding a stored
+    /// output (joblib's `MemorizedFunc.call_and_shelve`).
+    ///
+    /// `Err` holds the output when the cache keeps nothing for this call (a
+    /// disabled `Memory`, an `Err` output, a failed write), as joblib's
+    /// `NotMemorizedResult` does. With `panic = "abort"` a stored output is
+    /// decoded once (and dropped) on the way.
+    pub fn call_and_shelve(self) -> Result<MemorizedResult, R> {
+        let (output, outcome) = probed(Mode::Shelve, self.call);
+        shelved(&outcome).ok_or_else(|| output.expect("an unshelved call returns its output"))
+    }
+
+    /// Whether the call's output is stored and usable, without running the
+    /// function or decoding the output (joblib's
+    /// `MemorizedFunc.check_call_in_cache`).
+    #[cfg(panic = "unwind")]
+    pub fn check_call_in_cache(self) -> bool {
+        probed(Mode::Check, self.call).1.hit
+    }
+
+    /// Removes every stored result of the function (every argument, every
+    /// code version), from the `Memory` it caches in (joblib's
+    /// `MemorizedFunc.clear`). The call only names the function: its
+    /// arguments are not even hashed.
+    #[cfg(panic = "unwind")]
+    pub fn clear(self) -> io::Result<()> {
+        clear(&probed(Mode::Identify, self.call).1)
+    }
+
+    /// The identity the function's results are stored under:
+    /// `crate::module::f`, `crate::module::Type::method`, or its
+    /// `name = "..."`. The call only names the function.
+    #[cfg(panic = "unwind")]
+    pub fn identity(self) -> String {
+        identity(&probed(Mode::Identify, self.call).1)
+    }
+}
+
+impl<C, F> Handle<C>
+where
+    C: FnOnce() -> F,
+    F: Future,
+{
+    /// [`Handle::call`] for an `async fn`.
+    pub async fn call_async(self) -> (F::Output, Option<EntryInfo>) {
+        let (output, outcome) = ProbedFuture::new(Mode::Recompute, (self.call)()).await;
+        let output = output.expect("a recomputing call returns its output");
+        (output, stored_info(&outcome))
+    }
+
+    /// [`Handle::call_and_shelve`] for an `async fn`.
+    pub async fn call_and_shelve_async(self) -> Result<MemorizedResult, F::Output> {
+        let (output, outcome) = ProbedFuture::new(Mode::Shelve, (self.call)()).await;
+        shelved(&outcome).ok_or_else(|| output.expect("an unshelved call returns its output"))
+    }
+
+    /// [`Handle::check_call_in_cache`] for an `async fn`.
+    #[cfg(panic = "unwind")]
+    pub async fn check_call_in_cache_async(self) -> bool {
+        ProbedFuture::new(Mode::Check, (self.call)()).await.1.hit
+    }
+
+    /// [`Handle::clear`] for an `async fn`.
+    #[cfg(panic = "unwind")]
+    pub async fn clear_async(self) -> io::Result<()> {
+        clear(&ProbedFuture::new(Mode::Identify, (self.call)()).await.1)
+    }
+
+    /// [`Handle::identity`] for an `async fn`.
+    #[cfg(panic = "unwind")]
+    pub async fn identity_async(self) -> String {
+        identity(&ProbedFuture::new(Mode::Identify, (self.call)()).await.1)
+    }
+}
+
+/// A stored output, by reference (joblib's `MemorizedResult`): where it is,
+/// its metadata, and how to load or remove it. It holds no output, so it is
+/// cheap to keep, clone and send to another thread.
+#[derive(Debug, Clone)]
+pub struct MemorizedResult {
+    function: &'static CachedFn,
+    shelf: Shelf,
+    info: EntryInfo,
+}
+
+impl MemorizedResult {
+    /// Loads the stored output as `T`, the type it was stored as (for a
+    /// function returning `Result<T, E>`, `T`).
+    ///
+    /// Fails if the entry was removed or damaged since, or holds another type.
+    pub fn get<T: DeserializeOwned>(&self) -> io::Result<T> {
+        let found = probe::read_shelf(self.function, &self.shelf).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("no usable entry for {} any more", self.info.call),
+            )
+        })?;
+        found
+            .output()
+            .map_err(|problem| io::Error::new(io::ErrorKind::InvalidData, problem))
+    }
+
+    /// Removes the stored output (only this call's).
+    pub fn clear(&self) -> io::Result<()> {
+        let Some(location) = self.shelf.memory.location() else {
+            return Ok(());
+        };
+        match std::fs::remove_file(location.join(&self.shelf.path)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// The stored call's metadata.
+    pub fn info(&self) -> &EntryInfo {
+        &self.info
+    }
+}
+
+fn stored_info(outcome: &Outcome) -> Option<EntryInfo> {
+    let function = outcome.function?;
+    probe::read_shelf(function, outcome.shelf.as_ref()?)?.info()
+}
+
+fn shelved(outcome: &Outcome) -> Option<MemorizedResult> {
+    let function = outcome.function?;
+    let shelf = outcome.shelf.clone()?;
+    let info = probe::read_shelf(function, &shelf)?.info()?;
+    Some(MemorizedResult {
+        function,
+        shelf,
+        info,
+    })
+}
+
+#[cfg(panic = "unwind")]
+fn identity(outcome: &Outcome) -> String {
+    let function = outcome
+        .function
+        .expect("an identified call names its function");
+    function.derived().identity.clone()
+}
+
+#[cfg(panic = "unwind")]
+fn clear(outcome: &Outcome) -> io::Result<()> {
+    let function = outcome
+        .function
+        .expect("an identified call names its function");
+    let Some(location) = function.memory().location() else {
+        return Ok(());
+    };
+    let dir = location.join(&function.derived().dir);
+    // Never follow a link planted in the cache: only a real directory goes.
+    match std::fs::symlink_metadata(&dir) {
+        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(&dir),
+        Ok(_) => Err(io::Error::other(format!(
+            "{} is not a directory; not removed",
+            dir.display()
+        ))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+const NO_CACHED_CALL: &str = "memory::handle: the closure made no cached call on its thread \
+     (the first `#[memory::cache]` call it makes is the one the handle acts on; \
+     for an `async fn`, use the `_async` methods)";
+
+/// Runs `call` with a probe of `mode` set; returns its output (none when
+/// the probe ended the call early) and what the probe reported.
+fn probed<R>(mode: Mode, call: impl FnOnce() -> R) -> (Option<R>, Outcome) {
+    let probe = Probe::new(mode);
+    let outcome = probe.outcome.clone();
+    let previous = probe::set(Some(probe));
+    let output = run_catching(call);
+    let untaken = probe::set(previous);
+    let output = output.ok();
+    assert!(untaken.is_none(), "{NO_CACHED_CALL}");
+    let outcome = std::mem::take(&mut *outcome.lock().unwrap_or_else(PoisonError::into_inner));
+    (output, outcome)
+}
+
+/// Runs `f`; `Err` when a probe ended it early. Any other panic goes on.
+#[cfg(panic = "unwind")]
+fn run_catching<R>(f: impl FnOnce() -> R) -> Result<R, ()> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(output) => Ok(output),
+        Err(payload) if payload.is::<probe::ProbeDone>() => Err(()),
+        Err(payload) => std::panic::resume_unwind(payload),
+    }
+}
+
+#[cfg(not(panic = "unwind"))]
+fn run_catching<R>(f: impl FnOnce() -> R) -> Result<R, ()> {
+    Ok(f())
+}
+
+/// Polls a future with a probe set on the polling thread until the first
+/// cached call takes it.
+struct ProbedFuture<F> {
+    future: Pin<Box<F>>,
+    probe: Option<Probe>,
+    outcome: std::sync::Arc<std::sync::Mutex<Outcome>>,
+}
+
+impl<F: Future> ProbedFuture<F> {
+    fn new(mode: Mode, future: F) -> Self {
+        let probe = Probe::new(mode);
+        ProbedFuture {
+            future: Box::pin(future),
+            outcome: probe.outcome.clone(),
+            probe: Some(probe),
+        }
+    }
+
+    fn outcome(&self) -> Outcome {
+        std::mem::take(&mut *self.outcome.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+impl<F: Future> Future for ProbedFuture<F> {
+    type Output = (Option<F::Output>, Outcome);
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let previous = probe::set(this.probe.take());
+        let polled = run_catching(|| this.future.as_mut().poll(cx));
+        this.probe = probe::set(previous);
+        match polled {
+            Err(()) => Poll::Ready((None, this.outcome())),
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => {
+                assert!(this.probe.is_none(), "{NO_CACHED_CALL}");
+                Poll::Ready((Some(output), this.outcome()))
+            }
+        }
+    }
+}
+
+impl<F> Unpin for ProbedFuture<F> {}

@@ -1,0 +1,217 @@
+//! The management side of [`Memory`]: limits (by hand and automatic),
+//! stale code versions, expiry, usage records and statistics.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::usage::Recorder;
+use super::{Cache, FunctionStats, IntoByteSize, Limits, NoProgress, ReduceOptions, Reduced};
+use crate::function::CachedFn;
+use crate::info::EntryInfo;
+use crate::memory::Memory;
+
+impl Memory {
+    /// Keeps this cache under `limit` bytes (`"10G"`, `"500M"`, `"1.5GiB"`,
+    /// or a number), evicting least recently used entries automatically.
+    ///
+    /// The check is cheap enough to leave on: no call scans the cache.
+    /// Each process counts the bytes it writes and, after every tenth of the
+    /// limit (and on its first write when no process checked in the last
+    /// ten minutes), runs [`Memory::reduce_size`] in a background thread.
+    /// The cache can therefore exceed the limit by about a tenth, plus what
+    /// other processes wrote since their last check.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let memory = memory::Memory::new(dir.path()).bytes_limit("10G");
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `limit` is a string that is not a size (see
+    /// [`ByteSize`](super::ByteSize)).
+    pub fn bytes_limit(mut self, limit: impl IntoByteSize) -> Self {
+        self.manage.limits.bytes = Some(limit.into_byte_size());
+        self
+    }
+
+    /// Keeps at most `limit` entries, evicting least recently used ones
+    /// automatically (checked like [`Memory::bytes_limit`]).
+    pub fn items_limit(mut self, limit: u64) -> Self {
+        self.manage.limits.items = Some(limit);
+        self
+    }
+
+    /// Removes entries unused for longer than `limit` automatically
+    /// (checked like [`Memory::bytes_limit`]).
+    pub fn age_limit(mut self, limit: Duration) -> Self {
+        self.manage.limits.age = Some(limit);
+        self
+    }
+
+    /// Recomputes (and replaces) any entry computed longer than `age` ago,
+    /// for every function of this `Memory`; a function's own
+    /// `expires_after = "..."` applies as well (the shorter wins). An
+    /// expired entry is never served.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let memory = memory::Memory::new(dir.path()).expires_after(Duration::from_secs(3600));
+    /// ```
+    pub fn expires_after(mut self, age: Duration) -> Self {
+        self.manage.expires_after = Some(age);
+        self
+    }
+
+    /// joblib's `cache_validation_callback`: before an entry is served,
+    /// `valid` sees its [`EntryInfo`]; `false` has it recomputed and
+    /// replaced. A function's own `validate = path` applies as well.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// // Only cache results that took more than a second to compute.
+    /// let memory = memory::Memory::new(dir.path())
+    ///     .cache_validation(|entry| entry.duration > Duration::from_secs(1));
+    /// // Or joblib's helper: entries expire a day after they were computed.
+    /// let memory = memory::Memory::new(dir.path())
+    ///     .cache_validation(memory::manage::expires_after(Duration::from_secs(86_400)));
+    /// ```
+    pub fn cache_validation(
+        mut self,
+        valid: impl Fn(&EntryInfo) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.manage.validation = Some(Arc::new(valid));
+        self
+    }
+
+    /// joblib's `reduce_size`: removes least recently used entries until
+    /// the cache is within `limits` (entries unused for longer than the age
+    /// limit go first, and with [`Limits::stale`] every stale code version).
+    /// Last use is memo's own record, not the file's access time.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use memory::manage::Limits;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let memory = memory::Memory::new(dir.path());
+    /// let report = memory
+    ///     .reduce_size(Limits::new().bytes("10G").items(10_000).age(Duration::from_secs(7 * 86_400)))
+    ///     .unwrap();
+    /// println!("removed {} entries ({} bytes)", report.removed.entries, report.removed.bytes);
+    /// ```
+    pub fn reduce_size(&self, limits: Limits) -> io::Result<Reduced> {
+        let Some(cache) = self.cache()? else {
+            return Ok(Reduced::default());
+        };
+        cache.reduce(&limits, &ReduceOptions::default(), &NoProgress)
+    }
+
+    /// Removes every stale code version: for each function, every version
+    /// directory but the one its programs use now (the latest announced by
+    /// a running program; without one, the most recently used).
+    pub fn gc_stale(&self) -> io::Result<Reduced> {
+        self.reduce_size(Limits::new().stale(true))
+    }
+
+    /// Writes this process's buffered usage records (hits, last use) to
+    /// the cache now. memo also does so on every miss, at most a second
+    /// after a hit, when the `Memory` is dropped, and at normal process exit.
+    pub fn flush_usage(&self) -> io::Result<()> {
+        match self.manage.recorder.get() {
+            Some(Some(recorder)) => recorder.flush(),
+            _ => Ok(()),
+        }
+    }
+
+    /// Statistics per function: entries, bytes, versions, last use, hits,
+    /// misses, and the compute time that hits saved.
+    pub fn stats(&self) -> io::Result<Vec<FunctionStats>> {
+        let Some(cache) = self.cache()? else {
+            return Ok(Vec::new());
+        };
+        let usage = cache.usage()?;
+        let scan = cache.scan(&NoProgress)?;
+        Ok(cache.functions(&scan, &usage))
+    }
+
+    /// Whether an automatic limit check is running in the background.
+    #[doc(hidden)]
+    pub fn enforcing_limits(&self) -> bool {
+        matches!(self.manage.recorder.get(), Some(Some(r)) if r.reducing())
+    }
+
+    /// This `Memory`'s directory as a [`Cache`], after flushing usage;
+    /// `None` when disabled or not created yet.
+    fn cache(&self) -> io::Result<Option<Cache>> {
+        let Some(location) = self.location() else {
+            return Ok(None);
+        };
+        let root = std::path::absolute(location)?;
+        if !root.is_dir() {
+            return Ok(None);
+        }
+        let _ = self.flush_usage();
+        Ok(Some(Cache::at(root, self.access)))
+    }
+
+    /// The usage recorder, created on first use.
+    pub(crate) fn recorder(&self) -> Option<&Recorder> {
+        self.manage
+            .recorder
+            .get_or_init(|| {
+                let root = std::path::absolute(self.location()?).ok()?;
+                let limits = &self.manage.limits;
+                let automatic =
+                    (limits.bytes.is_some() || limits.items.is_some() || limits.age.is_some())
+                        .then(|| limits.clone());
+                Some(Recorder::new(root, self.access, automatic))
+            })
+            .as_deref()
+    }
+}
+
+/// Records a hit of `function`'s entry `key` in `memory`.
+pub(crate) fn record_hit(memory: &Memory, function: &CachedFn, key: u128) {
+    if let Some(recorder) = memory.recorder() {
+        recorder.hit(function, key);
+    }
+}
+
+/// Records a miss: how long the body ran, and whether its output was
+/// stored.
+pub(crate) fn record_miss(
+    memory: &Memory,
+    function: &CachedFn,
+    key: u128,
+    duration: Duration,
+    stored: bool,
+) {
+    if let Some(recorder) = memory.recorder() {
+        recorder.miss(function, key, duration, stored);
+    }
+}
+
+/// Counts `bytes` written to `memory` by this process, for the automatic
+/// limits.
+pub(crate) fn count_written(memory: &Memory, bytes: u64) {
+    if let Some(recorder) = memory.recorder() {
+        recorder.written(bytes);
+    }
+}
+
+/// joblib's `expires_after`: a validation callback that accepts entries
+/// computed less than `age` ago. For [`Memory::cache_validation`]; a
+/// function can say `#[memory::cache(expires_after = "1d")]` instead.
+///
+/// ```
+/// use std::time::Duration;
+/// # let dir = tempfile::tempdir().unwrap();
+/// let memory = memory::Memory::new(dir.path())
+///     .cache_validation(memory::manage::expires_after(Duration::from_secs(3600)));
+/// ```
+pub fn expires_after(age: Duration) -> impl Fn(&EntryInfo) -> bool + Send + Sync + Clone + 'static {
+    move |entry: &EntryInfo| entry.age() <= age
+}

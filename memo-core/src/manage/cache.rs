@@ -1,0 +1,721 @@
+//! `Cache`: a cache directory opened for inspection and management.
+
+use std::io;
+use std::os::fd::AsFd;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::io::Errno;
+
+use super::reduce::{Tally, current_versions, last_use_ms, remove_entries};
+use super::scan::{self, Scan, ScannedEntry};
+use super::usage::{self, EntryUsage, Usage, dir_hash};
+use super::{Progress, fsutil};
+use crate::access::Access;
+use crate::entry::{Entry, EntryMeta};
+
+/// A cache directory, opened for inspection and management: what the
+/// `memo` binary works on.
+///
+/// ```
+/// use memory::manage::{Cache, NoProgress};
+///
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let location = dir.path();
+/// # memory::Memory::new(location).clear().unwrap(); // creates the directory
+/// let cache = Cache::open(location).unwrap();
+/// let scan = cache.scan(&NoProgress).unwrap();
+/// for function in cache.functions(&scan, &cache.usage().unwrap()) {
+///     println!("{}: {} entries, {} hits", function.identity, function.entries, function.hits);
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Cache {
+    root: PathBuf,
+    access: Access,
+    pub(crate) now: Option<SystemTime>,
+}
+
+/// One usage record, for [`Cache::write_usage`]. Not a stable API.
+#[doc(hidden)]
+#[derive(Debug, Clone)]
+pub struct UsageRecord {
+    /// The entry's key.
+    pub key: u128,
+    /// Its function's directory name.
+    pub function_dir: String,
+    /// When it was used.
+    pub time: SystemTime,
+    /// A hit (served) or a miss (computed).
+    pub hit: bool,
+    /// For a miss: how long it ran.
+    pub duration: Option<Duration>,
+}
+
+/// Why a directory cannot be opened as a cache.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// Nothing is there.
+    #[error("{} does not exist", .0.display())]
+    Missing(PathBuf),
+    /// Something that is not a directory is there.
+    #[error("{} is not a directory", .0.display())]
+    NotADirectory(PathBuf),
+    /// A directory memo did not create: it is never touched.
+    #[error(
+        "{} is not a memo cache: it has no CACHEDIR.TAG or .gitignore written by memo",
+        .0.display()
+    )]
+    Foreign(PathBuf),
+    /// It cannot be read.
+    #[error("cannot open {}: {source}", .path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The failure.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Why a function or an entry named on the command line was not found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FindError {
+    /// Nothing matches.
+    #[error("no {what} matches {name:?}")]
+    NotFound {
+        /// "function" or "entry".
+        what: &'static str,
+        /// What was asked for.
+        name: String,
+    },
+    /// Several match.
+    #[error("{name:?} matches several {}: {}", plural(what), .candidates.join(", "))]
+    Ambiguous {
+        /// "function" or "entry".
+        what: &'static str,
+        /// What was asked for.
+        name: String,
+        /// What it matches.
+        candidates: Vec<String>,
+    },
+}
+
+fn plural(what: &str) -> &str {
+    match what {
+        "entry" => "entries",
+        _ => "functions",
+    }
+}
+
+/// One entry of a function, as `memo show FUNC` lists it.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct EntryRow {
+    /// The entry's key.
+    pub key: u128,
+    /// Its code version.
+    pub version: String,
+    /// The call as written, if its metadata could be read.
+    pub call: Option<String>,
+    /// Its length in bytes.
+    pub size: u64,
+    /// When it was computed (its metadata, else its file's time).
+    pub created: SystemTime,
+    /// When it was last used.
+    pub last_used: SystemTime,
+    /// How often it was served.
+    pub hits: u64,
+    /// How long it took to compute, if known.
+    pub duration: Option<Duration>,
+}
+
+/// Everything known about one entry, as `memo show FUNC ENTRY` shows it.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct EntryDetails {
+    /// The entry's key.
+    pub key: u128,
+    /// Its path relative to the cache directory.
+    pub path: String,
+    /// Its function's directory.
+    pub function_dir: String,
+    /// Its code version directory.
+    pub version: String,
+    /// Whether that is the function's current version.
+    pub current: bool,
+    /// Its length in bytes.
+    pub size: u64,
+    /// Its decoded metadata, unless the entry is damaged.
+    pub meta: Option<EntryMeta>,
+    /// Bytes of metadata and of output.
+    pub meta_len: u64,
+    /// Bytes of the encoded output.
+    pub output_len: u64,
+    /// Why the entry is unusable, if it is.
+    pub problem: Option<String>,
+    /// When its file was written.
+    pub written: SystemTime,
+    /// Its recorded use.
+    pub usage: Option<EntryUsage>,
+}
+
+/// One damaged entry found by [`Cache::verify`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Problem {
+    /// Its path relative to the cache directory.
+    pub path: String,
+    /// What is wrong.
+    pub problem: String,
+    /// Its length in bytes.
+    pub size: u64,
+    /// Whether it was removed.
+    pub removed: bool,
+}
+
+/// What [`Cache::verify`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Verified {
+    /// Entries checked.
+    pub checked: Tally,
+    /// The damaged ones.
+    pub problems: Vec<Problem>,
+}
+
+/// What [`Cache::clear`] removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Cleared {
+    /// Entries removed.
+    pub removed: Tally,
+    /// Function directories removed.
+    pub functions: Vec<String>,
+}
+
+impl Cache {
+    /// Opens the cache directory at `path`, refusing anything that is not
+    /// one: a missing path, a file, or a directory memo did not create.
+    pub fn open(path: impl AsRef<Path>) -> Result<Cache, OpenError> {
+        let path = path.as_ref();
+        let root = std::path::absolute(path).map_err(|e| OpenError::Io {
+            path: path.into(),
+            source: e,
+        })?;
+        let metadata = match std::fs::metadata(&root) {
+            Ok(metadata) => metadata,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(OpenError::Missing(path.into()));
+            }
+            Err(e) => {
+                return Err(OpenError::Io {
+                    path: path.into(),
+                    source: e,
+                });
+            }
+        };
+        if !metadata.is_dir() {
+            return Err(OpenError::NotADirectory(path.into()));
+        }
+        let marked = |name: &str, sign: &str| {
+            std::fs::read(root.join(name))
+                .is_ok_and(|text| String::from_utf8_lossy(&text).contains(sign))
+        };
+        if !marked("CACHEDIR.TAG", "memo cache") && !marked(".gitignore", "Created by memo") {
+            if let Err(e) = std::fs::read_dir(&root) {
+                return Err(OpenError::Io {
+                    path: path.into(),
+                    source: e,
+                });
+            }
+            return Err(OpenError::Foreign(path.into()));
+        }
+        // Keep the sharing the cache was created with.
+        let access = if metadata.permissions().mode() & 0o070 != 0 {
+            Access::Group
+        } else {
+            Access::Owner
+        };
+        Ok(Cache {
+            root,
+            access,
+            now: None,
+        })
+    }
+
+    /// A `Memory`'s own cache directory (trusted: no marker check).
+    pub(crate) fn at(root: PathBuf, access: Access) -> Cache {
+        Cache {
+            root,
+            access,
+            now: None,
+        }
+    }
+
+    /// Measures ages from `now` instead of the clock (for reproducible
+    /// output and tests).
+    pub fn with_now(mut self, now: SystemTime) -> Cache {
+        self.now = Some(now);
+        self
+    }
+
+    /// The cache directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub(crate) fn access(&self) -> Access {
+        self.access
+    }
+
+    /// Walks the cache: every function, code version and entry, with sizes
+    /// and times (no entry file is read).
+    pub fn scan(&self, progress: &dyn Progress) -> io::Result<Scan> {
+        scan::scan(&self.root, progress)
+    }
+
+    /// Every usage record, merged (nothing is written).
+    pub fn usage(&self) -> io::Result<Usage> {
+        usage::load(&self.root)
+    }
+
+    /// Reads a whole entry file.
+    pub(crate) fn read_entry(&self, scan: &Scan, entry: &ScannedEntry) -> io::Result<Vec<u8>> {
+        let root = fsutil::open_root(&self.root)?;
+        let dir = scan::open_version(&root, scan, entry.version as usize)?;
+        read_at(&dir, &format!("{:032x}.memo", entry.key))
+    }
+
+    /// The identity of the function at index `function` of `scan` (from
+    /// `.current`, else an entry's metadata, else its directory name).
+    pub fn identity(&self, scan: &Scan, function: usize) -> String {
+        self.identity_of(scan, function)
+    }
+
+    /// The directory name of the function at index `function` of `scan`.
+    pub fn function_dir<'s>(&self, scan: &'s Scan, function: usize) -> &'s str {
+        &scan.functions[function].name
+    }
+
+    /// How many entries, and bytes, a function has (every function with
+    /// `None`).
+    pub fn function_totals(&self, scan: &Scan, function: Option<usize>) -> (u64, u64) {
+        let functions = match function {
+            Some(f) => f..f + 1,
+            None => 0..scan.functions.len(),
+        };
+        let mut tally = Tally::default();
+        for f in functions {
+            for v in scan.functions[f].versions.clone() {
+                for e in &scan.entries[scan.versions[v].entries.clone()] {
+                    tally.add(e.size);
+                }
+            }
+        }
+        (tally.entries, tally.bytes)
+    }
+
+    /// The function of `scan` that `name` names: its directory name, its
+    /// identity, or the last parts of its identity (`f`, `module::f`) when
+    /// only one function matches.
+    pub fn find_function(&self, scan: &Scan, name: &str) -> Result<usize, FindError> {
+        let identities: Vec<String> = (0..scan.functions.len())
+            .map(|f| self.identity_of(scan, f))
+            .collect();
+        let exact: Vec<usize> = (0..scan.functions.len())
+            .filter(|&f| scan.functions[f].name == name || identities[f] == name)
+            .collect();
+        let matches = if exact.is_empty() {
+            let suffix = format!("::{name}");
+            (0..scan.functions.len())
+                .filter(|&f| identities[f].ends_with(&suffix))
+                .collect()
+        } else {
+            exact
+        };
+        match matches.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(FindError::NotFound {
+                what: "function",
+                name: name.to_owned(),
+            }),
+            several => Err(FindError::Ambiguous {
+                what: "function",
+                name: name.to_owned(),
+                candidates: several.iter().map(|&f| identities[f].clone()).collect(),
+            }),
+        }
+    }
+
+    /// A function's entries, most recently used first, at most `limit` of
+    /// them (the metadata of each listed one is read, for its call).
+    pub fn entries(
+        &self,
+        scan: &Scan,
+        usage: &Usage,
+        function: usize,
+        limit: usize,
+    ) -> Vec<EntryRow> {
+        let mut indices: Vec<usize> = scan.functions[function]
+            .versions
+            .clone()
+            .flat_map(|v| scan.versions[v].entries.clone())
+            .collect();
+        indices.sort_by_key(|&i| {
+            let e = &scan.entries[i];
+            (std::cmp::Reverse(last_use_ms(usage, e)), e.key)
+        });
+        indices
+            .into_iter()
+            .take(limit)
+            .map(|i| {
+                let entry = &scan.entries[i];
+                let meta = self
+                    .read_entry(scan, entry)
+                    .ok()
+                    .and_then(|bytes| Entry::parse(&bytes, Some(entry.key)).ok()?.meta().ok());
+                let recorded = usage.entry(entry.key);
+                EntryRow {
+                    key: entry.key,
+                    version: scan.versions[entry.version as usize].name.clone(),
+                    call: meta.as_ref().map(|m| m.call.clone()),
+                    size: entry.size,
+                    created: meta.as_ref().map_or(fsutil::time_of(entry.mtime_ms), |m| {
+                        fsutil::time_of(m.created_ms)
+                    }),
+                    last_used: fsutil::time_of(last_use_ms(usage, entry)),
+                    hits: recorded.map_or(0, |r| r.hits),
+                    duration: meta
+                        .as_ref()
+                        .and_then(|m| Duration::try_from_secs_f64(m.duration_s).ok())
+                        .or_else(|| recorded.and_then(|r| r.duration)),
+                }
+            })
+            .collect()
+    }
+
+    /// The entry of `function` whose key starts with the hex digits
+    /// `prefix`.
+    pub fn find_entry(
+        &self,
+        scan: &Scan,
+        function: usize,
+        prefix: &str,
+    ) -> Result<usize, FindError> {
+        let prefix = prefix.trim_end_matches(".memo").to_ascii_lowercase();
+        let not_found = || FindError::NotFound {
+            what: "entry",
+            name: prefix.clone(),
+        };
+        if prefix.is_empty() || prefix.len() > 32 || !prefix.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            return Err(not_found());
+        }
+        let matches: Vec<usize> = scan.functions[function]
+            .versions
+            .clone()
+            .flat_map(|v| scan.versions[v].entries.clone())
+            .filter(|&i| format!("{:032x}", scan.entries[i].key).starts_with(&prefix))
+            .collect();
+        match matches.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(not_found()),
+            several => Err(FindError::Ambiguous {
+                what: "entry",
+                name: prefix.clone(),
+                candidates: several
+                    .iter()
+                    .take(10)
+                    .map(|&i| format!("{:032x}", scan.entries[i].key))
+                    .collect(),
+            }),
+        }
+    }
+
+    /// Everything known about the entry at index `entry` of `scan`.
+    pub fn entry_details(&self, scan: &Scan, usage: &Usage, entry: usize) -> EntryDetails {
+        let scanned = &scan.entries[entry];
+        let version = &scan.versions[scanned.version as usize];
+        let function = &scan.functions[version.function];
+        let currents = current_versions(scan, usage);
+        let (meta, meta_len, output_len, problem) = match self.read_entry(scan, scanned) {
+            Ok(bytes) => match Entry::parse(&bytes, Some(scanned.key)) {
+                Ok(parsed) => match parsed.meta() {
+                    Ok(meta) => {
+                        let meta_len = u32::from_le_bytes(bytes[12..16].try_into().unwrap());
+                        (
+                            Some(meta),
+                            meta_len.into(),
+                            parsed.output_len() as u64,
+                            None,
+                        )
+                    }
+                    Err(e) => (None, 0, 0, Some(e.to_string())),
+                },
+                Err(e) => (None, 0, 0, Some(e.to_string())),
+            },
+            Err(e) => (None, 0, 0, Some(format!("cannot read it: {e}"))),
+        };
+        EntryDetails {
+            key: scanned.key,
+            path: scan.entry_path(scanned),
+            function_dir: function.name.clone(),
+            version: version.name.clone(),
+            current: currents[version.function] == Some(scanned.version as usize),
+            size: scanned.size,
+            meta,
+            meta_len,
+            output_len,
+            problem,
+            written: fsutil::time_of(scanned.mtime_ms),
+            usage: usage.entry(scanned.key),
+        }
+    }
+
+    /// Removes every entry, or those of one function (an index into
+    /// `scan`), with their records; the function's directory goes too.
+    pub fn clear(
+        &self,
+        scan: &Scan,
+        function: Option<usize>,
+        progress: &dyn Progress,
+    ) -> io::Result<Cleared> {
+        let root = fsutil::open_root(&self.root)?;
+        let functions: Vec<usize> = match function {
+            Some(f) => vec![f],
+            None => (0..scan.functions.len()).collect(),
+        };
+        let victims: Vec<usize> = functions
+            .iter()
+            .flat_map(|&f| scan.functions[f].versions.clone())
+            .flat_map(|v| scan.versions[v].entries.clone())
+            .collect();
+        let mut cleared = Cleared::default();
+        for &i in &victims {
+            cleared.removed.add(scan.entries[i].size);
+        }
+        let failed = remove_entries(&root, scan, &victims, progress);
+        if let Some(&first) = failed.first() {
+            return Err(io::Error::other(format!(
+                "cannot remove {} (and {} more)",
+                scan.entry_path(&scan.entries[first]),
+                failed.len() - 1
+            )));
+        }
+        for &f in &functions {
+            let name = &scan.functions[f].name;
+            remove_tree(&root, name)?;
+            cleared.functions.push(name.clone());
+        }
+        let hashes: Vec<u64> = functions.iter().map(|&f| scan.functions[f].hash).collect();
+        let all = function.is_none();
+        self.forget(scan, |usage| {
+            if all {
+                usage.forget_all();
+            } else {
+                for hash in hashes {
+                    usage.forget_function(hash);
+                }
+            }
+        })?;
+        Ok(cleared)
+    }
+
+    /// Reads every entry and checks it (header, lengths, checksum, key,
+    /// metadata, and that it sits where its identity and fingerprint say);
+    /// with `repair`, removes the damaged ones.
+    pub fn verify(
+        &self,
+        scan: &Scan,
+        repair: bool,
+        progress: &dyn Progress,
+    ) -> io::Result<Verified> {
+        let root = fsutil::open_root(&self.root)?;
+        progress.start("Verifying", Some(scan.total_bytes()));
+        let problems = Mutex::new(Vec::new());
+        let next = AtomicU64::new(0);
+        std::thread::scope(|threads| {
+            for _ in 0..scan::threads().min(scan.versions.len().max(1)) {
+                threads.spawn(|| {
+                    loop {
+                        let v = next.fetch_add(1, Ordering::Relaxed) as usize;
+                        let Some(version) = scan.versions.get(v) else {
+                            break;
+                        };
+                        let function = &scan.functions[version.function];
+                        let dir = scan::open_version(&root, scan, v);
+                        for i in version.entries.clone() {
+                            let entry = &scan.entries[i];
+                            let checked = match &dir {
+                                Ok(dir) => read_at(dir, &format!("{:032x}.memo", entry.key))
+                                    .map_err(|e| format!("cannot read it: {e}"))
+                                    .and_then(|bytes| {
+                                        check(&bytes, entry.key, &function.name, &version.name)
+                                    }),
+                                Err(e) => Err(format!("cannot open its directory: {e}")),
+                            };
+                            if let Err(problem) = checked {
+                                problems.lock().unwrap().push((i, problem));
+                            }
+                            progress.advance(entry.size);
+                        }
+                    }
+                });
+            }
+        });
+        progress.finish();
+        let mut problems = problems.into_inner().unwrap();
+        problems.sort_by_key(|(i, _)| *i);
+        let mut verified = Verified::default();
+        for entry in &scan.entries {
+            verified.checked.add(entry.size);
+        }
+        let victims: Vec<usize> = problems.iter().map(|(i, _)| *i).collect();
+        let failed = if repair && !victims.is_empty() {
+            let failed = remove_entries(&root, scan, &victims, &super::NoProgress);
+            let removed: Vec<u128> = victims
+                .iter()
+                .filter(|i| !failed.contains(i))
+                .map(|&i| scan.entries[i].key)
+                .collect();
+            self.forget(scan, |usage| {
+                for key in removed {
+                    usage.retire(key, None);
+                }
+            })?;
+            failed
+        } else {
+            Vec::new()
+        };
+        verified.problems = problems
+            .into_iter()
+            .map(|(i, problem)| Problem {
+                path: scan.entry_path(&scan.entries[i]),
+                problem,
+                size: scan.entries[i].size,
+                removed: repair && !failed.contains(&i),
+            })
+            .collect();
+        Ok(verified)
+    }
+
+    /// How many bytes the usage records take.
+    pub fn usage_bytes(&self) -> u64 {
+        std::fs::read_dir(self.root.join(usage::USAGE_DIR))
+            .map(|dir| {
+                dir.flatten()
+                    .filter_map(|e| e.metadata().ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
+    /// Leftover temp files in the scan: how many, and their bytes.
+    pub fn temp_files(&self, scan: &Scan) -> Tally {
+        let mut tally = Tally::default();
+        for temp in &scan.temps {
+            tally.entries += 1;
+            tally.bytes += temp.size;
+        }
+        tally
+    }
+
+    /// Appends usage records, as a finished process would have left them:
+    /// for tests and tools that build or migrate caches. Not a stable API.
+    #[doc(hidden)]
+    pub fn write_usage(&self, records: &[UsageRecord]) -> io::Result<()> {
+        let records: Vec<usage::Record> = records
+            .iter()
+            .map(|r| usage::Record {
+                key: r.key,
+                function: dir_hash(&r.function_dir),
+                time_ms: fsutil::millis(r.time),
+                kind: if r.hit {
+                    usage::Kind::Hit
+                } else {
+                    usage::Kind::Miss
+                },
+                duration_us: r.duration.map_or(u64::MAX, |d| {
+                    u64::try_from(d.as_micros()).unwrap_or(u64::MAX - 1)
+                }),
+            })
+            .collect();
+        usage::write_log(&self.root, &records, self.access)
+    }
+
+    /// The hash usage records use for the function directory `dir`.
+    #[doc(hidden)]
+    pub fn function_hash(dir: &str) -> u64 {
+        dir_hash(dir)
+    }
+}
+
+/// Checks an entry's bytes; says what is wrong.
+fn check(bytes: &[u8], key: u128, function_dir: &str, version: &str) -> Result<(), String> {
+    let entry = Entry::parse(bytes, Some(key)).map_err(|e| e.to_string())?;
+    let meta = entry.meta().map_err(|e| e.to_string())?;
+    if crate::key::dir_name(&meta.identity) != function_dir {
+        return Err(format!(
+            "it belongs to {} but sits in {function_dir}/",
+            meta.identity
+        ));
+    }
+    if !meta.fingerprint.starts_with(version) {
+        return Err(format!(
+            "its fingerprint {} does not match its code version directory {version}",
+            meta.fingerprint
+        ));
+    }
+    Ok(())
+}
+
+fn read_at(dir: impl AsFd, name: &str) -> io::Result<Vec<u8>> {
+    let file = rustix::fs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut bytes = Vec::new();
+    io::Read::read_to_end(&mut std::fs::File::from(file), &mut bytes)?;
+    Ok(bytes)
+}
+
+/// Removes the directory `name` in `parent` and everything in it, never
+/// following a symlink (a planted link is removed, not its target).
+fn remove_tree(parent: impl AsFd, name: &str) -> io::Result<()> {
+    let dir = match fsutil::open_dir(&parent, name) {
+        Ok(dir) => dir,
+        Err(Errno::NOENT) => return Ok(()),
+        Err(Errno::NOTDIR | Errno::LOOP) => {
+            return Ok(rustix::fs::unlinkat(&parent, name, AtFlags::empty())?);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut children = Vec::new();
+    fsutil::list(&dir, |child, is_dir, _| {
+        children.push((child.to_string_lossy().into_owned(), is_dir));
+    })?;
+    for (child, is_dir) in children {
+        if is_dir == Some(false) {
+            match rustix::fs::unlinkat(&dir, child.as_str(), AtFlags::empty()) {
+                Ok(()) | Err(Errno::NOENT) => {}
+                Err(e) => return Err(e.into()),
+            }
+        } else {
+            remove_tree(&dir, &child)?;
+        }
+    }
+    match rustix::fs::unlinkat(&parent, name, AtFlags::REMOVEDIR) {
+        Ok(()) | Err(Errno::NOENT) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}

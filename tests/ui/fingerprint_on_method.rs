@@ -1,0 +1,25 @@
+// `#[memory::fingerprint]` goes on free functions: a trait impl could not
+// hold the exported fingerprint.
+struct S;
+
+impl S {
+    #[memory::fingerprint]
+    fn helper(&self) -> u64 {
+        1
+    }
+
+    #[memory::cache]
+    #[memory::fingerprint]
+    fn cached(x: u64) -> Self {
+        let _ = x;
+        S
+    }
+}
+
+#[memory::cache]
+#[memory::fingerprint(version = "2")]
+fn with_arguments(x: u64) -> u64 {
+    x
+}
+
+fn main() {}

@@ -1,6 +1,0 @@
-#[memory::cache]
-async fn fetch(id: u64) -> u64 {
-    id
-}
-
-fn main() {}
