@@ -210,10 +210,11 @@ fn arrays_nested_in_structs_tuples_and_vecs_round_trip() {
 }
 
 macro_rules! alignment_case {
-    ($name:ident, $type:ty) => {
+    ($name:ident, $type:ty, $identity:literal) => {
         #[test]
         fn $name() {
-            #[memory::cache(memory = READ_ONLY)]
+            // Ten nested functions of one name: each gets its own identity.
+            #[memory::cache(memory = READ_ONLY, name = $identity)]
             fn odd_sized(n: usize) -> (u8, Array<$type>, u8, Array<$type>) {
                 (
                     1,
@@ -236,16 +237,16 @@ macro_rules! alignment_case {
     };
 }
 
-alignment_case!(alignment_u8, u8);
-alignment_case!(alignment_i8, i8);
-alignment_case!(alignment_u16, u16);
-alignment_case!(alignment_i16, i16);
-alignment_case!(alignment_u32, u32);
-alignment_case!(alignment_i32, i32);
-alignment_case!(alignment_u64, u64);
-alignment_case!(alignment_i64, i64);
-alignment_case!(alignment_f32, f32);
-alignment_case!(alignment_f64, f64);
+alignment_case!(alignment_u8, u8, "arrays::odd_sized_u8");
+alignment_case!(alignment_i8, i8, "arrays::odd_sized_i8");
+alignment_case!(alignment_u16, u16, "arrays::odd_sized_u16");
+alignment_case!(alignment_i16, i16, "arrays::odd_sized_i16");
+alignment_case!(alignment_u32, u32, "arrays::odd_sized_u32");
+alignment_case!(alignment_i32, i32, "arrays::odd_sized_i32");
+alignment_case!(alignment_u64, u64, "arrays::odd_sized_u64");
+alignment_case!(alignment_i64, i64, "arrays::odd_sized_i64");
+alignment_case!(alignment_f32, f32, "arrays::odd_sized_f32");
+alignment_case!(alignment_f64, f64, "arrays::odd_sized_f64");
 
 #[test]
 fn a_corrupt_array_is_caught_by_its_checksum_on_a_full_load() {

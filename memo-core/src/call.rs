@@ -371,7 +371,7 @@ fn store<S: Serialize>(
     // `encoded` borrows the arrays of `stored`, alive for this whole call.
     match store.write(path, &encoded.parts()) {
         Ok(()) => {
-            crate::manage::count_written(memory, encoded.len());
+            crate::manage::count_written(memory, encoded.file_len());
             encoded.has_blobs()
         }
         Err(e) => {

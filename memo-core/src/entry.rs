@@ -244,8 +244,8 @@ impl Encoded {
         parts
     }
 
-    /// Total size of the entry file.
-    pub fn len(&self) -> u64 {
+    /// Size of the entry file.
+    pub fn file_len(&self) -> u64 {
         self.parts().iter().map(|part| part.len() as u64).sum()
     }
 

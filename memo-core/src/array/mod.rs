@@ -33,6 +33,7 @@
 
 mod blobs;
 mod element;
+mod load;
 
 use std::fmt;
 use std::ops::Deref;
@@ -45,8 +46,8 @@ use serde::ser::{Serialize, Serializer};
 pub use blobs::BLOB_ALIGN;
 use blobs::{MARKER_EXT, Marker};
 pub(crate) use blobs::{PendingBlob, Source, collect, with_source};
+use element::as_bytes;
 pub use element::{Dtype, Element};
-use element::{as_bytes, as_bytes_mut};
 
 /// How arrays in cached outputs come back from the cache (joblib's
 /// `mmap_mode`, without the modes that could write into the cache).
@@ -79,11 +80,14 @@ enum Data<T> {
         start: usize,
         len: usize,
     },
-    /// `len` elements at byte `start` of this array's own private map.
+    /// `len` elements at byte `start` of memory this array owns and may
+    /// write: a private copy-on-write map of the entry (`of_entry`), or
+    /// anonymous memory a large array was read into (see `load.rs`).
     Private {
         map: MmapMut,
         start: usize,
         len: usize,
+        of_entry: bool,
     },
 }
 
@@ -100,7 +104,9 @@ impl<T: Element> Array<T> {
         match &self.data {
             Data::Owned(values) => values,
             Data::Shared { map, start, len } => cast(&map[*start..], *len),
-            Data::Private { map, start, len } => cast(&map[*start..], *len),
+            Data::Private {
+                map, start, len, ..
+            } => cast(&map[*start..], *len),
         }
     }
 
@@ -113,7 +119,9 @@ impl<T: Element> Array<T> {
         }
         match &mut self.data {
             Data::Owned(values) => values,
-            Data::Private { map, start, len } => {
+            Data::Private {
+                map, start, len, ..
+            } => {
                 let bytes = &mut map[*start..*start + *len * size_of::<T>()];
                 let (prefix, values, _) = unsafe { bytes.align_to_mut::<T>() };
                 debug_assert!(prefix.is_empty(), "blobs are aligned");
@@ -141,7 +149,7 @@ impl<T: Element> Array<T> {
         match self.data {
             Data::Owned(_) => None,
             Data::Shared { .. } => Some(MmapMode::ReadOnly),
-            Data::Private { .. } => Some(MmapMode::CopyOnWrite),
+            Data::Private { of_entry, .. } => of_entry.then_some(MmapMode::CopyOnWrite),
         }
     }
 }
@@ -343,7 +351,7 @@ fn resolve<T: Element>(marker: Marker, source: &Source<'_>) -> Result<Array<T>, 
         .offset
         .checked_add(marker.len)
         .is_some_and(|end| end <= source.blobs_len);
-    if !in_bounds || marker.len % size != 0 || marker.offset % BLOB_ALIGN != 0 {
+    if !in_bounds || !marker.len.is_multiple_of(size) || !marker.offset.is_multiple_of(BLOB_ALIGN) {
         return Err("array marker out of the entry's bounds".into());
     }
     let count = usize::try_from(marker.len / size).map_err(|e| e.to_string())?;
@@ -392,68 +400,23 @@ fn resolve<T: Element>(marker: Marker, source: &Source<'_>) -> Result<Array<T>, 
                 map,
                 start: within,
                 len: count,
+                of_entry: true,
             }
         }
         None => {
-            let values = match source.bytes.get(start..start + marker.len as usize) {
-                Some(bytes) => cast_copy::<T>(bytes, count),
-                None => match source.file {
-                    Some(file) => read_at::<T>(file, at, count)
-                        .map_err(|e| format!("cannot read the array: {e}"))?,
-                    None => return Err("the entry's arrays were not read".into()),
-                },
+            let checked = match (
+                source.bytes.get(start..start + marker.len as usize),
+                source.file,
+            ) {
+                (Some(bytes), _) => load::from_bytes::<T>(bytes, count, marker.checksum),
+                (None, Some(file)) => load::from_file::<T>(file, at, count, marker.checksum)
+                    .map_err(|e| format!("cannot read the array: {e}"))?,
+                (None, None) => return Err("the entry's arrays were not read".into()),
             };
-            if xxhash_rust::xxh3::xxh3_64(as_bytes(&values)) != marker.checksum {
-                return Err("array checksum mismatch".into());
-            }
-            Data::Owned(values)
+            checked.ok_or("array checksum mismatch")?
         }
     };
     Ok(Array { data })
-}
-
-/// `count` elements copied out of `bytes` (which need not be aligned).
-fn cast_copy<T: Element>(bytes: &[u8], count: usize) -> Vec<T> {
-    let mut values = vec![T::default(); count];
-    as_bytes_mut(&mut values).copy_from_slice(bytes);
-    values
-}
-
-/// Arrays at least this large are read into memory backed by huge pages
-/// where the kernel offers them: a fresh 256 MiB buffer otherwise takes
-/// 65 536 page faults, which cost more than the copy itself.
-const HUGE_READ: usize = 4 << 20;
-
-/// `count` elements read from `file` at byte `at`, straight into the
-/// vector's memory (no zeroing pass).
-fn read_at<T: Element>(file: &std::fs::File, at: u64, count: usize) -> std::io::Result<Vec<T>> {
-    use std::mem::MaybeUninit;
-    let mut values: Vec<T> = Vec::with_capacity(count);
-    let len = count * size_of::<T>();
-    if len >= HUGE_READ {
-        // SAFETY: advice on memory this vector owns; failure is harmless.
-        unsafe { libc::madvise(values.as_mut_ptr().cast(), len, libc::MADV_HUGEPAGE) };
-    }
-    // SAFETY: the vector's spare capacity is `len` bytes, viewed as
-    // possibly-uninitialized bytes, which is what `pread` fills.
-    let spare = unsafe {
-        std::slice::from_raw_parts_mut(values.as_mut_ptr().cast::<MaybeUninit<u8>>(), len)
-    };
-    let mut filled = 0;
-    while filled < len {
-        match rustix::io::pread(file, &mut spare[filled..], at + filled as u64) {
-            Ok((read, _)) if read.is_empty() => {
-                return Err(std::io::ErrorKind::UnexpectedEof.into());
-            }
-            Ok((read, _)) => filled += read.len(),
-            Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    // SAFETY: all `len` bytes were written by `pread`, and any bytes are a
-    // valid `T`.
-    unsafe { values.set_len(count) };
-    Ok(values)
 }
 
 fn page_size() -> usize {
