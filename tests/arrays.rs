@@ -281,3 +281,47 @@ fn flip_byte_near_end(entry: &Path) {
     std::fs::write(&temp, bytes).unwrap();
     std::fs::rename(temp, entry).unwrap();
 }
+
+#[memory::cache(memory = LOADED, mmap_mode = "c")]
+fn own_mode(n: usize) -> Array<f64> {
+    awkward(n, 21).into()
+}
+
+#[memory::cache(memory = READ_ONLY, compress = 3)]
+fn own_compression(n: usize) -> Array<f64> {
+    (0..n).map(|i| (i % 10) as f64).collect()
+}
+
+#[test]
+fn a_functions_own_mmap_mode_and_compression_override_its_memorys() {
+    // LOADED maps nothing, but this function asks for copy-on-write maps.
+    for _ in 0..2 {
+        let mut array = own_mode(1000);
+        assert_eq!(array.mmap_mode(), Some(MmapMode::CopyOnWrite));
+        array.make_mut()[0] = 1.0;
+    }
+    assert_eq!(bits(&own_mode(1000)), bits(&awkward(1000, 21)));
+    // READ_ONLY maps arrays, but this function compresses its outputs, which
+    // cannot be mapped: they come back in memory, and the entry is a frame.
+    for _ in 0..2 {
+        let array = own_compression(100_000);
+        assert!(!array.is_mapped());
+        assert_eq!(array[99_999], 9.0);
+    }
+    let compressed = entry_files(READ_ONLY_DIR.path())
+        .into_iter()
+        .filter(|path| path.to_string_lossy().contains("own_compression"))
+        .map(|path| std::fs::read(path).unwrap())
+        .collect::<Vec<_>>();
+    assert_eq!(compressed.len(), 1);
+    assert!(
+        memory::entry::Entry::parse(&compressed[0], None)
+            .unwrap()
+            .is_compressed()
+    );
+    assert!(
+        compressed[0].len() < 100_000,
+        "{} bytes for 800 KB of repetitive floats",
+        compressed[0].len()
+    );
+}

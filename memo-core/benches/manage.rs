@@ -219,34 +219,39 @@ fn scale(entries: u64) {
     println!("cleanup {:.1?}", started.elapsed());
 }
 
-static HIT_DIR: LazyLock<PathBuf> = LazyLock::new(|| fresh_dir("memo-hits-"));
-static HIT_CACHE: LazyLock<Memory> = LazyLock::new(|| Memory::new(&*HIT_DIR));
+static SMALL_DIR: LazyLock<PathBuf> = LazyLock::new(|| fresh_dir("memo-hits-"));
+static SMALL: LazyLock<Memory> = LazyLock::new(|| Memory::new(&*SMALL_DIR));
+static LARGE_DIR: LazyLock<PathBuf> = LazyLock::new(|| fresh_dir("memo-hits-"));
+static LARGE: LazyLock<Memory> = LazyLock::new(|| Memory::new(&*LARGE_DIR));
 
-#[memory::cache(memory = HIT_CACHE)]
-fn lookup(a: u64) -> u64 {
+#[memory::cache(memory = SMALL)]
+fn beside_few(a: u64) -> u64 {
     a * 3
 }
 
-/// Median latency of a hit, over many calls.
-fn hit_latency() -> Duration {
-    for a in 0..10 {
-        lookup(a);
-    }
-    let per_call = |n: u32| {
-        let started = Instant::now();
-        for _ in 0..n {
-            black_box(lookup(black_box(7)));
-        }
-        started.elapsed() / n
-    };
-    per_call(10_000);
-    median((0..21).map(|_| per_call(5_000)).collect())
+#[memory::cache(memory = LARGE)]
+fn beside_many(a: u64) -> u64 {
+    a * 3
 }
 
+/// Per-call latency of `n` hits of `f(7)`.
+fn per_call(f: fn(u64) -> u64, n: u32) -> Duration {
+    let started = Instant::now();
+    for _ in 0..n {
+        black_box(f(black_box(7)));
+    }
+    started.elapsed() / n
+}
+
+/// A hit with 10 entries in its directory against one with `extra` more,
+/// measured in alternating rounds so both see the same machine.
 fn hits(extra: u64) {
-    let small = hit_latency();
-    // The same function's version directory, grown to `extra` more entries.
-    let version = std::fs::read_dir(HIT_DIR.join("manage.lookup"))
+    for a in 0..10 {
+        beside_few(a);
+        beside_many(a);
+    }
+    // `beside_many`'s version directory, grown to `extra` more entries.
+    let version = std::fs::read_dir(LARGE_DIR.join("manage.beside_many"))
         .unwrap()
         .flatten()
         .find(|e| e.file_type().unwrap().is_dir())
@@ -257,7 +262,7 @@ fn hits(extra: u64) {
         u128::from_str_radix(&version.file_name().unwrap().to_string_lossy(), 16).unwrap() << 64;
     write_entries(
         version.parent().unwrap(),
-        "manage::lookup",
+        "manage::beside_many",
         fingerprint,
         &keys,
     );
@@ -266,12 +271,21 @@ fn hits(extra: u64) {
         let _ = std::process::Command::new("sync").status();
         std::thread::sleep(Duration::from_secs(2));
     }
-    let large = hit_latency();
+    per_call(beside_few, 10_000);
+    per_call(beside_many, 10_000);
+    let (mut few, mut many) = (Vec::new(), Vec::new());
+    for _ in 0..21 {
+        few.push(per_call(beside_few, 5_000));
+        many.push(per_call(beside_many, 5_000));
+    }
     println!(
-        "hit latency: {small:.2?} with 10 entries, {large:.2?} with {} entries in the same directory",
+        "hit latency: {:.2?} with 10 entries, {:.2?} with {} entries in the same directory",
+        median(few),
+        median(many),
         extra + 10
     );
-    let _ = std::fs::remove_dir_all(&*HIT_DIR);
+    let _ = std::fs::remove_dir_all(&*SMALL_DIR);
+    let _ = std::fs::remove_dir_all(&*LARGE_DIR);
 }
 
 fn main() {

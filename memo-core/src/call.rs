@@ -229,7 +229,10 @@ impl Found {
             return Err(format!("its output type is no longer {stored_as}"));
         }
         let stored = entry
-            .output_from(self.stored.file.as_ref(), self.target.memory.array_mode())
+            .output_from(
+                self.stored.file.as_ref(),
+                self.target.function.array_mode(self.target.memory),
+            )
             .map_err(|e| format!("its output does not decode as {stored_as} ({e})"))?;
         let function = self.target.function;
         if verbosity(function, self.target.memory) >= 2 {
@@ -325,9 +328,10 @@ impl Missing {
                 created_ms: unix_millis(),
                 duration_s: duration.as_secs_f64(),
             };
-            let mapped = store(memory, path, key, &meta, stored) && memory.array_mode().is_some();
+            let mapped = store(function, memory, path, key, &meta, stored)
+                && function.array_mode(memory).is_some();
             crate::manage::record_miss(memory, function, key, duration, true);
-            if mapped && let Some(reloaded) = reload::<S>(memory, path, key) {
+            if mapped && let Some(reloaded) = reload::<S>(function, memory, path, key) {
                 return rebuild(reloaded);
             }
         } else {
@@ -338,16 +342,22 @@ impl Missing {
 }
 
 /// Reads back the entry just stored at `path`, arrays mapped.
-fn reload<S: DeserializeOwned>(memory: &Memory, path: &str, key: Digest) -> Option<S> {
+fn reload<S: DeserializeOwned>(
+    function: &CachedFn,
+    memory: &Memory,
+    path: &str,
+    key: Digest,
+) -> Option<S> {
     let stored = memory.store()?.read(path).ok()??;
     let entry = Entry::parse_head(&stored.bytes, stored.len, Some(key)).ok()?;
     entry
-        .output_from(stored.file.as_ref(), memory.array_mode())
+        .output_from(stored.file.as_ref(), function.array_mode(memory))
         .ok()
 }
 
 /// Stores an entry; `true` if it was written and holds out-of-line arrays.
 fn store<S: Serialize>(
+    function: &CachedFn,
     memory: &Memory,
     path: &str,
     key: Digest,
@@ -355,16 +365,17 @@ fn store<S: Serialize>(
     stored: &S,
 ) -> bool {
     let type_hash = entry::type_hash(&meta.output_type);
-    let encoded = match entry::encode_parts(key, type_hash, meta, stored, memory.zstd_level()) {
-        Ok(encoded) => encoded,
-        Err(e) => {
-            trace::warn(format_args!(
-                "{}: cannot encode the output ({e}); it is not cached",
-                meta.identity
-            ));
-            return false;
-        }
-    };
+    let encoded =
+        match entry::encode_parts(key, type_hash, meta, stored, function.zstd_level(memory)) {
+            Ok(encoded) => encoded,
+            Err(e) => {
+                trace::warn(format_args!(
+                    "{}: cannot encode the output ({e}); it is not cached",
+                    meta.identity
+                ));
+                return false;
+            }
+        };
     let Some(store) = memory.store() else {
         return false;
     };

@@ -47,6 +47,12 @@ pub struct FnSpec {
     /// `validate = path`: joblib's `cache_validation_callback`; an entry it
     /// rejects is recomputed.
     pub validate: Option<fn(&crate::EntryInfo) -> bool>,
+    /// `mmap_mode = "r" | "c"`, overriding the `Memory`'s (and its
+    /// compression, for this function).
+    pub mmap_mode: Option<crate::MmapMode>,
+    /// `compress = LEVEL`, overriding the `Memory`'s (and its memory maps,
+    /// for this function).
+    pub compress: Option<i32>,
 }
 
 /// A cached function: its [`FnSpec`] and lazily derived per-process state.
@@ -81,6 +87,25 @@ pub(crate) struct Derived {
 }
 
 impl CachedFn {
+    /// The zstd level this function's outputs are stored with: its own
+    /// `compress`, else the `Memory`'s — unless it asked for memory maps.
+    pub(crate) fn zstd_level(&self, memory: &Memory) -> Option<i32> {
+        match (self.spec.compress, self.spec.mmap_mode) {
+            (Some(level), _) => Some(level),
+            (None, Some(_)) => None,
+            (None, None) => memory.zstd_level(),
+        }
+    }
+
+    /// How arrays in this function's outputs come back: its own
+    /// `mmap_mode`, else the `Memory`'s; never mapped when compressed.
+    pub(crate) fn array_mode(&self, memory: &Memory) -> Option<crate::MmapMode> {
+        match self.zstd_level(memory) {
+            Some(_) => None,
+            None => self.spec.mmap_mode.or(memory.array_mode()),
+        }
+    }
+
     /// Wraps the macro's constants; `const` so it can initialize a `static`.
     pub const fn new(spec: FnSpec) -> Self {
         CachedFn {

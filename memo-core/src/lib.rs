@@ -214,6 +214,34 @@
 /// # assert_eq!(forecast("Oslo".into()), 4.0);
 /// ```
 ///
+/// **`mmap_mode = "r"`** or **`"c"`**: how [`Array`]s in this function's
+/// outputs come back — memory-mapped read-only or copy-on-write — overriding
+/// its `Memory`'s [`mmap_mode`](Memory::mmap_mode) (and its compression).
+/// `"r+"` and `"w+"` are refused: no mode can write into the cache.
+/// **`compress = LEVEL`**: store this function's outputs as zstd frames
+/// (levels -7 to 22), overriding its `Memory`'s; together with `mmap_mode`
+/// it is a compile error, since a compressed array cannot be mapped.
+///
+/// ```
+/// # memory::set_default(memory::Memory::new(std::env::temp_dir().join("memo-doc-modes"))).unwrap();
+/// use memory::Array;
+///
+/// #[memory::cache(mmap_mode = "c")]
+/// fn noise(n: usize) -> Array<f32> {
+///     (0..n).map(|i| (i as f32).sin()).collect()
+/// }
+///
+/// #[memory::cache(compress = 3)]
+/// fn report(n: usize) -> String {
+///     "a very repetitive report. ".repeat(n)
+/// }
+///
+/// let mut samples = noise(1 << 16);
+/// samples.make_mut()[0] = 1.0; // a private map: the cache is untouched
+/// assert_eq!(report(2).len(), 52);
+/// # memory::default_memory().clear().unwrap();
+/// ```
+///
 /// **`allow(warning, ...)`**: silences a compile-time warning for this
 /// function: `unit_output` (it returns `()`), `all_ignored` (every parameter
 /// is in `ignore`), `mut_argument` (a `&mut` parameter is in `ignore`),

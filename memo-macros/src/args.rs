@@ -24,6 +24,8 @@ mod kw {
     syn::custom_keyword!(expires_after);
     syn::custom_keyword!(validate);
     syn::custom_keyword!(allow);
+    syn::custom_keyword!(mmap_mode);
+    syn::custom_keyword!(compress);
 }
 
 /// The compile-time warnings `allow(..)` can silence, with what each is.
@@ -62,9 +64,22 @@ pub struct CacheArgs {
     pub expires_after: Option<Duration>,
     /// `validate = path`: joblib's `cache_validation_callback`.
     pub validate: Option<Path>,
+    /// `mmap_mode = "r" | "c"`: how arrays in outputs come back.
+    pub mmap_mode: Option<MmapModeArg>,
+    /// `compress = LEVEL`: zstd level of stored outputs, already checked.
+    pub compress: Option<(i32, Span)>,
     /// `allow(lint, ..)`: compile-time warnings silenced, already checked
     /// against [`LINTS`].
     pub allow: Vec<Ident>,
+}
+
+/// `mmap_mode = "..."`: joblib's read-only `'r'` or copy-on-write `'c'`.
+#[derive(Clone, Copy)]
+pub enum MmapModeArg {
+    /// `"r"`
+    ReadOnly,
+    /// `"c"`
+    CopyOnWrite,
 }
 
 impl CacheArgs {
@@ -131,6 +146,13 @@ impl Parse for CacheArgs {
                 break;
             }
             input.parse::<Token![,]>()?;
+        }
+        if let (Some(_), Some((_, span))) = (args.mmap_mode, args.compress) {
+            seen.error(syn::Error::new(
+                span,
+                "`compress` and `mmap_mode` exclude each other: a compressed array must be \
+                 decompressed into memory, so it cannot be memory-mapped; choose one",
+            ));
         }
         match seen.errors {
             Some(errors) => Err(errors),
@@ -237,6 +259,42 @@ impl CacheArgs {
                 )),
             }
             seen.mark(key.span, "expires_after");
+        } else if lookahead.peek(kw::mmap_mode) {
+            let key = input.parse::<kw::mmap_mode>()?;
+            input.parse::<Token![=]>()?;
+            let literal = input.parse::<LitStr>()?;
+            let span = literal.span();
+            match literal.value().as_str() {
+                "r" => self.mmap_mode = Some(MmapModeArg::ReadOnly),
+                "c" => self.mmap_mode = Some(MmapModeArg::CopyOnWrite),
+                "r+" | "w+" => seen.error(syn::Error::new(
+                    span,
+                    "`mmap_mode` cannot be \"r+\" or \"w+\": writing through the map would \
+                     change the cached result; use \"c\" (copy-on-write) for arrays you modify",
+                )),
+                other => seen.error(syn::Error::new(
+                    span,
+                    format!("`mmap_mode` takes \"r\" (read-only) or \"c\" (copy-on-write), found {other:?}"),
+                )),
+            }
+            seen.mark(key.span, "mmap_mode");
+        } else if lookahead.peek(kw::compress) {
+            let key = input.parse::<kw::compress>()?;
+            input.parse::<Token![=]>()?;
+            let negative = input.parse::<Option<Token![-]>>()?;
+            let literal = input.parse::<LitInt>()?;
+            let level = literal
+                .base10_parse::<i32>()
+                .ok()
+                .map(|level| if negative.is_some() { -level } else { level });
+            match level {
+                Some(level) if (-7..=22).contains(&level) => self.compress = Some((level, literal.span())),
+                _ => seen.error(syn::Error::new(
+                    literal.span(),
+                    "`compress` takes a zstd level from -7 (fastest) to 22 (smallest); 3 is zstd's default",
+                )),
+            }
+            seen.mark(key.span, "compress");
         } else if lookahead.peek(kw::validate) {
             let key = input.parse::<kw::validate>()?;
             input.parse::<Token![=]>()?;

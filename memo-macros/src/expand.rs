@@ -15,7 +15,7 @@ use syn::{
     AttrStyle, FnArg, GenericParam, ItemFn, LitInt, LitStr, Pat, PatIdent, ReturnType, Signature,
 };
 
-use crate::args::CacheArgs;
+use crate::args::{CacheArgs, MmapModeArg};
 use crate::validate::{CacheableFn, Param, SelfParam};
 
 /// The cached version of `function`.
@@ -240,6 +240,14 @@ fn fn_spec(
             __memo_validate
         })
     }));
+    let mmap_mode = option(args.mmap_mode.map(|mode| match mode {
+        MmapModeArg::CopyOnWrite => quote!(#krate::MmapMode::CopyOnWrite),
+        MmapModeArg::ReadOnly => quote!(#krate::MmapMode::ReadOnly),
+    }));
+    let compress = option(args.compress.map(|(level, _)| {
+        let level = LitInt::new(&format!("{level}i32"), Span::call_site());
+        quote!(#level)
+    }));
     // `line!()` spanned on the function's name reports the line of the `fn`.
     let line = quote_spanned!(sig.ident.span()=> ::core::line!());
     let column = quote_spanned!(sig.ident.span()=> ::core::column!());
@@ -260,6 +268,8 @@ fn fn_spec(
             memory: #memory,
             expires_after: #expires_after,
             validate: #validate,
+            mmap_mode: #mmap_mode,
+            compress: #compress,
         }
     }
 }

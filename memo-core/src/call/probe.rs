@@ -236,7 +236,7 @@ impl ShelfEntry {
         entry
             .output_from(
                 self.0.stored.file.as_ref(),
-                self.0.target.memory.array_mode(),
+                self.0.target.function.array_mode(self.0.target.memory),
             )
             .map_err(|e| format!("the output does not decode as {wanted} ({e})"))
     }
