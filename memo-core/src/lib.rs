@@ -317,6 +317,8 @@ mod store;
 mod trace;
 
 pub use access::Access;
+#[cfg(feature = "ndarray")]
+pub use array::NdArray;
 pub use array::{Array, Dtype, Element, MmapMode};
 pub use handle::{Handle, MemorizedResult, handle};
 pub use info::EntryInfo;

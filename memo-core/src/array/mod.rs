@@ -34,6 +34,8 @@
 mod blobs;
 mod element;
 mod load;
+#[cfg(feature = "ndarray")]
+mod nd;
 
 use std::fmt;
 use std::ops::Deref;
@@ -48,6 +50,8 @@ use blobs::{MARKER_EXT, Marker};
 pub(crate) use blobs::{PendingBlob, Source, collect, with_source};
 use element::as_bytes;
 pub use element::{Dtype, Element};
+#[cfg(feature = "ndarray")]
+pub use nd::NdArray;
 
 /// How arrays in cached outputs come back from the cache (joblib's
 /// `mmap_mode`, without the modes that could write into the cache).
