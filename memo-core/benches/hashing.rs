@@ -32,6 +32,15 @@ fn vec_f64_256mib(bencher: Bencher) {
         .bench(|| digest(black_box(v)));
 }
 
+/// A `memory::Array<f64>` argument: the same bulk path as a `Vec<f64>`.
+#[divan::bench(sample_count = 20)]
+fn array_f64_256mib(bencher: Bencher) {
+    let array: memory::Array<f64> = LARGE_F64.clone().into();
+    bencher
+        .counter(BytesCount::new(LARGE))
+        .bench(|| digest(black_box(&array)));
+}
+
 /// The ceiling: xxh3-128 over the same memory, in one call.
 #[divan::bench(sample_count = 20)]
 fn raw_xxh3_256mib(bencher: Bencher) {
