@@ -50,16 +50,16 @@ fn human_age(age: Duration) -> String {
     let secs = age.as_secs();
     let unit = |n: u64, one: &str, many: &str| plural(n, one, many);
     if secs > 0 && age.subsec_nanos() == 0 {
-        if secs % 604_800 == 0 && secs >= 2 * 604_800 {
+        if secs.is_multiple_of(604_800) && secs >= 2 * 604_800 {
             return unit(secs / 604_800, "week", "weeks");
         }
-        if secs % 86_400 == 0 {
+        if secs.is_multiple_of(86_400) {
             return unit(secs / 86_400, "day", "days");
         }
-        if secs % 3600 == 0 {
+        if secs.is_multiple_of(3600) {
             return unit(secs / 3600, "hour", "hours");
         }
-        if secs % 60 == 0 {
+        if secs.is_multiple_of(60) {
             return unit(secs / 60, "minute", "minutes");
         }
     }

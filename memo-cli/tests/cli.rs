@@ -33,6 +33,8 @@ fn main() {
         .env("MEMO_NOW", NOW.to_string())
         .env("MEMO_CACHE_DIR", "cache")
         .env("NO_COLOR", "1")
+        // Help is wrapped to the terminal; pin its width.
+        .env("COLUMNS", "100")
         .case("tests/cmd/*.trycmd")
         .run();
 }
