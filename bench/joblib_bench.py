@@ -78,9 +78,7 @@ def main():
 
     def record(workload, mib, samples):
         median = statistics.median(samples)
-        results.append(
-            {"workload": workload, "mib": mib, "median_s": median}
-        )
+        results.append({"workload": workload, "mib": mib, "median_s": median})
         print(f"  joblib {workload:<42} {mib:>5} MiB  {median:.6f} s", file=sys.stderr)
 
     cached_f = memory("small").cache(f)

@@ -127,7 +127,8 @@ usage: memo-bench [--sizes 1,16,256,1024] [--python python3] [--out bench/result
   --out      where the table is written as well (default bench/results.md)";
 
 impl Args {
-    fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
+    /// The arguments, or `None` if help was asked for.
+    fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
         let mut parsed = Args {
             plan: Plan {
                 sizes_mib: vec![1, 16, 256, 1024],
@@ -139,7 +140,7 @@ impl Args {
         };
         while let Some(flag) = args.next() {
             if flag == "--help" || flag == "-h" {
-                return Err(USAGE.into());
+                return Ok(None);
             }
             let value = args
                 .next()
@@ -157,7 +158,7 @@ impl Args {
                 _ => return Err(format!("unknown argument {flag}\n\n{USAGE}")),
             }
         }
-        Ok(parsed)
+        Ok(Some(parsed))
     }
 }
 
@@ -172,7 +173,10 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<(), String> {
-    let args = Args::parse(std::env::args().skip(1))?;
+    let Some(args) = Args::parse(std::env::args().skip(1))? else {
+        println!("{USAGE}");
+        return Ok(());
+    };
     // Each side caches in a fresh top-level directory (creating files is
     // slow for minutes near recently deleted ones, such as in /tmp after a
     // build); both are removed when this returns.

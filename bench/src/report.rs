@@ -75,18 +75,19 @@ pub fn render(
     let reps = plan
         .sizes_mib
         .iter()
-        .map(|&mib| format!("{} at {}", plan.reps(mib), size(mib)))
+        .map(|&mib| format!("{} ×{}", size(mib), plan.reps(mib)))
         .collect::<Vec<_>>()
         .join(", ");
     let mut out = String::new();
+    let _ = writeln!(out, "memo vs joblib, measured {}:\n", machine.date);
     let _ = writeln!(
         out,
-        "memo vs joblib, {}: {}, nproc {}, {} RAM, Linux {}; {}; Python {}, joblib {}, numpy {}.\n",
-        machine.date,
-        machine.cpu,
-        machine.nproc,
-        machine.memory,
-        machine.kernel,
+        "- machine: {}, nproc {}, {} RAM, Linux {}",
+        machine.cpu, machine.nproc, machine.memory, machine.kernel,
+    );
+    let _ = writeln!(
+        out,
+        "- versions: {}; Python {}, joblib {}, numpy {}",
         machine.rustc,
         version("python"),
         version("joblib"),
@@ -94,8 +95,9 @@ pub fn render(
     );
     let _ = writeln!(
         out,
-        "Median of {} small hits, {} small misses, and {reps} calls per array workload; \
-         arrays of f64, GB/s = 10^9 bytes of array per second; entries in the page cache.\n",
+        "- medians of {} small hits, {} small misses, and of calls per array \
+         workload and size: {reps}; arrays of f64; GB/s = 10^9 bytes of array \
+         per second; entries in the page cache\n",
         plan.small_hits, plan.small_misses,
     );
     out.push_str("| workload | size | memo | joblib | joblib / memo |\n");
@@ -169,8 +171,12 @@ fn significant(value: f64) -> String {
     }
 }
 
-/// joblib's time over memo's, said the way round that is at least one.
+/// joblib's time over memo's, said the way round that is at least one
+/// (within 5 %, "level": closer than these medians can tell apart).
 fn ratio(joblib_over_memo: f64) -> String {
+    if (joblib_over_memo - 1.0).abs() < 0.05 {
+        return format!("level (×{joblib_over_memo:.2})");
+    }
     let (times, word) = if joblib_over_memo >= 1.0 {
         (joblib_over_memo, "faster")
     } else {

@@ -12,12 +12,13 @@
 
 use std::fs::File;
 use std::io;
+use std::mem::MaybeUninit;
 use std::sync::mpsc;
 
 use memmap2::{MmapMut, MmapOptions};
 use xxhash_rust::xxh3::{Xxh3Default, xxh3_64};
 
-use super::element::{as_bytes, as_bytes_mut};
+use super::element::as_bytes_mut;
 use super::{Array, Data, Element};
 
 /// Arrays from this size on get their own huge-page memory and a checksum
@@ -28,6 +29,9 @@ const LARGE: usize = 32 << 20;
 
 /// Reads are issued, and hashed, in chunks of this size.
 const CHUNK: usize = 4 << 20;
+
+/// Below [`LARGE`], chunks small enough to be hashed from the cache.
+const CHUNK_IN_CACHE: usize = 256 << 10;
 
 /// `count` elements copied out of `bytes` (unaligned), if they match
 /// `checksum`.
@@ -50,9 +54,25 @@ pub(super) fn from_file<T: Element>(
 ) -> io::Result<Option<Data<T>>> {
     let len = count * size_of::<T>();
     if len < LARGE {
-        let mut values = vec![T::default(); count];
-        read_exact_at(file, as_bytes_mut(&mut values), at)?;
-        return Ok((xxh3_64(as_bytes(&values)) == checksum).then_some(Data::Owned(values)));
+        // Each chunk is hashed right after it is read, while it is still in
+        // the cache: one pass over memory instead of two.
+        // Read into the vector's spare capacity: no zeroing pass either.
+        let mut values: Vec<T> = Vec::with_capacity(count);
+        // SAFETY: the spare capacity is `len` bytes, viewed as possibly
+        // uninitialized bytes, which is what `pread` fills.
+        let spare = unsafe {
+            std::slice::from_raw_parts_mut(values.as_mut_ptr().cast::<MaybeUninit<u8>>(), len)
+        };
+        let mut hasher = Xxh3Default::new();
+        let mut offset = at;
+        for chunk in spare.chunks_mut(CHUNK_IN_CACHE) {
+            hasher.update(pread_exact(file, chunk, offset)?);
+            offset += chunk.len() as u64;
+        }
+        // SAFETY: every byte was written by `pread_exact`, and any bytes
+        // are a valid `T`.
+        unsafe { values.set_len(count) };
+        return Ok((hasher.digest() == checksum).then_some(Data::Owned(values)));
     }
     let mut map = MmapOptions::new().len(len).map_anon()?;
     // SAFETY: advice about memory this map owns; ignoring it is harmless.
@@ -90,6 +110,25 @@ fn read_and_hash(file: &File, at: u64, buffer: &mut MmapMut) -> io::Result<u64> 
     })
 }
 
+/// Fills `buffer` from `file` at `at`; returns it, initialized.
+fn pread_exact<'a>(
+    file: &File,
+    buffer: &'a mut [MaybeUninit<u8>],
+    at: u64,
+) -> io::Result<&'a [u8]> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match rustix::io::pread(file, &mut buffer[filled..], at + filled as u64) {
+            Ok((read, _)) if read.is_empty() => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok((read, _)) => filled += read.len(),
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    // SAFETY: all of `buffer` was written by `pread` above.
+    Ok(unsafe { std::slice::from_raw_parts(buffer.as_ptr().cast::<u8>(), buffer.len()) })
+}
+
 fn read_exact_at(file: &File, buffer: &mut [u8], at: u64) -> io::Result<()> {
     std::os::unix::fs::FileExt::read_exact_at(file, buffer, at)
 }
@@ -110,6 +149,7 @@ impl<T: Element> Array<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::array::element::as_bytes;
 
     fn file_with(bytes: &[u8]) -> File {
         let mut file = tempfile::tempfile().unwrap();
