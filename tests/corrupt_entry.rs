@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use memo_tests::{cache_dir, entry_files, run};
+use memo_tests::{Random, cache_dir, entry_files, run};
 
 const WORKER: &str = env!("CARGO_BIN_EXE_worker");
 
@@ -80,18 +80,6 @@ fn another_calls_valid_entry_copied_over_is_detected() {
     assert_recovers(|five, six| {
         std::fs::copy(six, five).unwrap();
     });
-}
-
-/// A small deterministic xorshift for the injection below.
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
 }
 
 #[test]

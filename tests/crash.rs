@@ -5,23 +5,11 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use memo_tests::{cache_dir, entry_files, run};
+use memo_tests::{Random, cache_dir, entry_files, run, walk};
 use memory::entry::Entry;
 
 const CRASHER: &str = env!("CARGO_BIN_EXE_crasher");
 const RUNS: u64 = 200;
-
-/// A small deterministic xorshift, so a failing run can be replayed.
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
 
 #[test]
 fn runs_killed_during_writes_leave_only_valid_entries() {
@@ -82,16 +70,4 @@ fn runs_killed_during_writes_leave_only_valid_entries() {
     let checked = run(CRASHER, cache.path(), &["check", &RUNS.to_string()]);
     assert_eq!(checked.stdout.trim(), format!("checked {}", RUNS * 8));
     assert!(checked.stderr.is_empty(), "{checked:?}");
-}
-
-fn walk(dir: &std::path::Path) -> Vec<String> {
-    let mut found = Vec::new();
-    for child in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = child.path();
-        found.push(path.display().to_string());
-        if path.is_dir() {
-            found.extend(walk(&path));
-        }
-    }
-    found
 }

@@ -1,7 +1,7 @@
 //! Results persist across processes: a second process hits what the first
 //! wrote, and reruns only calls it has not seen.
 
-use memo_tests::{cache_dir, entry_files, run};
+use memo_tests::{cache_dir, entry_files, run, walk};
 
 const WORKER: &str = env!("CARGO_BIN_EXE_worker");
 
@@ -56,16 +56,4 @@ fn map_arguments_hit_whatever_their_insertion_order_in_another_process() {
     let reverse = run(WORKER, cache.path(), &["summarize", "reverse"]);
     assert_eq!(reverse.count("computing summarize"), 0, "{reverse:?}");
     assert_eq!(forward.stdout.lines().last(), reverse.stdout.lines().last());
-}
-
-fn walk(dir: &std::path::Path) -> Vec<String> {
-    let mut found = Vec::new();
-    for child in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = child.path();
-        found.push(path.display().to_string());
-        if path.is_dir() {
-            found.extend(walk(&path));
-        }
-    }
-    found
 }

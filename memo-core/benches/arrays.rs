@@ -14,22 +14,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use divan::counter::BytesCount;
 use memory::{Array, Memory, MmapMode};
 
+#[path = "common.rs"]
+mod common;
+
 fn main() {
     divan::main();
     let _ = std::fs::remove_dir_all(&*BENCH_DIR);
 }
 
-static BENCH_DIR: LazyLock<PathBuf> = LazyLock::new(|| {
-    let fresh = |parent: &std::path::Path| {
-        tempfile::Builder::new()
-            .prefix("memo-bench-arrays-")
-            .tempdir_in(parent)
-    };
-    let dir = fresh("/".as_ref())
-        .or_else(|_| fresh(&std::env::temp_dir()))
-        .expect("a benchmark directory");
-    dir.keep()
-});
+static BENCH_DIR: LazyLock<PathBuf> = LazyLock::new(|| common::fresh_dir("memo-bench-arrays-"));
 
 static WRITES: LazyLock<Memory> = LazyLock::new(|| Memory::new(BENCH_DIR.join("writes")));
 static LOADED: LazyLock<Memory> = LazyLock::new(|| Memory::new(BENCH_DIR.join("loaded")));

@@ -12,24 +12,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use memory::Memory;
 
+#[path = "common.rs"]
+mod common;
+
 fn main() {
     divan::main();
     let _ = std::fs::remove_dir_all(&*BENCH_DIR);
 }
 
-/// A fresh directory at the top of the file system when we may create one
-/// there, else in the temp dir.
-static BENCH_DIR: LazyLock<PathBuf> = LazyLock::new(|| {
-    let fresh = |parent: &std::path::Path| {
-        tempfile::Builder::new()
-            .prefix("memo-bench-")
-            .tempdir_in(parent)
-    };
-    let dir = fresh("/".as_ref())
-        .or_else(|_| fresh(&std::env::temp_dir()))
-        .expect("a benchmark directory");
-    dir.keep()
-});
+static BENCH_DIR: LazyLock<PathBuf> = LazyLock::new(|| common::fresh_dir("memo-bench-"));
 
 static CACHE: LazyLock<Memory> = LazyLock::new(|| Memory::new(&*BENCH_DIR));
 static DISABLED: LazyLock<Memory> = LazyLock::new(Memory::disabled);

@@ -72,3 +72,30 @@ pub fn cache_dir() -> tempfile::TempDir {
         .tempdir()
         .expect("create a temporary cache directory")
 }
+
+/// A small deterministic xorshift: random-looking test inputs that a failing
+/// run can replay.
+pub struct Random(pub u64);
+
+impl Random {
+    /// The next number.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// Every path below `dir` (files and directories), as strings.
+pub fn walk(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for child in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = child.path();
+        found.push(path.display().to_string());
+        if path.is_dir() {
+            found.extend(walk(&path));
+        }
+    }
+    found
+}
