@@ -98,18 +98,18 @@ fn a_thousand_injected_corruptions_are_all_detected_and_recomputed() {
         let mut bytes = std::fs::read(path).unwrap();
         match i % 3 {
             // Truncate anywhere, down to nothing.
-            0 => bytes.truncate((random.next() % bytes.len() as u64) as usize),
+            0 => bytes.truncate((random.next_u64() % bytes.len() as u64) as usize),
             // Flip one to three bits anywhere.
             1 => {
-                for _ in 0..=random.next() % 3 {
-                    let at = (random.next() % bytes.len() as u64) as usize;
-                    bytes[at] ^= 1 << (random.next() % 8);
+                for _ in 0..=random.next_u64() % 3 {
+                    let at = (random.next_u64() % bytes.len() as u64) as usize;
+                    bytes[at] ^= 1 << (random.next_u64() % 8);
                 }
             }
             // Replace with random data of a random length.
             _ => {
-                let len = random.next() % 512;
-                bytes = (0..len).map(|_| random.next() as u8).collect();
+                let len = random.next_u64() % 512;
+                bytes = (0..len).map(|_| random.next_u64() as u8).collect();
             }
         }
         std::fs::write(path, bytes).unwrap();

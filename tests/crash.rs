@@ -22,7 +22,7 @@ fn runs_killed_during_writes_leave_only_valid_entries() {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start the crasher");
-        std::thread::sleep(Duration::from_micros(random.next() % 40_000));
+        std::thread::sleep(Duration::from_micros(random.next_u64() % 40_000));
         let _ = child.kill(); // SIGKILL
         let output = child.wait_with_output().unwrap();
         // Killed, or (never) exited on its own: a wrong value exits with 3.

@@ -19,7 +19,7 @@ use crate::entry::{self, ArgRecord, Entry, EntryMeta};
 use crate::function::CachedFn;
 use crate::hash::Digest;
 use crate::memory::Memory;
-use crate::store::{KeyGuard, Store, StoredEntry};
+use crate::store::{EntryStore, KeyGuard, StoredEntry};
 use crate::{key, trace};
 
 /// Longest rendering of one argument in a trace or in metadata.
@@ -94,7 +94,7 @@ pub(crate) fn begin_resolved(
 fn lookup(
     function: &'static CachedFn,
     memory: &'static Memory,
-    store: &dyn Store,
+    store: &dyn EntryStore,
     type_args: &[&'static str],
     args: &[&dyn Arg],
     wait: bool,
@@ -161,7 +161,7 @@ fn lookup(
 
 /// Reads and verifies the entry of `target`; hands `target` back when
 /// there is no usable entry. A damaged entry is reported if `report`.
-fn read_entry(store: &dyn Store, target: Target, report: bool) -> Result<Found, Target> {
+fn read_entry(store: &dyn EntryStore, target: Target, report: bool) -> Result<Found, Target> {
     match store.read(&target.path) {
         Ok(Some(stored)) => match Entry::parse_head(&stored.bytes, stored.len, Some(target.key)) {
             Ok(_)
@@ -174,13 +174,18 @@ fn read_entry(store: &dyn Store, target: Target, report: bool) -> Result<Found, 
             {
                 return Ok(Found { target, stored });
             }
-            Ok(_) => {}
-            Err(e) if report => trace::warn(format_args!(
-                "corrupt cache entry {} ({e}); recomputing {}",
-                target.path,
-                target.function.derived().identity
-            )),
-            Err(_) => {}
+            // Found but unusable: the next write replaces it wherever it is.
+            Ok(_) => store.rejected(&target.path),
+            Err(e) => {
+                store.rejected(&target.path);
+                if report {
+                    trace::warn(format_args!(
+                        "corrupt cache entry {} ({e}); recomputing {}",
+                        target.path,
+                        target.function.derived().identity
+                    ));
+                }
+            }
         },
         Ok(None) => {}
         Err(e) if report => target.memory.report_read_failure(&target.path, &e),
@@ -245,6 +250,9 @@ impl Found {
 
     /// A stale entry (its output type changed) is recomputed and replaced.
     fn into_missing(self, problem: &str) -> Missing {
+        if let Some(store) = self.target.memory.store() {
+            store.rejected(&self.target.path);
+        }
         let function = self.target.function;
         trace::note(
             verbosity(function, self.target.memory),

@@ -203,12 +203,9 @@ impl MemorizedResult {
 
     /// Removes the stored output (only this call's).
     pub fn clear(&self) -> io::Result<()> {
-        let Some(location) = self.shelf.memory.location() else {
-            return Ok(());
-        };
-        match std::fs::remove_file(location.join(&self.shelf.path)) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
+        match self.shelf.memory.store() {
+            Some(store) => store.remove(&self.shelf.path),
+            None => Ok(()),
         }
     }
 
@@ -247,19 +244,9 @@ fn clear(outcome: &Outcome) -> io::Result<()> {
     let function = outcome
         .function
         .expect("an identified call names its function");
-    let Some(location) = function.memory().location() else {
-        return Ok(());
-    };
-    let dir = location.join(&function.derived().dir);
-    // Never follow a link planted in the cache: only a real directory goes.
-    match std::fs::symlink_metadata(&dir) {
-        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(&dir),
-        Ok(_) => Err(io::Error::other(format!(
-            "{} is not a directory; not removed",
-            dir.display()
-        ))),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e),
+    match function.memory().store() {
+        Some(store) => store.remove_function(&function.derived().dir),
+        None => Ok(()),
     }
 }
 

@@ -313,7 +313,7 @@ pub mod manage;
 mod memory;
 mod registry;
 mod render;
-mod store;
+pub mod store;
 mod trace;
 
 pub use access::Access;
@@ -337,4 +337,7 @@ mod doc_examples {
 
     #[doc = include_str!("../../docs/guide.md")]
     struct Guide;
+
+    #[doc = include_str!("../../docs/backends.md")]
+    struct Backends;
 }

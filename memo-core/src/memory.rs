@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::access::Access;
 use crate::array::MmapMode;
-use crate::store::{FsStore, Store};
+use crate::store::{EntryStore, FsStore};
 
 /// The environment variable that sets the default cache location.
 pub const CACHE_DIR_ENV: &str = "MEMO_CACHE_DIR";
@@ -46,9 +46,11 @@ pub struct Memory {
     compress: Option<i32>,
     /// Limits, expiry and usage records (see `manage`).
     pub(crate) manage: Box<crate::manage::ManageState>,
+    /// A shared store and its local tier (see `Memory::with_store`).
+    pub(crate) remote: crate::store::Remote,
     /// Opened on first use; `None` when the location cannot be opened (the
     /// failure was reported and calls run uncached).
-    store: OnceLock<Option<Box<dyn Store>>>,
+    store: OnceLock<Option<Box<dyn EntryStore>>>,
     /// Whether a failed read or write was reported already: a full or
     /// unreadable disk must not print a warning per call.
     read_failure_reported: AtomicBool,
@@ -88,6 +90,7 @@ impl Memory {
             mmap_mode: None,
             compress: None,
             manage: Default::default(),
+            remote: Default::default(),
             store: OnceLock::new(),
             read_failure_reported: AtomicBool::new(false),
             write_failure_reported: AtomicBool::new(false),
@@ -160,13 +163,21 @@ impl Memory {
     pub fn clear(&self) -> io::Result<()> {
         match &self.location {
             None => Ok(()),
+            // A shared store (`s3://...`): its objects and the local tier.
+            Some(location) if crate::store::is_url(location) || self.remote.is_set() => {
+                match self.store() {
+                    Some(store) => store.clear(),
+                    // Says why it cannot be opened.
+                    None => crate::store::open(self, location)?.clear(),
+                }
+            }
             Some(location) if !location.exists() => Ok(()),
-            Some(location) => FsStore::open(location, self.access)?.clear(),
+            Some(location) => FsStore::open_with(location, self.access)?.clear(),
         }
     }
 
     /// The store, opened on first use.
-    pub(crate) fn store(&self) -> Option<&dyn Store> {
+    pub(crate) fn store(&self) -> Option<&dyn EntryStore> {
         self.store
             .get_or_init(|| {
                 let location = self.location.as_ref()?;
@@ -177,11 +188,16 @@ impl Memory {
                         location.display()
                     ));
                 }
-                match FsStore::open(location, self.access) {
-                    Ok(store) => Some(Box::new(store) as Box<dyn Store>),
+                match crate::store::open(self, location) {
+                    Ok(store) => Some(store),
                     Err(e) => {
                         crate::trace::warn(format_args!(
-                            "cannot open cache directory {}: {e}; calls run uncached",
+                            "cannot open cache {}{}: {e}; calls run uncached",
+                            if crate::store::is_url(location) {
+                                ""
+                            } else {
+                                "directory "
+                            },
                             location.display()
                         ));
                         None

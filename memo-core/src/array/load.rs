@@ -119,7 +119,7 @@ fn pread_exact<'a>(
     let mut filled = 0;
     while filled < buffer.len() {
         match rustix::io::pread(file, &mut buffer[filled..], at + filled as u64) {
-            Ok((read, _)) if read.is_empty() => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(([], _)) => return Err(io::ErrorKind::UnexpectedEof.into()),
             Ok((read, _)) => filled += read.len(),
             Err(rustix::io::Errno::INTR) => {}
             Err(e) => return Err(e.into()),

@@ -179,6 +179,9 @@ impl Found {
 
     /// A fresh entry that a handle asked to recompute.
     fn recompute(self) -> Missing {
+        if let Some(store) = self.target.memory.store() {
+            store.rejected(&self.target.path);
+        }
         // Same key, same arguments: the old metadata renders this call.
         let meta: Option<EntryMeta> = self.entry().meta().ok();
         let (call, args, type_args) = match meta {

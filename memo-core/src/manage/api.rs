@@ -149,6 +149,14 @@ impl Memory {
         let Some(location) = self.location() else {
             return Ok(None);
         };
+        if crate::store::is_url(location) || self.remote.is_set() {
+            // A shared store (`s3://...`): managed where it is.
+            let Some(store) = self.store().and_then(|store| store.remote()) else {
+                return Ok(None);
+            };
+            let _ = self.flush_usage();
+            return Ok(Some(Cache::on_store(Arc::clone(store))));
+        }
         let root = std::path::absolute(location)?;
         if !root.is_dir() {
             return Ok(None);
@@ -162,12 +170,20 @@ impl Memory {
         self.manage
             .recorder
             .get_or_init(|| {
-                let root = std::path::absolute(self.location()?).ok()?;
+                // The local directory (a shared store's local tier).
+                let store = self.store()?;
+                let root = store.root().to_owned();
                 let limits = &self.manage.limits;
                 let automatic =
                     (limits.bytes.is_some() || limits.items.is_some() || limits.age.is_some())
                         .then(|| limits.clone());
-                Some(Recorder::new(root, self.access, automatic))
+                let recorder = Recorder::new(root, self.access, automatic);
+                if let Some(shared) = store.remote() {
+                    let _ = recorder
+                        .remote
+                        .set(super::remote::RemoteSync::new(Arc::clone(shared)));
+                }
+                Some(recorder)
             })
             .as_deref()
     }

@@ -4,8 +4,8 @@ use std::io;
 use std::os::fd::AsFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use rustix::fs::{AtFlags, Mode, OFlags};
@@ -17,6 +17,7 @@ use super::usage::{self, EntryUsage, Usage, dir_hash};
 use super::{Progress, fsutil};
 use crate::access::Access;
 use crate::entry::{Entry, EntryMeta};
+use crate::store::Store;
 
 /// A cache directory, opened for inspection and management: what the
 /// `memo` binary works on.
@@ -38,6 +39,9 @@ pub struct Cache {
     root: PathBuf,
     access: Access,
     pub(crate) now: Option<SystemTime>,
+    /// The shared store (`s3://...`) this cache is in, if it is not a
+    /// directory (see `remote.rs`).
+    pub(crate) remote: Option<Arc<dyn Store>>,
 }
 
 /// One usage record, for [`Cache::write_usage`]. Not a stable API.
@@ -205,6 +209,9 @@ impl Cache {
     /// one: a missing path, a file, or a directory memo did not create.
     pub fn open(path: impl AsRef<Path>) -> Result<Cache, OpenError> {
         let path = path.as_ref();
+        if crate::store::is_url(path) {
+            return super::remote::open(path);
+        }
         let root = std::path::absolute(path).map_err(|e| OpenError::Io {
             path: path.into(),
             source: e,
@@ -247,6 +254,7 @@ impl Cache {
             root,
             access,
             now: None,
+            remote: None,
         })
     }
 
@@ -256,6 +264,17 @@ impl Cache {
             root,
             access,
             now: None,
+            remote: None,
+        }
+    }
+
+    /// A cache in the shared store `store`, shown as `root`.
+    pub(crate) fn remote_at(root: PathBuf, store: Arc<dyn Store>) -> Cache {
+        Cache {
+            root,
+            access: Access::Owner,
+            now: None,
+            remote: Some(store),
         }
     }
 
@@ -278,16 +297,27 @@ impl Cache {
     /// Walks the cache: every function, code version and entry, with sizes
     /// and times (no entry file is read).
     pub fn scan(&self, progress: &dyn Progress) -> io::Result<Scan> {
+        if let Some(store) = &self.remote {
+            return super::remote::scan(&**store, progress);
+        }
         scan::scan(&self.root, progress)
     }
 
     /// Every usage record, merged (nothing is written).
     pub fn usage(&self) -> io::Result<Usage> {
+        if let Some(store) = &self.remote {
+            return super::remote::load_usage(&**store);
+        }
         usage::load(&self.root)
     }
 
     /// Reads a whole entry file.
     pub(crate) fn read_entry(&self, scan: &Scan, entry: &ScannedEntry) -> io::Result<Vec<u8>> {
+        if let Some(store) = &self.remote {
+            return store
+                .get(&scan.entry_path(entry))?
+                .ok_or_else(|| io::ErrorKind::NotFound.into());
+        }
         let root = fsutil::open_root(&self.root)?;
         let dir = scan::open_version(&root, scan, entry.version as usize)?;
         read_at(&dir, &format!("{:032x}.memo", entry.key))
@@ -487,6 +517,9 @@ impl Cache {
         function: Option<usize>,
         progress: &dyn Progress,
     ) -> io::Result<Cleared> {
+        if let Some(store) = &self.remote {
+            return super::remote::clear(self, &**store, scan, function, progress);
+        }
         let root = fsutil::open_root(&self.root)?;
         let functions: Vec<usize> = match function {
             Some(f) => vec![f],
@@ -537,6 +570,9 @@ impl Cache {
         repair: bool,
         progress: &dyn Progress,
     ) -> io::Result<Verified> {
+        if let Some(store) = &self.remote {
+            return super::remote::verify(self, &**store, scan, repair, progress);
+        }
         let root = fsutil::open_root(&self.root)?;
         progress.start("Verifying", Some(scan.total_bytes()));
         let problems = Mutex::new(Vec::new());
@@ -608,6 +644,9 @@ impl Cache {
 
     /// How many bytes the usage records take.
     pub fn usage_bytes(&self) -> u64 {
+        if let Some(store) = &self.remote {
+            return super::remote::usage_bytes(&**store);
+        }
         std::fs::read_dir(self.root.join(usage::USAGE_DIR))
             .map(|dir| {
                 dir.flatten()
@@ -648,6 +687,9 @@ impl Cache {
                 }),
             })
             .collect();
+        if let Some(store) = &self.remote {
+            return super::remote::write_log(&**store, &records);
+        }
         usage::write_log(&self.root, &records, self.access)
     }
 
@@ -659,7 +701,12 @@ impl Cache {
 }
 
 /// Checks an entry's bytes; says what is wrong.
-fn check(bytes: &[u8], key: u128, function_dir: &str, version: &str) -> Result<(), String> {
+pub(crate) fn check(
+    bytes: &[u8],
+    key: u128,
+    function_dir: &str,
+    version: &str,
+) -> Result<(), String> {
     let entry = Entry::parse(bytes, Some(key)).map_err(|e| e.to_string())?;
     let meta = entry.meta().map_err(|e| e.to_string())?;
     if crate::key::dir_name(&meta.identity) != function_dir {

@@ -30,11 +30,11 @@ pub(crate) struct Current {
 }
 
 impl Current {
-    fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         format!("{}\n{}\n", self.version, self.identity)
     }
 
-    fn parse(text: &[u8]) -> Option<Current> {
+    pub(crate) fn parse(text: &[u8]) -> Option<Current> {
         let text = std::str::from_utf8(text).ok()?;
         let mut lines = text.lines();
         let version = lines.next()?.trim();

@@ -38,6 +38,7 @@ mod current;
 pub(crate) mod expiry;
 mod fsutil;
 mod reduce;
+pub(crate) mod remote;
 mod scan;
 mod size;
 mod stats;

@@ -266,6 +266,24 @@ impl Cache {
         if options.dry_run {
             return Ok(report);
         }
+        if let Some(store) = &self.remote {
+            // Objects: no directories to tidy up.
+            let failed = super::remote::remove_entries(&**store, &scan, &victims, progress);
+            report.failed = failed.len() as u64;
+            super::remote::remove_temps(&**store, &scan, &temps);
+            let failed: std::collections::HashSet<usize> = failed.into_iter().collect();
+            let removed: Vec<u128> = victims
+                .iter()
+                .filter(|i| !failed.contains(i))
+                .map(|&i| scan.entries[i].key)
+                .collect();
+            self.forget(&scan, |usage| {
+                for key in removed {
+                    usage.retire(key, None);
+                }
+            })?;
+            return Ok(report);
+        }
         let root = fsutil::open_root(self.root())?;
         let failed = remove_entries(&root, &scan, &victims, progress);
         report.failed = failed.len() as u64;
@@ -308,6 +326,9 @@ impl Cache {
     /// Compacts the usage records, letting `edit` change them, and retires
     /// the records of entries that no longer exist (older than `scan`).
     pub(crate) fn forget(&self, scan: &Scan, edit: impl FnOnce(&mut Usage)) -> io::Result<()> {
+        if let Some(store) = &self.remote {
+            return super::remote::compact(&**store, Some(scan), edit).map(drop);
+        }
         let present: fsutil::KeyMap<u128, ()> = scan.entries.iter().map(|e| (e.key, ())).collect();
         let compacted = usage::compact(self.root(), self.access(), |usage| {
             edit(usage);

@@ -56,9 +56,9 @@ use crate::function::CachedFn;
 
 /// The usage directory, at the top of a cache.
 pub(crate) const USAGE_DIR: &str = ".usage";
-const LOG_MAGIC: [u8; 8] = *b"MEMOLOG\x01";
+pub(crate) const LOG_MAGIC: [u8; 8] = *b"MEMOLOG\x01";
 const LOG_SUFFIX: &str = ".log";
-const RECORD_LEN: usize = 40;
+pub(crate) const RECORD_LEN: usize = 40;
 const SUMMARY: &str = "summary";
 const SUMMARY_MAGIC: [u8; 8] = *b"MEMOSUM\x01";
 const SUMMARY_KEY_LEN: usize = 56;
@@ -112,7 +112,7 @@ impl Record {
         out.extend_from_slice(&self.duration_us.to_le_bytes());
     }
 
-    fn read(bytes: &[u8]) -> Option<Record> {
+    pub(crate) fn read(bytes: &[u8]) -> Option<Record> {
         let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
         let stamp = u64_at(24);
         let kind = match stamp >> 56 {
@@ -160,7 +160,7 @@ pub struct Usage {
     pub(crate) keys: KeyMap<u128, KeyUsage>,
     pub(crate) retired: KeyMap<u64, Totals>,
     /// Per log file: how many of its bytes the summary holds.
-    cursors: BTreeMap<String, u64>,
+    pub(crate) cursors: BTreeMap<String, u64>,
 }
 
 /// What is recorded about one entry, for tools.
@@ -252,7 +252,7 @@ impl Usage {
         self.retired.clear();
     }
 
-    fn encode(&self) -> Vec<u8> {
+    pub(crate) fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(
             32 + self.keys.len() * SUMMARY_KEY_LEN + self.retired.len() * SUMMARY_RETIRED_LEN,
         );
@@ -284,7 +284,7 @@ impl Usage {
         out
     }
 
-    fn decode(bytes: &[u8]) -> Option<Usage> {
+    pub(crate) fn decode(bytes: &[u8]) -> Option<Usage> {
         let (body, sum) = bytes.split_last_chunk::<8>()?;
         if xxh3_64(body) != u64::from_le_bytes(*sum) || !body.starts_with(&SUMMARY_MAGIC) {
             return None;
@@ -590,6 +590,8 @@ pub(crate) struct Recorder {
     state: Mutex<State>,
     /// Set while a background reduction runs.
     reducing: Arc<AtomicBool>,
+    /// For a cache in a shared store: uploads records and announcements.
+    pub(crate) remote: std::sync::OnceLock<Arc<super::remote::RemoteSync>>,
 }
 
 #[derive(Debug)]
@@ -640,6 +642,7 @@ impl Recorder {
                 checked_once: false,
             }),
             reducing: Arc::new(AtomicBool::new(false)),
+            remote: std::sync::OnceLock::new(),
         });
         static AT_EXIT: Once = Once::new();
         AT_EXIT.call_once(|| {
@@ -731,7 +734,11 @@ impl Recorder {
                 "usage records cannot be written to this cache",
             ));
         }
-        Ok(())
+        drop(state);
+        match self.remote.get() {
+            Some(remote) => remote.flush(),
+            None => Ok(()),
+        }
     }
 
     fn flush_locked(&self, state: &mut State, now: u64) {
@@ -739,6 +746,9 @@ impl Recorder {
         if state.buffer.is_empty() || state.broken {
             state.buffer.clear();
             return;
+        }
+        if let Some(remote) = self.remote.get() {
+            remote.records(&state.buffer);
         }
         let pid = std::process::id();
         // A log deleted under us (the cache was cleared) is replaced.
@@ -821,6 +831,9 @@ impl Recorder {
         {
             tracing::debug!(target: "memory", %e, function = derived.identity, "cannot record the current code version");
         }
+        if let Some(remote) = self.remote.get() {
+            remote.announce(&derived.dir, &current);
+        }
     }
 
     /// Whether the limits should be checked now: after a tenth of a limit
@@ -858,17 +871,24 @@ impl Recorder {
         let reducing = Arc::clone(&self.reducing);
         let root = self.root.clone();
         let access = self.access;
+        // In a shared store, the limits hold there and in the local tier.
+        let shared = self.remote.get().map(|remote| remote.store());
         let spawned = std::thread::Builder::new()
             .name("memo-limits".into())
             .spawn(move || {
                 mark_checked(&root, access);
-                let cache = super::Cache::at(root, access);
-                if let Err(e) = cache.reduce(
-                    &limits,
-                    &super::ReduceOptions::default(),
-                    &super::NoProgress,
-                ) {
-                    tracing::warn!(target: "memory", %e, "cannot enforce the cache limits");
+                let caches = shared
+                    .map(super::Cache::on_store)
+                    .into_iter()
+                    .chain([super::Cache::at(root, access)]);
+                for cache in caches {
+                    if let Err(e) = cache.reduce(
+                        &limits,
+                        &super::ReduceOptions::default(),
+                        &super::NoProgress,
+                    ) {
+                        tracing::warn!(target: "memory", %e, "cannot enforce the cache limits");
+                    }
                 }
                 reducing.store(false, Ordering::Release);
             });

@@ -8,6 +8,10 @@
 //! replacing an existing entry (a stale or corrupt one) writes a named temp
 //! file and renames it over. Every directory is opened below the cache
 //! directory without following symlinks (see `beneath.rs`).
+//!
+//! The same directory is also a [`Store`] (the public, object-shaped
+//! trait): a directory on a network file system can be the shared store
+//! behind a local tier, like a bucket.
 
 use std::fs;
 use std::io;
@@ -18,7 +22,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
-use super::{KeyGuard, Store, StoredEntry, beneath, lock};
+use super::object::{ObjectMeta, Put, Store, invalid_path, valid_path};
+use super::{EntryStore, KeyGuard, StoredEntry, beneath, lock};
 use crate::access::Access;
 use crate::entry;
 use crate::hash::Digest;
@@ -35,9 +40,28 @@ pub(crate) const TEMP_PREFIX: &str = ".tmp-";
 /// Entries up to this size are read with a single `read` call.
 const SMALL_ENTRY: usize = 16 * 1024;
 
-/// A cache directory on a local filesystem.
+/// A cache directory on a file system: memo's default store.
+///
+/// [`Memory::new`](crate::Memory::new) with a directory uses one directly,
+/// with no tier: a hit is one `openat2`, one `read` and one `close`. As a
+/// [`Store`] it can also be the shared store behind a local tier, e.g. a
+/// directory on a network file system that a cluster mounts:
+///
+/// ```
+/// use memory::Memory;
+/// use memory::store::FsStore;
+///
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let shared_dir = dir.path().join("shared");
+/// # let local_dir = dir.path().join("local");
+/// let shared = FsStore::open(&shared_dir).unwrap();
+/// let memory = Memory::with_store(shared).local_tier(&local_dir);
+/// ```
+///
+/// `put_if_absent` is atomic here (`linkat` of a complete file fails if
+/// the name exists), on local file systems and on NFS alike.
 #[derive(Debug)]
-pub(crate) struct FsStore {
+pub struct FsStore {
     root: PathBuf,
     /// The cache directory, opened once: entries are opened relative to it.
     root_dir: OwnedFd,
@@ -45,11 +69,27 @@ pub(crate) struct FsStore {
 }
 
 impl FsStore {
-    /// Opens (creating if needed) the cache directory at `root`.
+    /// Opens (creating if needed) the cache directory at `dir`, private to
+    /// its owner (see [`Access`]).
     ///
     /// A directory that exists but cannot be written to still opens: hits
-    /// are served from it, and writes fail one by one (and are reported).
-    pub(crate) fn open(root: &Path, access: Access) -> io::Result<FsStore> {
+    /// are served from it, and writes fail one by one.
+    pub fn open(dir: impl AsRef<Path>) -> io::Result<FsStore> {
+        FsStore::open_with(dir.as_ref(), Access::Owner)
+    }
+
+    /// [`FsStore::open`] with the given sharing.
+    pub fn open_shared(dir: impl AsRef<Path>, access: Access) -> io::Result<FsStore> {
+        FsStore::open_with(dir.as_ref(), access)
+    }
+
+    /// The directory, absolute.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Opens (creating if needed) the cache directory at `root`.
+    pub(crate) fn open_with(root: &Path, access: Access) -> io::Result<FsStore> {
         let root = std::path::absolute(root)?;
         if !root.is_dir() {
             fs::create_dir_all(&root)?;
@@ -243,7 +283,144 @@ fn read_more(file: &impl AsFd, bytes: &mut Vec<u8>) -> io::Result<usize> {
     }
 }
 
-impl Store for FsStore {
+impl FsStore {
+    /// The directory of `path` (created if missing when `create`), opened
+    /// below the root without following symlinks, and the last component.
+    fn parent<'p>(&self, path: &'p str, create: bool) -> io::Result<(OwnedFd, &'p str)> {
+        let (dir, name) = match path.rsplit_once('/') {
+            Some((dir, name)) => (Some(dir), name),
+            None => (None, path),
+        };
+        let dir = match dir {
+            None => rustix::fs::openat(
+                &self.root_dir,
+                ".",
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )?,
+            Some(dir) if create => {
+                beneath::create_dirs(&self.root_dir, dir, self.access.dir_mode())?
+            }
+            Some(dir) => beneath::open(
+                &self.root_dir,
+                dir,
+                OFlags::RDONLY | OFlags::DIRECTORY,
+                Mode::empty(),
+            )?,
+        };
+        Ok((dir, name))
+    }
+
+    /// Creates `path` from what `fill` writes into a new file, unless
+    /// something is there already; a `fill` that returns `false` creates
+    /// nothing. The file appears whole or not at all: it is written
+    /// anonymously (or under a temp name) and linked into place, and a link
+    /// never replaces an existing name.
+    pub(crate) fn create(
+        &self,
+        path: &str,
+        fill: &mut dyn FnMut(&OwnedFd) -> io::Result<bool>,
+    ) -> io::Result<Outcome> {
+        let (dir, name) = self.parent(path, true)?;
+        let flags = OFlags::WRONLY | OFlags::TMPFILE | OFlags::CLOEXEC;
+        match rustix::fs::openat(&dir, ".", flags, self.file_mode()) {
+            Ok(file) => {
+                self.exact_mode(&file)?;
+                if !fill(&file)? {
+                    return Ok(Outcome::Nothing);
+                }
+                match link_fd(&file, &dir, name) {
+                    Ok(()) => return Ok(Outcome::Created),
+                    Err(Errno::EXIST) => return Ok(Outcome::Exists),
+                    Err(Errno::NOENT) if !Path::new("/proc/self/fd").exists() => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Err(Errno::OPNOTSUPP | Errno::ISDIR | Errno::INVAL) => {}
+            Err(e) => return Err(e.into()),
+        }
+        // No anonymous files here: a named temp file, hard-linked to the
+        // name (which fails if it exists), then unlinked.
+        let flags =
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let (temp_name, file) = loop {
+            let temp_name = format!("{TEMP_PREFIX}{:016x}.memo", random_u64());
+            match rustix::fs::openat(&dir, temp_name.as_str(), flags, self.file_mode()) {
+                Ok(file) => break (temp_name, file),
+                Err(Errno::EXIST) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let created = (|| {
+            self.exact_mode(&file)?;
+            if !fill(&file)? {
+                return Ok(Outcome::Nothing);
+            }
+            match rustix::fs::linkat(&dir, temp_name.as_str(), &dir, name, AtFlags::empty()) {
+                Ok(()) => Ok(Outcome::Created),
+                Err(Errno::EXIST) => Ok(Outcome::Exists),
+                Err(e) => Err(e.into()),
+            }
+        })();
+        let _ = rustix::fs::unlinkat(&dir, temp_name.as_str(), AtFlags::empty());
+        created
+    }
+
+    /// Removes the file at `path`; nothing there is fine.
+    fn unlink(&self, path: &str) -> io::Result<()> {
+        let (dir, name) = match self.parent(path, false) {
+            Ok(found) => found,
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => {
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        match rustix::fs::unlinkat(&dir, name, AtFlags::empty()) {
+            Ok(()) | Err(Errno::NOENT) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Opens the file at `path` for reading; `None` if there is none.
+    fn open_file(&self, path: &str) -> io::Result<Option<fs::File>> {
+        match beneath::open(&self.root_dir, path, OFlags::RDONLY, Mode::empty()) {
+            Ok(file) => Ok(Some(fs::File::from(file))),
+            Err(Errno::NOENT | Errno::NOTDIR) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// What [`FsStore::create`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// The file is in place.
+    Created,
+    /// A file was there already, and stays.
+    Exists,
+    /// `fill` said there was nothing to write.
+    Nothing,
+}
+
+/// Writes to a borrowed descriptor.
+pub(crate) struct FdWriter<'a>(pub &'a OwnedFd);
+
+impl io::Write for FdWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        loop {
+            match rustix::io::write(self.0, bytes) {
+                Err(Errno::INTR) => {}
+                other => return Ok(other?),
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl EntryStore for FsStore {
     fn read(&self, path: &str) -> io::Result<Option<StoredEntry>> {
         match beneath::open(&self.root_dir, path, OFlags::RDONLY, Mode::empty()) {
             Ok(file) => read_entry(file).map(Some),
@@ -254,8 +431,7 @@ impl Store for FsStore {
     }
 
     fn write(&self, path: &str, parts: &[&[u8]]) -> io::Result<()> {
-        let (dir, name) = path.rsplit_once('/').expect("entry paths have a directory");
-        let dir = beneath::create_dirs(&self.root_dir, dir, self.access.dir_mode())?;
+        let (dir, name) = self.parent(path, true)?;
         if self.link_new(&dir, name, parts)? {
             return Ok(());
         }
@@ -286,5 +462,130 @@ impl Store for FsStore {
             }
         }
         Ok(())
+    }
+
+    fn remove(&self, path: &str) -> io::Result<()> {
+        self.unlink(path)
+    }
+
+    fn remove_function(&self, dir: &str) -> io::Result<()> {
+        let dir = self.root.join(dir);
+        // Never follow a link planted in the cache: only a real directory goes.
+        match fs::symlink_metadata(&dir) {
+            Ok(meta) if meta.is_dir() => fs::remove_dir_all(&dir),
+            Ok(_) => Err(io::Error::other(format!(
+                "{} is not a directory; not removed",
+                dir.display()
+            ))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn root(&self) -> &Path {
+        &self.root
+    }
+}
+
+impl Store for FsStore {
+    fn location(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    fn get(&self, path: &str) -> io::Result<Option<Vec<u8>>> {
+        if !valid_path(path) {
+            return Err(invalid_path(path));
+        }
+        let Some(mut file) = self.open_file(path)? else {
+            return Ok(None);
+        };
+        let mut bytes = Vec::new();
+        io::Read::read_to_end(&mut file, &mut bytes)?;
+        Ok(Some(bytes))
+    }
+
+    fn get_to(&self, path: &str, out: &mut (dyn io::Write + Send)) -> io::Result<bool> {
+        if !valid_path(path) {
+            return Err(invalid_path(path));
+        }
+        let Some(mut file) = self.open_file(path)? else {
+            return Ok(false);
+        };
+        io::copy(&mut file, out)?;
+        Ok(true)
+    }
+
+    fn put(&self, path: &str, parts: &[&[u8]]) -> io::Result<()> {
+        if !valid_path(path) {
+            return Err(invalid_path(path));
+        }
+        EntryStore::write(self, path, parts)
+    }
+
+    fn put_if_absent(&self, path: &str, parts: &[&[u8]]) -> io::Result<Put> {
+        if !valid_path(path) {
+            return Err(invalid_path(path));
+        }
+        let mut fill = |file: &OwnedFd| write_parts(file, parts).map(|()| true);
+        match self.create(path, &mut fill)? {
+            Outcome::Exists => Ok(Put::Exists),
+            Outcome::Created | Outcome::Nothing => Ok(Put::Created),
+        }
+    }
+
+    fn delete(&self, path: &str) -> io::Result<()> {
+        if !valid_path(path) {
+            return Err(invalid_path(path));
+        }
+        self.unlink(path)
+    }
+
+    fn list(&self, prefix: &str) -> io::Result<Vec<ObjectMeta>> {
+        let prefix = prefix.trim_matches('/');
+        if !prefix.is_empty() {
+            if !valid_path(prefix) {
+                return Err(invalid_path(prefix));
+            }
+            // The prefix itself is reached without following a symlink.
+            let flags = OFlags::RDONLY | OFlags::DIRECTORY;
+            match beneath::open(&self.root_dir, prefix, flags, Mode::empty()) {
+                Ok(_) => {}
+                Err(Errno::NOENT | Errno::NOTDIR) => return Ok(Vec::new()),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let mut found = Vec::new();
+        let mut pending = vec![prefix.to_owned()];
+        while let Some(relative) = pending.pop() {
+            let children = match fs::read_dir(self.root.join(&relative)) {
+                Ok(children) => children,
+                // Removed while we looked.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            for child in children {
+                let child = child?;
+                let Some(name) = child.file_name().to_str().map(str::to_owned) else {
+                    continue;
+                };
+                let path = if relative.is_empty() {
+                    name
+                } else {
+                    format!("{relative}/{name}")
+                };
+                // Does not follow symlinks: a planted link is not listed.
+                let Ok(meta) = child.metadata() else { continue };
+                if meta.is_dir() {
+                    pending.push(path);
+                } else if meta.is_file() {
+                    found.push(ObjectMeta {
+                        path,
+                        size: meta.len(),
+                        modified: meta.modified().unwrap_or(std::time::UNIX_EPOCH),
+                    });
+                }
+            }
+        }
+        Ok(found)
     }
 }

@@ -1,19 +1,61 @@
-//! Where entries live.
+//! Where entries live: the [`Store`] trait and memo's stores.
 //!
-//! A store is a flat namespace of immutable entries addressed by relative,
-//! `/`-separated paths (see [`crate::key`]). The runtime needs little from
-//! it: read a whole entry, replace an entry atomically (a reader sees the old
-//! bytes or the new ones, never a mix), and clear everything. The local
-//! filesystem is the default store.
+//! A cache is a flat namespace of immutable entries addressed by relative,
+//! `/`-separated paths (see `docs/format.md`). Two layers keep it:
+//!
+//! - [`Store`], public and shaped like an object store (`get`, `put`,
+//!   `put_if_absent`, `delete`, `list`): what a place must offer to hold a
+//!   cache that several machines share. [`FsStore`] (a directory) and, with
+//!   the `s3` feature, [`S3Store`] implement it, and so can yours
+//!   (`docs/backends.md`).
+//! - The call path's own, internal interface, which a local directory
+//!   serves at the speed of the file system — a hit is one `openat2`, one
+//!   `read`, one `close`, and arrays are memory-mapped from the entry file.
+//!   A [`Memory`](crate::Memory) on a directory uses the directory directly;
+//!   a `Memory` on a [`Store`] puts a *local tier* in front of it: hits come
+//!   from local disk when the entry is there, and are fetched into it from
+//!   the store when not; new results go to both.
+//!
+//! ```no_run
+//! # #[cfg(feature = "s3")] {
+//! use memory::Memory;
+//!
+//! // Endpoint, region and credentials from the usual AWS_* variables.
+//! let shared = Memory::new("s3://my-bucket/memo");
+//! // Or explicitly, with the local tier somewhere of your choosing.
+//! let store = memory::store::S3Store::builder()
+//!     .bucket("my-bucket")
+//!     .prefix("memo")
+//!     .endpoint("http://127.0.0.1:9000")
+//!     .build()
+//!     .unwrap();
+//! let shared = Memory::with_store(store).local_tier("/scratch/memo-tier");
+//! # }
+//! ```
 
 mod beneath;
 mod fs;
 mod lock;
+mod object;
+mod remote;
+#[cfg(feature = "s3")]
+mod runtime;
+#[cfg(feature = "s3")]
+mod s3;
+mod tier;
 
 use std::fmt::Debug;
 use std::io;
+use std::path::Path;
+use std::sync::Arc;
 
-pub(crate) use fs::FsStore;
+pub use fs::FsStore;
+pub use object::{ObjectMeta, Put, Store, valid_path};
+pub use remote::LOCAL_TIER_ENV;
+pub(crate) use remote::{Remote, is_url, open, open_url};
+#[cfg(feature = "s3")]
+pub use s3::{S3Store, S3StoreBuilder};
+pub(crate) use tier::MARKER;
 
 use crate::hash::Digest;
 
@@ -32,17 +74,34 @@ pub(crate) struct StoredEntry {
 /// A held compute-once lock; dropping it lets the next caller of its key in.
 pub(crate) struct KeyGuard(#[allow(dead_code)] Box<dyn Send>);
 
-/// The operations the call path needs from a store.
-pub(crate) trait Store: Send + Sync + Debug {
+/// The operations the call path needs from a store: what a local
+/// directory ([`FsStore`]) and a tier in front of a [`Store`] provide.
+pub(crate) trait EntryStore: Send + Sync + Debug {
     /// Reads an entry (its head; large arrays after it stay in the file
     /// until they are mapped or read); `Ok(None)` when there is none.
     fn read(&self, path: &str) -> io::Result<Option<StoredEntry>>;
-    /// Stores the concatenation of `parts` at `path`, replacing any entry
-    /// there, atomically.
+    /// Stores the concatenation of `parts` at `path`, atomically. An entry
+    /// there already is replaced if it was [`rejected`](Self::rejected).
     fn write(&self, path: &str, parts: &[&[u8]]) -> io::Result<()>;
     /// Removes every entry.
     fn clear(&self) -> io::Result<()>;
     /// Waits until no other caller (thread or process) computes `key`, and
     /// keeps the others out until the guard is dropped.
     fn lock(&self, key: Digest) -> io::Result<KeyGuard>;
+    /// The entry at `path` was read and found unusable (damaged, expired,
+    /// of another type, or a handle asked to recompute it): the next write
+    /// of `path` replaces it wherever it is stored.
+    fn rejected(&self, path: &str) {
+        let _ = path;
+    }
+    /// Removes one entry.
+    fn remove(&self, path: &str) -> io::Result<()>;
+    /// Removes every entry of the function directory `dir`.
+    fn remove_function(&self, dir: &str) -> io::Result<()>;
+    /// The local cache directory: where usage records are written.
+    fn root(&self) -> &Path;
+    /// The shared store behind the local directory, if any.
+    fn remote(&self) -> Option<&Arc<dyn Store>> {
+        None
+    }
 }

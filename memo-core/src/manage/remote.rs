@@ -1,0 +1,829 @@
+//! Managing a cache in a shared [`Store`] (`s3://...`): scans from
+//! listings, usage records kept in the store, removal by object.
+//!
+//! Object stores have no access times, so memo records use itself, as it
+//! does locally: each process appends its records to its local tier's log
+//! (the hit path is unchanged) and [`RemoteSync`] uploads them, at most
+//! every few seconds and at exit, as immutable objects
+//! `.usage/<host>-<pid>-<id>-<seq>.log` in the store. Readers merge the
+//! latest summary with every log it does not hold.
+//!
+//! Compaction folds the logs into a new summary,
+//! `.usage/summary-<sequence>`, created with `put_if_absent` (so of two
+//! compactors only one commits a given sequence; the other starts over),
+//! then deletes the logs it folded and the older summaries. The summary
+//! names the logs it holds, so a log is never counted twice, whatever
+//! crashes when. A lease object, `.usage/lock`, keeps compactors from
+//! racing in the first place (it expires, so a crashed holder blocks no
+//! one for long).
+//!
+//! `<function>/.current` objects say which code version each function's
+//! programs use now, as the local files do; each process announces its
+//! functions once.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Once, PoisonError, Weak};
+use std::time::Duration;
+
+use super::current::Current;
+use super::scan::{
+    FunctionDir, Scan, ScannedEntry, TEMP_PREFIX, TempFile, VersionDir, parse_entry_name,
+};
+use super::usage::{LOG_MAGIC, RECORD_LEN, Record, Usage, dir_hash};
+use super::{Cache, Cleared, OpenError, Problem, Progress, Verified, fsutil};
+use crate::store::{Put, Store};
+
+/// The usage directory in the store.
+const USAGE: &str = ".usage";
+const SUMMARY_PREFIX: &str = "summary-";
+const LEASE: &str = ".usage/lock";
+/// How long a compaction lease is good for.
+const LEASE_MS: u64 = 120_000;
+/// How long to wait for another compactor's lease.
+const LEASE_WAIT: Duration = Duration::from_secs(60);
+/// Upload buffered records at most this often.
+const UPLOAD_EVERY_MS: u64 = 5_000;
+/// ... or sooner when this many bytes are buffered.
+const UPLOAD_BYTES: usize = 256 * RECORD_LEN;
+/// Buffered records kept while the store cannot be reached.
+const MAX_PENDING: usize = 64 * 1024 * RECORD_LEN;
+/// A process that uploaded this many logs looks whether to compact.
+const COMPACT_CHECK_EVERY: u64 = 64;
+/// Compact when the store holds more logs than this.
+const COMPACT_AFTER_LOGS: usize = 256;
+
+impl Cache {
+    /// A cache in the shared store `store` (trusted: no marker check).
+    pub(crate) fn on_store(store: Arc<dyn Store>) -> Cache {
+        let root = PathBuf::from(store.location());
+        Cache::remote_at(root, store)
+    }
+}
+
+/// Opens the cache at the URL `path` (`s3://bucket/prefix`), refusing a
+/// prefix that holds something else.
+pub(crate) fn open(path: &Path) -> Result<Cache, OpenError> {
+    let io_error = |source: io::Error| OpenError::Io {
+        path: path.into(),
+        source,
+    };
+    let url = path.to_str().unwrap_or_default();
+    let store = crate::store::open_url(url).map_err(io_error)?;
+    match store.get(crate::store::MARKER).map_err(io_error)? {
+        Some(text) if String::from_utf8_lossy(&text).contains("memo cache") => {}
+        _ => {
+            return Err(if store.list("").map_err(io_error)?.is_empty() {
+                OpenError::Missing(path.into())
+            } else {
+                OpenError::Foreign(path.into())
+            });
+        }
+    }
+    Ok(Cache::on_store(store))
+}
+
+/// Walks the store: one listing, plus one read per `.current`.
+pub(crate) fn scan(store: &dyn Store, progress: &dyn Progress) -> io::Result<Scan> {
+    let started_ms = fsutil::now_ms();
+    progress.start("Listing", None);
+    type Versions = BTreeMap<String, (Vec<ScannedEntry>, Vec<(String, u64, u64)>)>;
+    let mut functions: BTreeMap<String, (bool, Versions)> = BTreeMap::new();
+    for object in store.list("")? {
+        let parts: Vec<&str> = object.path.split('/').collect();
+        let mtime_ms = fsutil::millis(object.modified);
+        match parts.as_slice() {
+            [function, ".current"] if !function.starts_with('.') => {
+                functions.entry((*function).to_owned()).or_default().0 = true;
+            }
+            [function, version, name]
+                if !function.starts_with('.') && !version.starts_with('.') =>
+            {
+                let versions = &mut functions.entry((*function).to_owned()).or_default().1;
+                let (entries, temps) = versions.entry((*version).to_owned()).or_default();
+                if let Some(key) = parse_entry_name(name.as_bytes()) {
+                    entries.push(ScannedEntry {
+                        key,
+                        ino: 0,
+                        size: object.size,
+                        disk: object.size,
+                        mtime_ms,
+                        version: 0,
+                    });
+                } else if name.starts_with(TEMP_PREFIX) {
+                    temps.push(((*name).to_owned(), object.size, mtime_ms));
+                }
+            }
+            _ => {}
+        }
+        progress.advance(1);
+    }
+    let mut scan = Scan {
+        started_ms,
+        ..Scan::default()
+    };
+    for (name, (has_current, versions)) in functions {
+        let current = if has_current {
+            store
+                .get(&format!("{name}/{}", super::current::CURRENT_FILE))?
+                .and_then(|text| Current::parse(&text))
+        } else {
+            None
+        };
+        let function = scan.functions.len();
+        let first = scan.versions.len();
+        for (version, (mut entries, temps)) in versions {
+            let index = scan.versions.len();
+            entries.sort_unstable_by_key(|e| e.key);
+            for entry in &mut entries {
+                entry.version = index as u32;
+            }
+            let start = scan.entries.len();
+            scan.entries.extend(entries);
+            scan.temps
+                .extend(temps.into_iter().map(|(name, size, mtime_ms)| TempFile {
+                    version: index,
+                    name,
+                    size,
+                    mtime_ms,
+                }));
+            scan.versions.push(VersionDir {
+                function,
+                name: version,
+                entries: start..scan.entries.len(),
+            });
+        }
+        scan.functions.push(FunctionDir {
+            hash: dir_hash(&name),
+            name,
+            current,
+            versions: first..scan.versions.len(),
+        });
+    }
+    progress.finish();
+    Ok(scan)
+}
+
+/// The usage objects of a store, as one listing saw them.
+struct Listed {
+    /// `(sequence, path)` of each summary, oldest first.
+    summaries: Vec<(u64, String)>,
+    /// Paths of the logs.
+    logs: Vec<String>,
+}
+
+fn list_usage(store: &dyn Store) -> io::Result<Listed> {
+    let mut listed = Listed {
+        summaries: Vec::new(),
+        logs: Vec::new(),
+    };
+    for object in store.list(USAGE)? {
+        let Some(name) = object.path.strip_prefix(".usage/") else {
+            continue;
+        };
+        if let Some(sequence) = name
+            .strip_prefix(SUMMARY_PREFIX)
+            .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+        {
+            listed.summaries.push((sequence, object.path.clone()));
+        } else if name.ends_with(".log") && !name.contains('/') {
+            listed.logs.push(object.path.clone());
+        }
+    }
+    listed.summaries.sort();
+    listed.logs.sort();
+    Ok(listed)
+}
+
+/// Adds the records of the log object `name` (its whole bytes).
+fn merge_log(usage: &mut Usage, name: &str, bytes: &[u8]) {
+    if let Some(records) = bytes.strip_prefix(&LOG_MAGIC) {
+        for chunk in records.chunks_exact(RECORD_LEN) {
+            if let Some(record) = Record::read(chunk) {
+                usage.apply(&record);
+            }
+        }
+    }
+    usage.cursors.insert(name.to_owned(), bytes.len() as u64);
+}
+
+/// The latest summary with every log it does not hold merged in, its
+/// sequence number, and the listing it came from. Starts over if a
+/// concurrent compaction deleted something on the way.
+fn read_state(store: &dyn Store) -> io::Result<(u64, Usage, Listed)> {
+    'attempt: for _ in 0..8 {
+        let listed = list_usage(store)?;
+        let (sequence, mut usage) = match listed.summaries.last() {
+            None => (0, Usage::default()),
+            Some((sequence, path)) => match store.get(path)? {
+                None => continue 'attempt,
+                Some(bytes) => (
+                    *sequence,
+                    Usage::decode(&bytes).unwrap_or_else(|| {
+                        tracing::warn!(target: "memory", path, "the usage summary is damaged; usage is recounted");
+                        Usage::default()
+                    }),
+                ),
+            },
+        };
+        for log in &listed.logs {
+            if usage.cursors.contains_key(log) {
+                continue;
+            }
+            match store.get(log)? {
+                Some(bytes) => merge_log(&mut usage, log, &bytes),
+                None => continue 'attempt,
+            }
+        }
+        let present: BTreeSet<&String> = listed.logs.iter().collect();
+        usage.cursors.retain(|name, _| present.contains(name));
+        return Ok((sequence, usage, listed));
+    }
+    Err(io::Error::other(
+        "the usage records keep changing under us (compactions racing)",
+    ))
+}
+
+/// Every usage record in the store, merged (nothing is written).
+pub(crate) fn load_usage(store: &dyn Store) -> io::Result<Usage> {
+    read_state(store).map(|(_, usage, _)| usage)
+}
+
+/// The compaction lease, released (deleted) on drop.
+struct Lease<'a> {
+    store: &'a dyn Store,
+    held: bool,
+}
+
+impl<'a> Lease<'a> {
+    /// Waits for the lease; takes over an expired one. Without it after
+    /// [`LEASE_WAIT`], compaction goes ahead anyway: the summary's
+    /// create-once sequence keeps it correct.
+    fn take(store: &'a dyn Store) -> io::Result<Lease<'a>> {
+        let deadline = fsutil::now_ms() + LEASE_WAIT.as_millis() as u64;
+        loop {
+            let now = fsutil::now_ms();
+            let text = format!("{}\n", now + LEASE_MS);
+            if store.put_if_absent(LEASE, &[text.as_bytes()])? == Put::Created {
+                return Ok(Lease { store, held: true });
+            }
+            let expires = store
+                .get(LEASE)?
+                .and_then(|text| String::from_utf8_lossy(&text).trim().parse::<u64>().ok());
+            match expires {
+                // Gone meanwhile: try again now.
+                None if store.get(LEASE)?.is_none() => continue,
+                Some(expires) if expires >= now && now < deadline => {
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                // Expired, unreadable, or waited long enough.
+                _ if now >= deadline => return Ok(Lease { store, held: false }),
+                _ => store.delete(LEASE)?,
+            }
+        }
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if self.held {
+            let _ = self.store.delete(LEASE);
+        }
+    }
+}
+
+/// Folds every log into a new summary, letting `edit` change it first and
+/// retiring the records of entries that no longer exist (older than
+/// `scan`, if given); deletes what the new summary makes redundant.
+pub(crate) fn compact(
+    store: &dyn Store,
+    scan: Option<&Scan>,
+    edit: impl FnOnce(&mut Usage),
+) -> io::Result<Usage> {
+    let _lease = Lease::take(store)?;
+    let present: Option<fsutil::KeyMap<u128, ()>> =
+        scan.map(|scan| scan.entries.iter().map(|e| (e.key, ())).collect());
+    let mut edit = Some(edit);
+    for _ in 0..8 {
+        let (sequence, mut usage, listed) = read_state(store)?;
+        // Applied once: should another compactor commit first (a lease
+        // that expired under us), the gone entries below are still retired.
+        if let Some(edit) = edit.take() {
+            edit(&mut usage);
+        }
+        if let (Some(scan), Some(present)) = (scan, &present) {
+            let gone: Vec<u128> = usage
+                .keys
+                .iter()
+                .filter(|(key, k)| k.last_use_ms < scan.started_ms && !present.contains_key(key))
+                .map(|(key, _)| *key)
+                .collect();
+            for key in gone {
+                usage.retire(key, None);
+            }
+        }
+        let next = format!("{USAGE}/{SUMMARY_PREFIX}{:016x}", sequence + 1);
+        if store.put_if_absent(&next, &[&usage.encode()])? == Put::Exists {
+            continue;
+        }
+        let redundant: Vec<String> = listed
+            .summaries
+            .iter()
+            .map(|(_, path)| path.clone())
+            .chain(
+                listed
+                    .logs
+                    .iter()
+                    .filter(|log| usage.cursors.contains_key(*log))
+                    .cloned(),
+            )
+            .collect();
+        store.delete_many(&redundant);
+        return Ok(usage);
+    }
+    Err(io::Error::other(
+        "cannot commit a usage summary: compactions keep racing",
+    ))
+}
+
+/// Removes the entries `victims` (indices into `scan`); returns those that
+/// could not be removed.
+pub(crate) fn remove_entries(
+    store: &dyn Store,
+    scan: &Scan,
+    victims: &[usize],
+    progress: &dyn Progress,
+) -> Vec<usize> {
+    progress.start("Removing", Some(victims.len() as u64));
+    let mut failed = Vec::new();
+    for chunk in victims.chunks(1000) {
+        let paths: Vec<String> = chunk
+            .iter()
+            .map(|&i| scan.entry_path(&scan.entries[i]))
+            .collect();
+        let not_removed: BTreeSet<String> = store.delete_many(&paths).into_iter().collect();
+        failed.extend(
+            chunk
+                .iter()
+                .zip(&paths)
+                .filter(|(_, path)| not_removed.contains(*path))
+                .map(|(&i, _)| i),
+        );
+        progress.advance(chunk.len() as u64);
+    }
+    progress.finish();
+    failed
+}
+
+/// Removes leftover temp objects (indices into `scan.temps`).
+pub(crate) fn remove_temps(store: &dyn Store, scan: &Scan, temps: &[usize]) {
+    let paths: Vec<String> = temps
+        .iter()
+        .map(|&t| {
+            let temp = &scan.temps[t];
+            let version = &scan.versions[temp.version];
+            let function = &scan.functions[version.function];
+            format!("{}/{}/{}", function.name, version.name, temp.name)
+        })
+        .collect();
+    store.delete_many(&paths);
+}
+
+/// [`Cache::clear`] on a store: every object of the functions, then their
+/// records.
+pub(crate) fn clear(
+    cache: &Cache,
+    store: &dyn Store,
+    scan: &Scan,
+    function: Option<usize>,
+    progress: &dyn Progress,
+) -> io::Result<Cleared> {
+    let functions: Vec<usize> = match function {
+        Some(f) => vec![f],
+        None => (0..scan.functions.len()).collect(),
+    };
+    let mut cleared = Cleared::default();
+    let mut paths = Vec::new();
+    for &f in &functions {
+        let name = &scan.functions[f].name;
+        for object in store.list(name)? {
+            if parse_entry_name(object.path.rsplit('/').next().unwrap_or("").as_bytes()).is_some() {
+                cleared.removed.add(object.size);
+            }
+            paths.push(object.path);
+        }
+        cleared.functions.push(name.clone());
+    }
+    progress.start("Removing", Some(paths.len() as u64));
+    let failed = store.delete_many(&paths);
+    progress.advance(paths.len() as u64);
+    progress.finish();
+    if let Some(first) = failed.first() {
+        return Err(io::Error::other(format!(
+            "cannot remove {}/{first} (and {} more)",
+            store.location(),
+            failed.len() - 1
+        )));
+    }
+    let hashes: Vec<u64> = functions.iter().map(|&f| scan.functions[f].hash).collect();
+    let all = function.is_none();
+    cache.forget(scan, |usage| {
+        if all {
+            usage.forget_all();
+        } else {
+            for hash in hashes {
+                usage.forget_function(hash);
+            }
+        }
+    })?;
+    Ok(cleared)
+}
+
+/// [`Cache::verify`] on a store: reads every entry.
+pub(crate) fn verify(
+    cache: &Cache,
+    store: &dyn Store,
+    scan: &Scan,
+    repair: bool,
+    progress: &dyn Progress,
+) -> io::Result<Verified> {
+    progress.start("Verifying", Some(scan.total_bytes()));
+    let mut problems = Vec::new();
+    for (i, entry) in scan.entries.iter().enumerate() {
+        let version = &scan.versions[entry.version as usize];
+        let function = &scan.functions[version.function];
+        let checked = match store.get(&scan.entry_path(entry)) {
+            Ok(Some(bytes)) => {
+                super::cache::check(&bytes, entry.key, &function.name, &version.name)
+            }
+            Ok(None) => continue,
+            Err(e) => Err(format!("cannot read it: {e}")),
+        };
+        if let Err(problem) = checked {
+            problems.push((i, problem));
+        }
+        progress.advance(entry.size);
+    }
+    progress.finish();
+    let mut verified = Verified::default();
+    for entry in &scan.entries {
+        verified.checked.add(entry.size);
+    }
+    let victims: Vec<usize> = problems.iter().map(|(i, _)| *i).collect();
+    let failed = if repair && !victims.is_empty() {
+        let failed = remove_entries(store, scan, &victims, &super::NoProgress);
+        let removed: Vec<u128> = victims
+            .iter()
+            .filter(|i| !failed.contains(i))
+            .map(|&i| scan.entries[i].key)
+            .collect();
+        cache.forget(scan, |usage| {
+            for key in removed {
+                usage.retire(key, None);
+            }
+        })?;
+        failed
+    } else {
+        Vec::new()
+    };
+    verified.problems = problems
+        .into_iter()
+        .map(|(i, problem)| Problem {
+            path: scan.entry_path(&scan.entries[i]),
+            problem,
+            size: scan.entries[i].size,
+            removed: repair && !failed.contains(&i),
+        })
+        .collect();
+    Ok(verified)
+}
+
+/// How many bytes the usage records take in the store.
+pub(crate) fn usage_bytes(store: &dyn Store) -> u64 {
+    store
+        .list(USAGE)
+        .map(|objects| objects.iter().map(|o| o.size).sum())
+        .unwrap_or(0)
+}
+
+/// Uploads `records` as one log, as a finished process would have.
+pub(crate) fn write_log(store: &dyn Store, records: &[Record]) -> io::Result<()> {
+    let mut bytes = LOG_MAGIC.to_vec();
+    for record in records {
+        record.write(&mut bytes);
+    }
+    let name = format!("{USAGE}/0-{:016x}.log", fsutil::random_u64());
+    store.put(&name, &[&bytes])
+}
+
+/// Uploads one process's usage records and `.current` announcements to a
+/// shared store: from a background thread every few seconds, and at once
+/// on [`Memory::flush_usage`](crate::Memory::flush_usage), drop and exit.
+pub(crate) struct RemoteSync {
+    store: Arc<dyn Store>,
+    /// `<host>-<pid>-<random>`: names this process's logs.
+    writer: String,
+    state: Mutex<SyncState>,
+}
+
+#[derive(Default)]
+struct SyncState {
+    pending: Vec<u8>,
+    /// When `pending` got its first record since the last upload.
+    pending_since_ms: u64,
+    /// Logs uploaded so far (their sequence numbers).
+    uploaded: u64,
+    /// Functions to announce: directory name and what `.current` says.
+    announce: Vec<(String, Current)>,
+}
+
+impl std::fmt::Debug for RemoteSync {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteSync")
+            .field("store", &self.store.location())
+            .field("writer", &self.writer)
+            .finish()
+    }
+}
+
+/// Live syncs, for the uploader thread and the exit handler.
+static SYNCS: Mutex<Vec<Weak<RemoteSync>>> = Mutex::new(Vec::new());
+/// Set once the process is exiting: records then go up at once.
+static EXITING: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn sync_at_exit() {
+    EXITING.store(true, Ordering::SeqCst);
+    for sync in live_syncs() {
+        let _ = sync.flush();
+    }
+}
+
+fn live_syncs() -> Vec<Arc<RemoteSync>> {
+    let mut syncs = SYNCS.lock().unwrap_or_else(PoisonError::into_inner);
+    syncs.retain(|weak| weak.strong_count() > 0);
+    syncs.iter().filter_map(Weak::upgrade).collect()
+}
+
+/// The thread that uploads what is due, twice a second.
+fn uploader() {
+    loop {
+        std::thread::sleep(Duration::from_millis(500));
+        if EXITING.load(Ordering::SeqCst) {
+            return;
+        }
+        let now = fsutil::now_ms();
+        for sync in live_syncs() {
+            let due = {
+                let state = sync.state();
+                (!state.pending.is_empty()
+                    && (state.pending.len() >= UPLOAD_BYTES
+                        || now.saturating_sub(state.pending_since_ms) >= UPLOAD_EVERY_MS))
+                    || !state.announce.is_empty()
+            };
+            if due && let Err(e) = sync.flush() {
+                tracing::debug!(target: "memory", %e, "cannot upload usage records");
+            }
+        }
+    }
+}
+
+impl RemoteSync {
+    pub(crate) fn new(store: Arc<dyn Store>) -> Arc<RemoteSync> {
+        let sync = Arc::new(RemoteSync {
+            store,
+            writer: format!(
+                "{}-{}-{:016x}",
+                host_name(),
+                std::process::id(),
+                fsutil::random_u64()
+            ),
+            state: Mutex::new(SyncState::default()),
+        });
+        static START: Once = Once::new();
+        START.call_once(|| {
+            // SAFETY: `sync_at_exit` is a plain `extern "C" fn()`; it never
+            // unwinds (every error is ignored).
+            unsafe { libc::atexit(sync_at_exit) };
+            let _ = std::thread::Builder::new()
+                .name("memo-usage-upload".into())
+                .spawn(uploader);
+        });
+        SYNCS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Arc::downgrade(&sync));
+        sync
+    }
+
+    /// The store it uploads to.
+    pub(crate) fn store(&self) -> Arc<dyn Store> {
+        Arc::clone(&self.store)
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, SyncState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Buffers records (whole 40-byte records) for upload.
+    pub(crate) fn records(&self, bytes: &[u8]) {
+        {
+            let mut state = self.state();
+            if state.pending.is_empty() {
+                state.pending_since_ms = fsutil::now_ms();
+            }
+            if state.pending.len() + bytes.len() <= MAX_PENDING {
+                state.pending.extend_from_slice(bytes);
+            }
+        }
+        if EXITING.load(Ordering::SeqCst) {
+            let _ = self.flush();
+        }
+    }
+
+    /// Queues `.current` of the function directory `dir`.
+    pub(crate) fn announce(&self, dir: &str, current: &Current) {
+        self.state()
+            .announce
+            .push((dir.to_owned(), current.clone()));
+    }
+
+    /// Uploads everything buffered now.
+    pub(crate) fn flush(&self) -> io::Result<()> {
+        let (records, sequence, announcements) = {
+            let mut state = self.state();
+            let records = std::mem::take(&mut state.pending);
+            let sequence = state.uploaded;
+            if !records.is_empty() {
+                state.uploaded += 1;
+            }
+            (records, sequence, std::mem::take(&mut state.announce))
+        };
+        let mut result = Ok(());
+        for (dir, current) in announcements {
+            if let Err(e) = announce(&*self.store, &dir, &current) {
+                result = Err(e);
+            }
+        }
+        if records.is_empty() {
+            return result;
+        }
+        let name = format!("{USAGE}/{}-{sequence:08x}.log", self.writer);
+        let mut log = LOG_MAGIC.to_vec();
+        log.extend_from_slice(&records);
+        if let Err(e) = self.store.put(&name, &[&log]) {
+            // Keep them for the next attempt (bounded).
+            let mut state = self.state();
+            if state.pending.len() + records.len() <= MAX_PENDING {
+                let newer = std::mem::replace(&mut state.pending, records);
+                state.pending.extend_from_slice(&newer);
+            }
+            return Err(e);
+        }
+        if (sequence + 1).is_multiple_of(COMPACT_CHECK_EVERY) && !EXITING.load(Ordering::SeqCst) {
+            self.compact_if_crowded();
+        }
+        result
+    }
+
+    /// Folds the logs into a summary when there are many.
+    fn compact_if_crowded(&self) {
+        let store = Arc::clone(&self.store);
+        let _ = std::thread::Builder::new()
+            .name("memo-usage".into())
+            .spawn(move || {
+                let crowded = list_usage(&*store).is_ok_and(|l| l.logs.len() > COMPACT_AFTER_LOGS);
+                if crowded && let Err(e) = compact(&*store, None, |_| {}) {
+                    tracing::debug!(target: "memory", %e, "cannot compact the usage records");
+                }
+            });
+    }
+}
+
+impl Drop for RemoteSync {
+    fn drop(&mut self) {
+        if let Err(e) = self.flush() {
+            tracing::debug!(target: "memory", %e, "cannot upload usage records");
+        }
+    }
+}
+
+/// Writes `<dir>/.current` in the store unless it says so already.
+fn announce(store: &dyn Store, dir: &str, current: &Current) -> io::Result<()> {
+    let path = format!("{dir}/{}", super::current::CURRENT_FILE);
+    if store
+        .get(&path)?
+        .and_then(|text| Current::parse(&text))
+        .as_ref()
+        == Some(current)
+    {
+        return Ok(());
+    }
+    store.put(&path, &[current.render().as_bytes()])
+}
+
+/// This machine's name, for log names (`[A-Za-z0-9-]` only).
+fn host_name() -> String {
+    let mut buffer = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname
+    // NUL-terminates within it or truncates.
+    let ok = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) } == 0;
+    let name: String = if ok {
+        buffer
+            .iter()
+            .take_while(|&&b| b != 0)
+            .map(|&b| {
+                if b.is_ascii_alphanumeric() || b == b'-' {
+                    b as char
+                } else {
+                    '_'
+                }
+            })
+            .take(64)
+            .collect()
+    } else {
+        String::new()
+    };
+    if name.is_empty() {
+        "host".to_owned()
+    } else {
+        name
+    }
+}
+
+/// Which logs and summaries a listing found: for tests.
+#[cfg(test)]
+fn usage_objects(store: &dyn Store) -> (usize, usize) {
+    let listed = list_usage(store).unwrap();
+    (listed.summaries.len(), listed.logs.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::FsStore;
+
+    fn record(key: u128, time_ms: u64, hit: bool) -> Record {
+        Record {
+            key,
+            function: 7,
+            time_ms,
+            kind: if hit {
+                super::super::usage::Kind::Hit
+            } else {
+                super::super::usage::Kind::Miss
+            },
+            duration_us: if hit { u64::MAX } else { 1000 },
+        }
+    }
+
+    #[test]
+    fn logs_fold_into_summaries_without_counting_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::open(dir.path()).unwrap();
+        write_log(&store, &[record(1, 10, false), record(1, 20, true)]).unwrap();
+        write_log(&store, &[record(2, 30, false)]).unwrap();
+        let loaded = load_usage(&store).unwrap();
+        assert_eq!(loaded.entry(1).unwrap().hits, 1);
+        compact(&store, None, |_| {}).unwrap();
+        assert_eq!(usage_objects(&store), (1, 0));
+        write_log(&store, &[record(1, 40, true)]).unwrap();
+        compact(&store, None, |_| {}).unwrap();
+        let after = load_usage(&store).unwrap();
+        assert_eq!(after.entry(1).unwrap().hits, 2);
+        assert_eq!(after.entry(2).unwrap().misses, 1);
+        assert_eq!(usage_objects(&store), (1, 0));
+        assert!(store.get(LEASE).unwrap().is_none(), "the lease is released");
+    }
+
+    #[test]
+    fn an_expired_lease_is_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::open(dir.path()).unwrap();
+        store.put(LEASE, &[b"1\n"]).unwrap();
+        compact(&store, None, |_| {}).unwrap();
+        assert!(store.get(LEASE).unwrap().is_none());
+    }
+
+    #[test]
+    fn announcements_are_written_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::open(dir.path()).unwrap();
+        let current = Current {
+            version: "0123456789abcdef".into(),
+            identity: "c::f".into(),
+        };
+        announce(&store, "c.f", &current).unwrap();
+        let written = std::fs::metadata(dir.path().join("c.f/.current"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        announce(&store, "c.f", &current).unwrap();
+        let again = std::fs::metadata(dir.path().join("c.f/.current"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        assert_eq!(written, again);
+    }
+}
