@@ -121,7 +121,7 @@ pub(crate) fn push(bytes: &[u8], dtype: Dtype) -> Option<Marker> {
             return Some(Marker {
                 offset: 0,
                 len: 0,
-                checksum: xxhash_rust::xxh3::xxh3_64(bytes),
+                checksum: super::checksum::of(bytes),
                 dtype: dtype as u8,
             });
         }
@@ -132,7 +132,7 @@ pub(crate) fn push(bytes: &[u8], dtype: Dtype) -> Option<Marker> {
             len: bytes.len(),
             offset,
         });
-        let checksum = xxhash_rust::xxh3::xxh3_64(bytes);
+        let checksum = super::checksum::of(bytes);
         Some(Marker {
             offset,
             len: bytes.len() as u64,

@@ -15,8 +15,8 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::sync::mpsc;
 
+use super::checksum::{self, Chunked};
 use memmap2::{MmapMut, MmapOptions};
-use xxhash_rust::xxh3::{Xxh3Default, xxh3_64};
 
 use super::element::as_bytes_mut;
 use super::{Array, Data, Element};
@@ -28,7 +28,7 @@ use super::{Array, Data, Element};
 const LARGE: usize = 32 << 20;
 
 /// Reads are issued, and hashed, in chunks of this size.
-const CHUNK: usize = 4 << 20;
+const CHUNK: usize = checksum::CHUNK;
 
 /// Below [`LARGE`], chunks small enough to be hashed from the cache.
 const CHUNK_IN_CACHE: usize = 256 << 10;
@@ -36,7 +36,7 @@ const CHUNK_IN_CACHE: usize = 256 << 10;
 /// `count` elements copied out of `bytes` (unaligned), if they match
 /// `checksum`.
 pub(super) fn from_bytes<T: Element>(bytes: &[u8], count: usize, checksum: u64) -> Option<Data<T>> {
-    if xxh3_64(bytes) != checksum {
+    if checksum::of(bytes) != checksum {
         return None;
     }
     let mut values = vec![T::default(); count];
@@ -63,7 +63,7 @@ pub(super) fn from_file<T: Element>(
         let spare = unsafe {
             std::slice::from_raw_parts_mut(values.as_mut_ptr().cast::<MaybeUninit<u8>>(), len)
         };
-        let mut hasher = Xxh3Default::new();
+        let mut hasher = Chunked::default();
         let mut offset = at;
         for chunk in spare.chunks_mut(CHUNK_IN_CACHE) {
             hasher.update(pread_exact(file, chunk, offset)?);
@@ -72,7 +72,7 @@ pub(super) fn from_file<T: Element>(
         // SAFETY: every byte was written by `pread_exact`, and any bytes
         // are a valid `T`.
         unsafe { values.set_len(count) };
-        return Ok((hasher.digest() == checksum).then_some(Data::Owned(values)));
+        return Ok((hasher.finish() == checksum).then_some(Data::Owned(values)));
     }
     let mut map = MmapOptions::new().len(len).map_anon()?;
     // SAFETY: advice about memory this map owns; ignoring it is harmless.
@@ -87,16 +87,16 @@ pub(super) fn from_file<T: Element>(
 }
 
 /// Fills `buffer` from `file` at `at`, while another thread hashes each
-/// chunk as soon as it is read; returns the xxh3-64 of all of it.
+/// chunk as soon as it is read; returns the checksum of all of it.
 fn read_and_hash(file: &File, at: u64, buffer: &mut MmapMut) -> io::Result<u64> {
     std::thread::scope(|scope| {
         let (filled, to_hash) = mpsc::sync_channel::<&[u8]>(4);
         let hasher = scope.spawn(move || {
-            let mut hasher = Xxh3Default::new();
+            let mut hasher = Chunked::default();
             for chunk in to_hash {
                 hasher.update(chunk);
             }
-            hasher.digest()
+            hasher.finish()
         });
         let mut offset = at;
         for chunk in buffer.chunks_mut(CHUNK) {
@@ -162,7 +162,7 @@ mod tests {
         let values: Vec<u64> = (0..(LARGE as u64 / 8) + 12345).collect();
         let bytes = as_bytes(&values).to_vec();
         let file = file_with(&[&[0u8; 64][..], &bytes].concat());
-        let checksum = xxh3_64(&bytes);
+        let checksum = checksum::of(&bytes);
         let loaded = Array {
             data: from_file::<u64>(&file, 64, values.len(), checksum)
                 .unwrap()
@@ -190,7 +190,7 @@ mod tests {
     fn small_loads_are_plain_vectors() {
         let values = [1.5f32, -2.0, 3.25];
         let file = file_with(as_bytes(&values));
-        let checksum = xxh3_64(as_bytes(&values));
+        let checksum = checksum::of(as_bytes(&values));
         let loaded = Array {
             data: from_file::<f32>(&file, 0, 3, checksum).unwrap().unwrap(),
         };

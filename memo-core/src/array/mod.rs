@@ -32,6 +32,7 @@
 //! ```
 
 mod blobs;
+mod checksum;
 mod element;
 mod load;
 #[cfg(feature = "ndarray")]
