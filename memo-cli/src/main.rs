@@ -58,12 +58,12 @@ Exit status:
 #[derive(Debug, Parser)]
 #[command(name = "memo", version, about, after_help = AFTER_HELP)]
 pub struct Cli {
-    /// The cache directory [default: $MEMO_CACHE_DIR, else ./.memo_cache]
+    /// The cache: a directory, or s3://bucket/prefix [default: $MEMO_CACHE_DIR, else ./.memo_cache]
     #[arg(
         long,
         short = 'l',
         global = true,
-        value_name = "DIR",
+        value_name = "LOCATION",
         help_heading = "Global options"
     )]
     location: Option<PathBuf>,
