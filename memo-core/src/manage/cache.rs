@@ -609,13 +609,29 @@ impl Cache {
         progress.finish();
         let mut problems = problems.into_inner().unwrap();
         problems.sort_by_key(|(i, _)| *i);
+        self.settle_verification(scan, problems, repair, |victims| {
+            remove_entries(&root, scan, victims, &super::NoProgress)
+        })
+    }
+
+    /// What `verify` reports, local or on a store: totals, the problems
+    /// found (`(entry index, problem)`, in index order) and, with `repair`,
+    /// their removal by `remove` (which returns the indices it failed to
+    /// remove); removed entries' usage is retired.
+    pub(crate) fn settle_verification(
+        &self,
+        scan: &Scan,
+        problems: Vec<(usize, String)>,
+        repair: bool,
+        remove: impl FnOnce(&[usize]) -> Vec<usize>,
+    ) -> io::Result<Verified> {
         let mut verified = Verified::default();
         for entry in &scan.entries {
             verified.checked.add(entry.size);
         }
         let victims: Vec<usize> = problems.iter().map(|(i, _)| *i).collect();
         let failed = if repair && !victims.is_empty() {
-            let failed = remove_entries(&root, scan, &victims, &super::NoProgress);
+            let failed = remove(&victims);
             let removed: Vec<u128> = victims
                 .iter()
                 .filter(|i| !failed.contains(i))

@@ -33,7 +33,7 @@ use super::scan::{
     FunctionDir, Scan, ScannedEntry, TEMP_PREFIX, TempFile, VersionDir, parse_entry_name,
 };
 use super::usage::{LOG_MAGIC, RECORD_LEN, Record, Usage, dir_hash};
-use super::{Cache, Cleared, OpenError, Problem, Progress, Verified, fsutil};
+use super::{Cache, Cleared, OpenError, Progress, Verified, fsutil};
 use crate::store::{Put, Store};
 
 /// The usage directory in the store.
@@ -467,37 +467,9 @@ pub(crate) fn verify(
         progress.advance(entry.size);
     }
     progress.finish();
-    let mut verified = Verified::default();
-    for entry in &scan.entries {
-        verified.checked.add(entry.size);
-    }
-    let victims: Vec<usize> = problems.iter().map(|(i, _)| *i).collect();
-    let failed = if repair && !victims.is_empty() {
-        let failed = remove_entries(store, scan, &victims, &super::NoProgress);
-        let removed: Vec<u128> = victims
-            .iter()
-            .filter(|i| !failed.contains(i))
-            .map(|&i| scan.entries[i].key)
-            .collect();
-        cache.forget(scan, |usage| {
-            for key in removed {
-                usage.retire(key, None);
-            }
-        })?;
-        failed
-    } else {
-        Vec::new()
-    };
-    verified.problems = problems
-        .into_iter()
-        .map(|(i, problem)| Problem {
-            path: scan.entry_path(&scan.entries[i]),
-            problem,
-            size: scan.entries[i].size,
-            removed: repair && !failed.contains(&i),
-        })
-        .collect();
-    Ok(verified)
+    cache.settle_verification(scan, problems, repair, |victims| {
+        remove_entries(store, scan, victims, &super::NoProgress)
+    })
 }
 
 /// How many bytes the usage records take in the store.
