@@ -99,3 +99,70 @@ pub fn walk(dir: &Path) -> Vec<String> {
     }
     found
 }
+
+/// A small crate built with cargo at test time, variant after variant in one
+/// directory, each run against one shared cache: for the tests of what code
+/// edits do to the cache (`code_change.rs`, `dependencies.rs`).
+pub struct FixtureCrate {
+    name: &'static str,
+    dir: tempfile::TempDir,
+    /// The cache every variant runs against.
+    pub cache: tempfile::TempDir,
+    target: PathBuf,
+}
+
+impl FixtureCrate {
+    /// A crate called `name` depending on this workspace's memo-core.
+    pub fn new(name: &'static str) -> FixtureCrate {
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("memo-{name}-"))
+            .tempdir()
+            .unwrap();
+        let manifest = include_str!("../fixtures/Cargo.toml.in")
+            .replace("@NAME@", name)
+            .replace(
+                "@MEMO_CORE@",
+                &workspace.join("memo-core").display().to_string(),
+            );
+        std::fs::write(dir.path().join("Cargo.toml"), manifest).unwrap();
+        // The workspace's lock file pins the same dependency versions, so the
+        // build needs no network; one target directory for every fixture
+        // crate builds memo-core's dependencies once.
+        std::fs::copy(workspace.join("Cargo.lock"), dir.path().join("Cargo.lock")).unwrap();
+        std::fs::create_dir(dir.path().join("src")).unwrap();
+        FixtureCrate {
+            name,
+            dir,
+            cache: cache_dir(),
+            target: workspace.join("target").join("fixture-crates"),
+        }
+    }
+
+    /// Builds the crate with `main_rs` as its `src/main.rs` and runs it. The
+    /// program must print `variant {variant}` (outside any cached function),
+    /// which proves each run uses the binary just built.
+    pub fn build_and_run(&self, variant: &str, main_rs: &str) -> Run {
+        std::fs::write(self.dir.path().join("src/main.rs"), main_rs).unwrap();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let build = Command::new(cargo)
+            .args(["build", "--quiet", "--offline", "--manifest-path"])
+            .arg(self.dir.path().join("Cargo.toml"))
+            .env("CARGO_TARGET_DIR", &self.target)
+            .status()
+            .expect("run cargo");
+        assert!(
+            build.success(),
+            "building the {variant} variant of {} failed",
+            self.name
+        );
+        let exe = self.target.join("debug").join(self.name);
+        let run = run_with(Command::new(exe).env("MEMO_CACHE_DIR", self.cache.path()));
+        assert_eq!(
+            run.count(&format!("variant {variant}")),
+            1,
+            "stale binary: {run:?}"
+        );
+        run
+    }
+}
