@@ -220,10 +220,9 @@ impl Call {
 }
 
 impl Found {
-    /// The entry, verified when it was read.
+    /// The entry, verified (checksum and key) when it was read.
     fn entry(&self) -> Entry<'_> {
-        Entry::parse_head(&self.stored.bytes, self.stored.len, None)
-            .expect("verified by read_entry")
+        Entry::parse_verified(&self.stored.bytes, self.stored.len).expect("verified by read_entry")
     }
 
     /// Decodes the output, or says why it cannot be used.

@@ -378,6 +378,23 @@ impl<'a> Entry<'a> {
         file_len: u64,
         expected_key: Option<u128>,
     ) -> Result<Entry<'a>, EntryError> {
+        Entry::parse_with(bytes, file_len, expected_key, true)
+    }
+
+    /// [`Entry::parse_head`] for bytes that passed it already and have not
+    /// changed since: the lengths are checked again (cheap), the checksum is
+    /// not recomputed. The call path parses an entry when it reads it and
+    /// again when it decodes it; the checksum is paid once.
+    pub(crate) fn parse_verified(bytes: &'a [u8], file_len: u64) -> Result<Entry<'a>, EntryError> {
+        Entry::parse_with(bytes, file_len, None, false)
+    }
+
+    fn parse_with(
+        bytes: &'a [u8],
+        file_len: u64,
+        expected_key: Option<u128>,
+        verify_checksum: bool,
+    ) -> Result<Entry<'a>, EntryError> {
         let Some((head, body)) = bytes.split_first_chunk::<HEADER_LEN>() else {
             return Err(if bytes.starts_with(&MAGIC) || MAGIC.starts_with(bytes) {
                 EntryError::Truncated {
@@ -412,7 +429,7 @@ impl<'a> Entry<'a> {
         let head_len = head_len as usize;
         let body = &body[..head_len - HEADER_LEN];
         let stored_sum = u128::from_le_bytes(head[CHECKSUM_AT..].try_into().unwrap());
-        if checksum(&head[..CHECKSUM_AT], body) != stored_sum {
+        if verify_checksum && checksum(&head[..CHECKSUM_AT], body) != stored_sum {
             return Err(EntryError::Checksum);
         }
         if expected_key.is_some_and(|key| key != header.key) {
