@@ -139,13 +139,10 @@ impl Memory {
         self.compress
     }
 
-    /// The mode set with [`Memory::mmap_mode`].
+    /// The mode set with [`Memory::mmap_mode`]. Whether it applies (a
+    /// compressed output cannot be mapped) is `CachedFn::array_mode`'s call.
     pub(crate) fn array_mode(&self) -> Option<MmapMode> {
-        if self.compress.is_some() {
-            None
-        } else {
-            self.mmap_mode
-        }
+        self.mmap_mode
     }
 
     /// The cache directory, or `None` for [`Memory::disabled`].
