@@ -79,15 +79,7 @@ pub(crate) fn call_key(prefix: Digest, type_args: &[&str], digests: &[Digest]) -
     hasher.digest128()
 }
 
-/// The code-version directory: the fingerprint's first 64 bits in hex.
-pub(crate) fn version_dir(fingerprint: u128) -> String {
-    format!("{:016x}", (fingerprint >> 64) as u64)
-}
-
-/// The store path of an entry.
-pub(crate) fn entry_path(function_dir: &str, version_dir: &str, key: Digest) -> String {
-    format!("{function_dir}/{version_dir}/{key:032x}.memo")
-}
+pub(crate) use crate::layout::{entry_path, version_dir};
 
 #[cfg(test)]
 mod tests {

@@ -309,6 +309,7 @@ mod handle;
 pub mod hash;
 mod info;
 mod key;
+mod layout;
 pub mod manage;
 mod memory;
 mod registry;

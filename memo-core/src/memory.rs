@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::access::Access;
 use crate::array::MmapMode;
-use crate::store::{EntryStore, FsStore};
+use crate::store::EntryStore;
 
 /// The environment variable that sets the default cache location.
 pub const CACHE_DIR_ENV: &str = "MEMO_CACHE_DIR";
@@ -40,6 +40,9 @@ pub const DEFAULT_DIR: &str = ".memo_cache";
 /// ```
 pub struct Memory {
     location: Option<PathBuf>,
+    /// `location` made absolute at first use: a relative location names
+    /// one directory for the `Memory`'s life, whatever `chdir` comes later.
+    resolved: OnceLock<PathBuf>,
     verbose: u8,
     pub(crate) access: Access,
     mmap_mode: Option<MmapMode>,
@@ -85,6 +88,7 @@ impl Memory {
     fn with_location(location: Option<PathBuf>) -> Self {
         Memory {
             location,
+            resolved: OnceLock::new(),
             verbose: 0,
             access: Access::Owner,
             mmap_mode: None,
@@ -155,29 +159,49 @@ impl Memory {
         self.verbose
     }
 
-    /// Deletes every entry of this cache (the directory itself and its
-    /// `.gitignore` stay). A disabled `Memory` has nothing to clear.
+    /// Deletes every entry of this cache and its usage records (the
+    /// directory itself, its marker and `.gitignore` stay). A disabled
+    /// `Memory` has nothing to clear.
+    ///
+    /// Only memo's own files are removed, each checked to be one; a
+    /// directory that is not a memo cache is refused with
+    /// [`NotACache`](crate::store::NotACache) and nothing in it is touched.
     pub fn clear(&self) -> io::Result<()> {
-        match &self.location {
-            None => Ok(()),
+        let Some(location) = self.root() else {
+            return Ok(());
+        };
+        if crate::store::is_url(location) || self.remote.is_set() {
             // A shared store (`s3://...`): its objects and the local tier.
-            Some(location) if crate::store::is_url(location) || self.remote.is_set() => {
-                match self.store() {
-                    Some(store) => store.clear(),
-                    // Says why it cannot be opened.
-                    None => crate::store::open(self, location)?.clear(),
-                }
-            }
-            Some(location) if !location.exists() => Ok(()),
-            Some(location) => FsStore::open_with(location, self.access)?.clear(),
+            return match self.store() {
+                Some(store) => store.clear(),
+                // Says why it cannot be opened.
+                None => crate::store::open(self, location)?.clear(),
+            };
         }
+        match std::fs::symlink_metadata(location) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            _ => self.clear_directory(location),
+        }
+    }
+
+    /// The location, resolved against the working directory once, at the
+    /// first call that needs it; `None` for [`Memory::disabled`].
+    pub(crate) fn root(&self) -> Option<&Path> {
+        let location = self.location.as_ref()?;
+        if crate::store::is_url(location) {
+            return Some(location);
+        }
+        Some(
+            self.resolved
+                .get_or_init(|| std::path::absolute(location).unwrap_or_else(|_| location.clone())),
+        )
     }
 
     /// The store, opened on first use.
     pub(crate) fn store(&self) -> Option<&dyn EntryStore> {
         self.store
             .get_or_init(|| {
-                let location = self.location.as_ref()?;
+                let location = self.root()?;
                 if let (Some(level), Some(mode)) = (self.compress, self.mmap_mode) {
                     crate::trace::warn(format_args!(
                         "{}: outputs are compressed (zstd level {level}), so arrays come back in \

@@ -2,6 +2,7 @@
 //! stale code versions, expiry, usage records and statistics.
 
 use std::io;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -146,7 +147,7 @@ impl Memory {
     /// This `Memory`'s directory as a [`Cache`], after flushing usage;
     /// `None` when disabled or not created yet.
     fn cache(&self) -> io::Result<Option<Cache>> {
-        let Some(location) = self.location() else {
+        let Some(location) = self.root() else {
             return Ok(None);
         };
         if crate::store::is_url(location) || self.remote.is_set() {
@@ -157,12 +158,28 @@ impl Memory {
             let _ = self.flush_usage();
             return Ok(Some(Cache::on_store(Arc::clone(store))));
         }
-        let root = std::path::absolute(location)?;
-        if !root.is_dir() {
+        if !location.is_dir() {
             return Ok(None);
         }
         let _ = self.flush_usage();
-        Ok(Some(Cache::at(root, self.access)))
+        Ok(Some(Cache::at(location.to_owned(), self.access)))
+    }
+
+    /// [`Memory::clear`] on a directory: every function and the usage
+    /// records, through the same checks as `memo clear`.
+    pub(crate) fn clear_directory(&self, root: &Path) -> io::Result<()> {
+        let _ = self.flush_usage();
+        let cache = Cache::at(root.to_owned(), self.access);
+        let scan = cache.scan(&NoProgress)?;
+        let cleared = cache.clear(&scan, None, &NoProgress)?;
+        if cleared.failed > 0 {
+            return Err(io::Error::other(format!(
+                "cannot remove {} entries of {}",
+                cleared.failed,
+                root.display()
+            )));
+        }
+        Ok(())
     }
 
     /// The usage recorder, created on first use.

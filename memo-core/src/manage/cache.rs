@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 
 use super::reduce::{Tally, current_versions, last_use_ms, remove_entries};
@@ -18,6 +18,7 @@ use super::{Progress, fsutil};
 use crate::access::Access;
 use crate::entry::{Entry, EntryMeta};
 use crate::store::Store;
+use crate::store::owned::{self, Proof};
 
 /// A cache directory, opened for inspection and management: what the
 /// `memo` binary works on.
@@ -72,7 +73,8 @@ pub enum OpenError {
     NotADirectory(PathBuf),
     /// A directory memo did not create: it is never touched.
     #[error(
-        "{} is not a memo cache: it has no CACHEDIR.TAG or .gitignore written by memo",
+        "{} is not a memo cache: it has no CACHEDIR.TAG written by memo, and memo never \
+         touches a directory it did not create",
         .0.display()
     )]
     Foreign(PathBuf),
@@ -202,6 +204,11 @@ pub struct Cleared {
     pub removed: Tally,
     /// Function directories removed.
     pub functions: Vec<String>,
+    /// Entries that could not be removed (a read-only cache).
+    pub failed: u64,
+    /// Files and directories left because they are not memo's (a user's
+    /// files inside the cache directory): memo never removes those.
+    pub kept: u64,
 }
 
 impl Cache {
@@ -231,25 +238,24 @@ impl Cache {
         if !metadata.is_dir() {
             return Err(OpenError::NotADirectory(path.into()));
         }
-        let marked = |name: &str, sign: &str| {
-            std::fs::read(root.join(name))
-                .is_ok_and(|text| String::from_utf8_lossy(&text).contains(sign))
-        };
-        if !marked("CACHEDIR.TAG", "memo cache") && !marked(".gitignore", "Created by memo") {
-            if let Err(e) = std::fs::read_dir(&root) {
-                return Err(OpenError::Io {
-                    path: path.into(),
-                    source: e,
-                });
-            }
-            return Err(OpenError::Foreign(path.into()));
-        }
         // Keep the sharing the cache was created with.
         let access = if metadata.permissions().mode() & 0o070 != 0 {
             Access::Group
         } else {
             Access::Owner
         };
+        match crate::store::claim::verify(&root, access) {
+            Ok(_) => {}
+            Err(e) if crate::store::claim::is_not_a_cache(&e) => {
+                return Err(OpenError::Foreign(path.into()));
+            }
+            Err(e) => {
+                return Err(OpenError::Io {
+                    path: path.into(),
+                    source: e,
+                });
+            }
+        }
         Ok(Cache {
             root,
             access,
@@ -258,7 +264,15 @@ impl Cache {
         })
     }
 
-    /// A `Memory`'s own cache directory (trusted: no marker check).
+    /// The cache directory, opened after checking (again: it may have been
+    /// replaced since `open`) that it is memo's. Every operation that
+    /// removes files starts here.
+    pub(crate) fn open_root(&self) -> io::Result<std::os::fd::OwnedFd> {
+        crate::store::claim::verify(&self.root, self.access)
+    }
+
+    /// A `Memory`'s own cache directory (checked by `open_root` before
+    /// anything is removed).
     pub(crate) fn at(root: PathBuf, access: Access) -> Cache {
         Cache {
             root,
@@ -520,7 +534,7 @@ impl Cache {
         if let Some(store) = &self.remote {
             return super::remote::clear(self, &**store, scan, function, progress);
         }
-        let root = fsutil::open_root(&self.root)?;
+        let root = self.open_root()?;
         let functions: Vec<usize> = match function {
             Some(f) => vec![f],
             None => (0..scan.functions.len()).collect(),
@@ -530,23 +544,30 @@ impl Cache {
             .flat_map(|&f| scan.functions[f].versions.clone())
             .flat_map(|v| scan.versions[v].entries.clone())
             .collect();
+        // Entries first, in parallel and counted; then whatever else of
+        // memo's each function directory holds (entries written since the
+        // scan, `.current`, temp files), and the directories once empty.
+        // Writers racing with a clear are normal on a shared cache: what
+        // they add after this starts may stay, and that is no failure.
+        let failed = remove_entries(&root, scan, &victims, Proof::Format, progress);
         let mut cleared = Cleared::default();
         for &i in &victims {
-            cleared.removed.add(scan.entries[i].size);
-        }
-        let failed = remove_entries(&root, scan, &victims, progress);
-        if let Some(&first) = failed.first() {
-            return Err(io::Error::other(format!(
-                "cannot remove {} (and {} more)",
-                scan.entry_path(&scan.entries[first]),
-                failed.len() - 1
-            )));
+            if !failed.contains(&i) {
+                cleared.removed.add(scan.entries[i].size);
+            }
         }
         for &f in &functions {
             let name = &scan.functions[f].name;
-            remove_tree(&root, name)?;
-            cleared.functions.push(name.clone());
+            let removal = owned::remove_function(&root, name)?;
+            cleared.kept += removal.kept;
+            if !owned::exists(
+                &root,
+                &std::ffi::CString::new(name.as_str()).unwrap_or_default(),
+            ) {
+                cleared.functions.push(name.clone());
+            }
         }
+        cleared.failed = failed.len() as u64;
         let hashes: Vec<u64> = functions.iter().map(|&f| scan.functions[f].hash).collect();
         let all = function.is_none();
         self.forget(scan, |usage| {
@@ -573,7 +594,7 @@ impl Cache {
         if let Some(store) = &self.remote {
             return super::remote::verify(self, &**store, scan, repair, progress);
         }
-        let root = fsutil::open_root(&self.root)?;
+        let root = self.open_root()?;
         progress.start("Verifying", Some(scan.total_bytes()));
         let problems = Mutex::new(Vec::new());
         let next = AtomicU64::new(0);
@@ -590,11 +611,18 @@ impl Cache {
                         for i in version.entries.clone() {
                             let entry = &scan.entries[i];
                             let checked = match &dir {
-                                Ok(dir) => read_at(dir, &format!("{:032x}.memo", entry.key))
-                                    .map_err(|e| format!("cannot read it: {e}"))
-                                    .and_then(|bytes| {
-                                        check(&bytes, entry.key, &function.name, &version.name)
-                                    }),
+                                Ok(dir) => {
+                                    match read_at(dir, &format!("{:032x}.memo", entry.key)) {
+                                        Ok(bytes) => {
+                                            check(&bytes, entry.key, &function.name, &version.name)
+                                        }
+                                        // Removed since the scan (a gc beside
+                                        // us): gone, not damaged.
+                                        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+                                        Err(e) => Err(format!("cannot read it: {e}")),
+                                    }
+                                }
+                                Err(Errno::NOENT) => Ok(()),
                                 Err(e) => Err(format!("cannot open its directory: {e}")),
                             };
                             if let Err(problem) = checked {
@@ -610,7 +638,7 @@ impl Cache {
         let mut problems = problems.into_inner().unwrap();
         problems.sort_by_key(|(i, _)| *i);
         self.settle_verification(scan, problems, repair, |victims| {
-            remove_entries(&root, scan, victims, &super::NoProgress)
+            remove_entries(&root, scan, victims, Proof::Damaged, &super::NoProgress)
         })
     }
 
@@ -750,35 +778,4 @@ fn read_at(dir: impl AsFd, name: &str) -> io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
     io::Read::read_to_end(&mut std::fs::File::from(file), &mut bytes)?;
     Ok(bytes)
-}
-
-/// Removes the directory `name` in `parent` and everything in it, never
-/// following a symlink (a planted link is removed, not its target).
-fn remove_tree(parent: impl AsFd, name: &str) -> io::Result<()> {
-    let dir = match fsutil::open_dir(&parent, name) {
-        Ok(dir) => dir,
-        Err(Errno::NOENT) => return Ok(()),
-        Err(Errno::NOTDIR | Errno::LOOP) => {
-            return Ok(rustix::fs::unlinkat(&parent, name, AtFlags::empty())?);
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let mut children = Vec::new();
-    fsutil::list(&dir, |child, is_dir, _| {
-        children.push((child.to_string_lossy().into_owned(), is_dir));
-    })?;
-    for (child, is_dir) in children {
-        if is_dir == Some(false) {
-            match rustix::fs::unlinkat(&dir, child.as_str(), AtFlags::empty()) {
-                Ok(()) | Err(Errno::NOENT) => {}
-                Err(e) => return Err(e.into()),
-            }
-        } else {
-            remove_tree(&dir, &child)?;
-        }
-    }
-    match rustix::fs::unlinkat(&parent, name, AtFlags::REMOVEDIR) {
-        Ok(()) | Err(Errno::NOENT) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
 }

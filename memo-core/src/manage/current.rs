@@ -80,7 +80,7 @@ pub(crate) fn announce(
 
 /// Replaces `.current` in an open function directory, atomically.
 pub(crate) fn write_at(function: impl AsFd, current: &Current, access: Access) -> io::Result<()> {
-    let temp = format!(".current-{:016x}", fsutil::random_u64());
+    let temp = crate::layout::current_temp_name(fsutil::random_u64());
     let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let mode = Mode::from_raw_mode(access.file_mode());
     let file = rustix::fs::openat(&function, temp.as_str(), flags, mode)?;

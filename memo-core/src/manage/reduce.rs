@@ -14,12 +14,13 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
-use rustix::fs::AtFlags;
 use rustix::io::Errno;
 
 use super::scan::{self, Scan, ScannedEntry};
 use super::usage::{self, Usage};
 use super::{Cache, Limits, Progress, fsutil};
+use crate::layout;
+use crate::store::owned::{self, Proof};
 
 /// Temp files older than this are left by a crash, not a write in progress.
 const TEMP_GRACE_MS: u64 = 3600 * 1000;
@@ -42,6 +43,35 @@ impl Tally {
     pub(crate) fn add(&mut self, bytes: u64) {
         self.entries += 1;
         self.bytes += bytes;
+    }
+
+    fn take(&mut self, bytes: u64) {
+        self.entries = self.entries.saturating_sub(1);
+        self.bytes = self.bytes.saturating_sub(bytes);
+    }
+}
+
+impl Reduced {
+    /// Moves the entries that were to go but stayed (`failed`, indices
+    /// into `scan`) from what the report says was removed to what is left:
+    /// a report says what happened, not what was planned.
+    fn settle_failures(&mut self, scan: &Scan, failed: &[usize], reasons: &[Option<Reason>]) {
+        self.failed = failed.len() as u64;
+        for &i in failed {
+            let entry = &scan.entries[i];
+            self.removed.take(entry.size);
+            self.after.add(entry.size);
+            match reasons[i] {
+                Some(Reason::Stale) => self.stale.take(entry.size),
+                Some(Reason::Expired) => self.expired.take(entry.size),
+                Some(Reason::Evicted) => self.evicted.take(entry.size),
+                None => {}
+            }
+            let function = &scan.functions[scan.versions[entry.version as usize].function].name;
+            if let Some(row) = self.functions.iter_mut().find(|row| &row.dir == function) {
+                row.removed.take(entry.size);
+            }
+        }
     }
 }
 
@@ -269,7 +299,7 @@ impl Cache {
         if let Some(store) = &self.remote {
             // Objects: no directories to tidy up.
             let failed = super::remote::remove_entries(&**store, &scan, &victims, progress);
-            report.failed = failed.len() as u64;
+            report.settle_failures(&scan, &failed, &reasons);
             super::remote::remove_temps(&**store, &scan, &temps);
             let failed: std::collections::HashSet<usize> = failed.into_iter().collect();
             let removed: Vec<u128> = victims
@@ -284,15 +314,19 @@ impl Cache {
             })?;
             return Ok(report);
         }
-        let root = fsutil::open_root(self.root())?;
-        let failed = remove_entries(&root, &scan, &victims, progress);
-        report.failed = failed.len() as u64;
+        let root = self.open_root()?;
+        let failed = remove_entries(&root, &scan, &victims, Proof::Format, progress);
+        report.settle_failures(&scan, &failed, &reasons);
+        let mut temps_removed = Tally::default();
         for &t in &temps {
             let temp = &scan.temps[t];
-            if let Ok(dir) = scan::open_version(&root, &scan, temp.version) {
-                let _ = rustix::fs::unlinkat(&dir, temp.name.as_str(), AtFlags::empty());
+            if let Ok(dir) = scan::open_version(&root, &scan, temp.version)
+                && owned::remove_temp(&dir, &temp.name).unwrap_or(false)
+            {
+                temps_removed.add(temp.size);
             }
         }
+        report.temp_files = temps_removed;
         // Version directories left empty go; a function's own directory
         // (and its `.current`) stays.
         let mut emptied: Vec<usize> = victims
@@ -304,7 +338,7 @@ impl Cache {
         for version in emptied {
             let dir = &scan.versions[version];
             if let Ok(function) = fsutil::open_dir(&root, &scan.functions[dir.function].name) {
-                let _ = rustix::fs::unlinkat(&function, dir.name.as_str(), AtFlags::REMOVEDIR);
+                let _ = owned::remove_dir_if_empty(&function, &dir.name);
             }
         }
         // Forget the removed entries' records (their counts stay in their
@@ -358,11 +392,14 @@ impl Cache {
 }
 
 /// Removes the entries `victims` (indices into the scan) on several
-/// threads; returns those that could not be removed.
+/// threads, each only if it is memo's (see `store::owned`); returns those
+/// still there afterwards (not memo's, or not removable: a read-only
+/// cache). An entry already gone (a concurrent gc) counts as removed.
 pub(crate) fn remove_entries(
     root: &OwnedFd,
     scan: &Scan,
     victims: &[usize],
+    proof: Proof,
     progress: &dyn Progress,
 ) -> Vec<usize> {
     progress.start("Removing", Some(victims.len() as u64));
@@ -386,6 +423,11 @@ pub(crate) fn remove_entries(
                         if open.as_ref().is_none_or(|(v, _)| *v != entry.version) {
                             match scan::open_version(root, scan, entry.version as usize) {
                                 Ok(dir) => open = Some((entry.version, dir)),
+                                // Its directory is gone: so is the entry.
+                                Err(Errno::NOENT) => {
+                                    open = None;
+                                    continue;
+                                }
                                 Err(_) => {
                                     open = None;
                                     failed.lock().unwrap().push(i);
@@ -394,12 +436,14 @@ pub(crate) fn remove_entries(
                             }
                         }
                         let (_, dir) = open.as_ref().expect("opened above");
-                        let name = scan::entry_name(entry.key);
+                        let name = layout::entry_name(entry.key);
                         let name =
                             std::ffi::CStr::from_bytes_with_nul(&name).expect("NUL-terminated");
-                        match rustix::fs::unlinkat(dir, name, AtFlags::empty()) {
-                            Ok(()) | Err(Errno::NOENT) => {}
-                            Err(_) => failed.lock().unwrap().push(i),
+                        match owned::remove_entry(dir, name, proof) {
+                            Ok(true) => {}
+                            // Gone already, or kept because it is not memo's.
+                            Ok(false) if !owned::exists(dir, name) => {}
+                            Ok(false) | Err(_) => failed.lock().unwrap().push(i),
                         }
                     }
                     progress.advance(chunk.len() as u64);

@@ -72,8 +72,8 @@ pub(crate) fn open(path: &Path) -> Result<Cache, OpenError> {
     };
     let url = path.to_str().unwrap_or_default();
     let store = crate::store::open_url(url).map_err(io_error)?;
-    match store.get(crate::store::MARKER).map_err(io_error)? {
-        Some(text) if String::from_utf8_lossy(&text).contains("memo cache") => {}
+    match store.get(crate::layout::MARKER).map_err(io_error)? {
+        Some(text) if text == crate::layout::MARKER_TEXT => {}
         _ => {
             return Err(if store.list("").map_err(io_error)?.is_empty() {
                 OpenError::Missing(path.into())
@@ -409,6 +409,11 @@ pub(crate) fn clear(
     for &f in &functions {
         let name = &scan.functions[f].name;
         for object in store.list(name)? {
+            // Only memo's own objects, in memo's own places.
+            if !crate::layout::is_function_object(name, &object.path) {
+                cleared.kept += 1;
+                continue;
+            }
             if parse_entry_name(object.path.rsplit('/').next().unwrap_or("").as_bytes()).is_some() {
                 cleared.removed.add(object.size);
             }

@@ -27,15 +27,7 @@ use super::{EntryStore, KeyGuard, StoredEntry, beneath, lock};
 use crate::access::Access;
 use crate::entry;
 use crate::hash::Digest;
-
-/// Files memo keeps at the top of a cache directory; everything else there
-/// is an entry directory.
-const GITIGNORE: &str = ".gitignore";
-const CACHEDIR_TAG: &str = "CACHEDIR.TAG";
-
-/// Named temp files (the fallback write path) start with this; `memo gc`
-/// removes any a crash left behind.
-pub(crate) const TEMP_PREFIX: &str = ".tmp-";
+use crate::layout;
 
 /// Entries up to this size are read with a single `read` call.
 const SMALL_ENTRY: usize = 16 * 1024;
@@ -88,34 +80,16 @@ impl FsStore {
         &self.root
     }
 
-    /// Opens (creating if needed) the cache directory at `root`.
+    /// Opens (creating if needed) the cache directory at `root`; refuses a
+    /// directory that is not a memo cache ([`NotACache`](super::NotACache)).
     pub(crate) fn open_with(root: &Path, access: Access) -> io::Result<FsStore> {
         let root = std::path::absolute(root)?;
-        if !root.is_dir() {
-            fs::create_dir_all(&root)?;
-            use std::os::unix::fs::PermissionsExt;
-            fs::set_permissions(&root, fs::Permissions::from_mode(access.dir_mode()))?;
-        }
-        let root_dir = rustix::fs::open(
-            &root,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )?;
-        let store = FsStore {
+        let root_dir = super::claim::claim(&root, access)?;
+        Ok(FsStore {
             root,
             root_dir,
             access,
-        };
-        // Best effort: a read-only cache has no need for them.
-        let _ = store.write_if_missing(
-            GITIGNORE,
-            b"# Created by memo: this directory is a cache.\n*\n",
-        );
-        let _ = store.write_if_missing(
-            CACHEDIR_TAG,
-            b"Signature: 8a477f597d28d172789f06886806bc55\n# This directory is a memo cache.\n",
-        );
-        Ok(store)
+        })
     }
 
     fn file_mode(&self) -> Mode {
@@ -129,15 +103,6 @@ impl FsStore {
             rustix::fs::fchmod(file, self.file_mode())?;
         }
         Ok(())
-    }
-
-    fn write_if_missing(&self, name: &str, contents: &[u8]) -> io::Result<()> {
-        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL;
-        match beneath::open(&self.root_dir, name, flags, self.file_mode()) {
-            Ok(file) => write_all(&file, contents),
-            Err(Errno::EXIST) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
     }
 
     /// Writes `bytes` to an anonymous file in `dir` and links it as `name`.
@@ -170,7 +135,7 @@ impl FsStore {
         let flags =
             OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let (temp_name, file) = loop {
-            let temp_name = format!("{TEMP_PREFIX}{:016x}.memo", random_u64());
+            let temp_name = layout::temp_name(random_u64());
             match rustix::fs::openat(dir, temp_name.as_str(), flags, self.file_mode()) {
                 Ok(file) => break (temp_name, file),
                 Err(Errno::EXIST) => continue,
@@ -206,7 +171,7 @@ fn link_fd(file: &OwnedFd, dir: &OwnedFd, name: &str) -> rustix::io::Result<()> 
 }
 
 /// A random 64-bit number for temp file names: uniqueness, not secrecy.
-fn random_u64() -> u64 {
+pub(crate) fn random_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u128(
@@ -222,7 +187,7 @@ fn write_parts(file: &OwnedFd, parts: &[&[u8]]) -> io::Result<()> {
     parts.iter().try_for_each(|part| write_all(file, part))
 }
 
-fn write_all(file: &OwnedFd, mut bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_all(file: &OwnedFd, mut bytes: &[u8]) -> io::Result<()> {
     while !bytes.is_empty() {
         match rustix::io::write(file, bytes) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -344,7 +309,7 @@ impl FsStore {
         let flags =
             OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let (temp_name, file) = loop {
-            let temp_name = format!("{TEMP_PREFIX}{:016x}.memo", random_u64());
+            let temp_name = layout::temp_name(random_u64());
             match rustix::fs::openat(&dir, temp_name.as_str(), flags, self.file_mode()) {
                 Ok(file) => break (temp_name, file),
                 Err(Errno::EXIST) => continue,
@@ -447,21 +412,8 @@ impl EntryStore for FsStore {
     }
 
     fn clear(&self) -> io::Result<()> {
-        for child in fs::read_dir(&self.root)? {
-            let child = child?;
-            let name = child.file_name();
-            if name == GITIGNORE || name == CACHEDIR_TAG || name == lock::LOCK_FILE {
-                continue;
-            }
-            // `file_type` does not follow symlinks: a planted link is
-            // removed, never the directory it points to.
-            if child.file_type()?.is_dir() {
-                fs::remove_dir_all(child.path())?;
-            } else {
-                fs::remove_file(child.path())?;
-            }
-        }
-        Ok(())
+        // Only memo's own files, checked one by one (`owned.rs`).
+        super::owned::remove_functions(&self.root_dir).map(drop)
     }
 
     fn remove(&self, path: &str) -> io::Result<()> {
@@ -469,17 +421,8 @@ impl EntryStore for FsStore {
     }
 
     fn remove_function(&self, dir: &str) -> io::Result<()> {
-        let dir = self.root.join(dir);
-        // Never follow a link planted in the cache: only a real directory goes.
-        match fs::symlink_metadata(&dir) {
-            Ok(meta) if meta.is_dir() => fs::remove_dir_all(&dir),
-            Ok(_) => Err(io::Error::other(format!(
-                "{} is not a directory; not removed",
-                dir.display()
-            ))),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e),
-        }
+        // Never follows a link planted in the cache; removes only memo's files.
+        super::owned::remove_function(&self.root_dir, dir).map(drop)
     }
 
     fn root(&self) -> &Path {

@@ -34,9 +34,11 @@
 //! ```
 
 mod beneath;
+pub(crate) mod claim;
 mod fs;
 mod lock;
 mod object;
+pub(crate) mod owned;
 mod remote;
 #[cfg(feature = "s3")]
 mod runtime;
@@ -49,13 +51,13 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
+pub use claim::NotACache;
 pub use fs::FsStore;
 pub use object::{ObjectMeta, Put, Store, valid_path};
 pub use remote::LOCAL_TIER_ENV;
 pub(crate) use remote::{Remote, is_url, open, open_url};
 #[cfg(feature = "s3")]
 pub use s3::{S3Store, S3StoreBuilder};
-pub(crate) use tier::MARKER;
 
 use crate::hash::Digest;
 

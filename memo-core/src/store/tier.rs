@@ -33,14 +33,10 @@ use super::object::{Put, Store};
 use super::{EntryStore, FsStore, KeyGuard, StoredEntry};
 use crate::entry::Entry;
 use crate::hash::Digest;
+use crate::layout::{MARKER, MARKER_TEXT};
 
 /// How long a shared store that failed is left alone.
 pub(crate) const OFFLINE_FOR: Duration = Duration::from_secs(30);
-
-/// The marker that tells `memo` a prefix holds a memo cache.
-pub(crate) const MARKER: &str = "CACHEDIR.TAG";
-pub(crate) const MARKER_TEXT: &[u8] =
-    b"Signature: 8a477f597d28d172789f06886806bc55\n# This directory is a memo cache.\n";
 
 /// A local cache directory in front of a shared store.
 #[derive(Debug)]

@@ -1,0 +1,203 @@
+//! The layout of a cache directory: every name memo creates, in one place.
+//!
+//! ```text
+//! <location>/
+//!   CACHEDIR.TAG         the marker: proves the directory is a memo cache
+//!   .gitignore           "*": a cache is never committed
+//!   .locks               compute-once locks
+//!   .usage/              usage records
+//!   <function>/          one per function identity (`key::dir_name`)
+//!     .current           the code version its programs use now
+//!     <version>/         16 hex digits
+//!       <key>.memo       32 hex digits
+//!       .tmp-<16 hex>.memo   a write in progress, or left by a crash
+//! ```
+//!
+//! Anything that removes files asks these predicates first: memo deletes
+//! only what has one of its own names in one of its own places (and, for
+//! entries, its own format: see `store::owned`).
+
+/// The marker file. Its content, [`MARKER_TEXT`], is what proves a
+/// directory is a memo cache: other tools (cargo, for one) write a
+/// `CACHEDIR.TAG` too, with other text.
+pub(crate) const MARKER: &str = "CACHEDIR.TAG";
+
+/// The marker's content: the Cache Directory Tagging signature, then memo's
+/// own line.
+pub(crate) const MARKER_TEXT: &[u8] =
+    b"Signature: 8a477f597d28d172789f06886806bc55\n# This directory is a memo cache.\n";
+
+/// Keeps a cache out of git.
+pub(crate) const GITIGNORE: &str = ".gitignore";
+
+/// The `.gitignore` memo writes.
+pub(crate) const GITIGNORE_TEXT: &[u8] = b"# Created by memo: this directory is a cache.\n*\n";
+
+/// The compute-once lock file.
+pub(crate) const LOCK_FILE: &str = ".locks";
+
+/// The usage records' directory.
+pub(crate) const USAGE_DIR: &str = ".usage";
+
+/// A function's current code version, inside its directory.
+pub(crate) const CURRENT_FILE: &str = ".current";
+
+/// Named temp files of entries (the fallback write path) start with this.
+pub(crate) const TEMP_PREFIX: &str = ".tmp-";
+
+/// Temp files of `.current` start with this.
+pub(crate) const CURRENT_TEMP_PREFIX: &str = ".current-";
+
+/// The longest marker or `.gitignore` memo reads: anything longer is not
+/// one of its own.
+pub(crate) const MARKER_CAP: usize = 512;
+
+/// The names memo keeps at the top of a cache directory besides function
+/// directories.
+pub(crate) fn is_top_level_file(name: &str) -> bool {
+    matches!(name, MARKER | GITIGNORE | LOCK_FILE | USAGE_DIR)
+}
+
+/// Whether `name` could be a function directory `key::dir_name` made: ASCII
+/// letters, digits, `_` and `.`, optionally `-` and 16 hex digits, never
+/// starting with a dot.
+pub(crate) fn is_function_dir(name: &str) -> bool {
+    let readable = match name.rsplit_once('-') {
+        Some((readable, hash)) if is_hex(hash, 16) => readable,
+        Some(_) => return false,
+        None => name,
+    };
+    !readable.is_empty()
+        && !readable.starts_with('.')
+        && readable
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+}
+
+/// The code-version directory of a fingerprint: its first 64 bits in hex.
+pub(crate) fn version_dir(fingerprint: u128) -> String {
+    format!("{:016x}", (fingerprint >> 64) as u64)
+}
+
+/// Whether `name` is a code-version directory's name.
+pub(crate) fn is_version_dir(name: &str) -> bool {
+    is_hex(name, 16)
+}
+
+/// The store path of an entry.
+pub(crate) fn entry_path(function_dir: &str, version_dir: &str, key: u128) -> String {
+    format!("{function_dir}/{version_dir}/{key:032x}.memo")
+}
+
+/// An entry's file name, NUL-terminated, without allocating.
+pub(crate) fn entry_name(key: u128) -> [u8; 38] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut name = [0u8; 38];
+    for (i, slot) in name[..32].iter_mut().enumerate() {
+        *slot = HEX[((key >> (124 - 4 * i)) & 0xf) as usize];
+    }
+    name[32..37].copy_from_slice(b".memo");
+    name
+}
+
+/// The key an entry file name stands for.
+pub(crate) fn parse_entry_name(name: &[u8]) -> Option<u128> {
+    let hex = name.strip_suffix(b".memo")?;
+    if hex.len() != 32 || !hex.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return None;
+    }
+    u128::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()
+}
+
+/// A new name for an entry's temp file.
+pub(crate) fn temp_name(random: u64) -> String {
+    format!("{TEMP_PREFIX}{random:016x}.memo")
+}
+
+/// Whether `name` is an entry temp file's name ([`temp_name`]).
+pub(crate) fn is_temp_name(name: &str) -> bool {
+    name.strip_prefix(TEMP_PREFIX)
+        .and_then(|rest| rest.strip_suffix(".memo"))
+        .is_some_and(|hex| is_hex(hex, 16))
+}
+
+/// A new name for a `.current` temp file.
+pub(crate) fn current_temp_name(random: u64) -> String {
+    format!("{CURRENT_TEMP_PREFIX}{random:016x}")
+}
+
+/// Whether `name` is a `.current` temp file's name.
+pub(crate) fn is_current_temp_name(name: &str) -> bool {
+    name.strip_prefix(CURRENT_TEMP_PREFIX)
+        .is_some_and(|hex| is_hex(hex, 16))
+}
+
+/// Whether the object `path` of a store is one of memo's files in the
+/// function directory `function`: `<function>/.current`, or an entry or
+/// temp file in one of its code versions.
+pub(crate) fn is_function_object(function: &str, path: &str) -> bool {
+    let Some(rest) = path
+        .strip_prefix(function)
+        .and_then(|r| r.strip_prefix('/'))
+    else {
+        return false;
+    };
+    match rest.split_once('/') {
+        None => rest == CURRENT_FILE,
+        Some((version, name)) => {
+            is_version_dir(version)
+                && (parse_entry_name(name.as_bytes()).is_some() || is_temp_name(name))
+        }
+    }
+}
+
+fn is_hex(text: &str, len: usize) -> bool {
+    text.len() == len && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn function_dirs_are_what_dir_name_makes() {
+        for identity in [
+            "my_crate::f",
+            "m::describe<u32>",
+            "a.b",
+            ".hidden",
+            "x::y::z",
+        ] {
+            let name = crate::key::dir_name(identity);
+            assert!(is_function_dir(&name), "{name}");
+        }
+        for foreign in [".git", "src-main", "my dir", "", "-0123456789abcdef", "a/b"] {
+            assert!(!is_function_dir(foreign), "{foreign}");
+        }
+    }
+
+    #[test]
+    fn entry_and_temp_names_round_trip() {
+        let key = 0x0123_4567_89ab_cdef_0011_2233_4455_6677;
+        let name = entry_name(key);
+        assert_eq!(parse_entry_name(&name[..37]), Some(key));
+        assert_eq!(
+            entry_path("f", "0123456789abcdef", key).as_bytes()[19..],
+            name[..37]
+        );
+        assert!(is_temp_name(&temp_name(7)));
+        assert!(!is_temp_name(".tmp-notes.memo"));
+        assert!(is_current_temp_name(&current_temp_name(7)));
+        assert!(is_version_dir(&version_dir(u128::MAX)));
+        assert!(!is_version_dir("src"));
+        let entry = entry_path("f", "0123456789abcdef", key);
+        assert!(is_function_object("f", &entry));
+        assert!(is_function_object("f", "f/.current"));
+        assert!(!is_function_object("f", "f/notes.txt"));
+        assert!(!is_function_object("f", "f2/.current"));
+        assert!(!is_function_object(
+            "f",
+            &format!("f/0123456789abcdef/x/{}", &entry[19..])
+        ));
+    }
+}

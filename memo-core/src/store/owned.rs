@@ -1,0 +1,321 @@
+//! Removing only what memo can prove is its own.
+//!
+//! Every operation that deletes files — clear, gc, limits, forget, verify's
+//! repair — goes through here. A file goes only when it has one of memo's
+//! names in one of memo's places (see `layout.rs`), is a regular file (a
+//! planted link is never followed, and never taken for an entry), and, for
+//! an entry, starts with memo's magic bytes. A directory goes only by
+//! `rmdir`, which the kernel refuses while anything is left in it: a user's
+//! file inside a cache keeps its directory, and is reported, not removed.
+
+use std::ffi::CStr;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+
+use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::io::Errno;
+
+use crate::entry::MAGIC;
+use crate::layout;
+
+/// How much proof an entry file needs before it is removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Proof {
+    /// Its name, and memo's magic at its start.
+    Format,
+    /// Its name only: verify just read it and found it damaged (a flipped
+    /// magic byte is damage too), and repair was asked for.
+    Damaged,
+}
+
+/// What a removal did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Removal {
+    /// Files removed.
+    pub files: u64,
+    /// Names left because memo cannot prove they are its own.
+    pub kept: u64,
+}
+
+impl std::ops::AddAssign for Removal {
+    fn add_assign(&mut self, other: Removal) {
+        self.files += other.files;
+        self.kept += other.kept;
+    }
+}
+
+/// Removes the entry `name` (an entry file name) from the open version
+/// directory `dir`. `Ok(false)`: nothing there, or not memo's (kept).
+pub(crate) fn remove_entry(dir: impl AsFd, name: &CStr, proof: Proof) -> rustix::io::Result<bool> {
+    if layout::parse_entry_name(name.to_bytes()).is_none() {
+        return Ok(false);
+    }
+    let owned = match proof {
+        Proof::Damaged => is_regular(&dir, name)?,
+        Proof::Format => starts_like_entry(&dir, name, false)?,
+    };
+    if !owned {
+        return Ok(false);
+    }
+    match rustix::fs::unlinkat(&dir, name, AtFlags::empty()) {
+        Ok(()) => Ok(true),
+        Err(Errno::NOENT) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Removes the temp file `name` from the open version directory `dir`: a
+/// write in progress, or left by a crash. It may be shorter than the magic
+/// (a crash right after creating it) but never holds anything else.
+pub(crate) fn remove_temp(dir: impl AsFd, name: &str) -> rustix::io::Result<bool> {
+    if !layout::is_temp_name(name) || !starts_like_entry(&dir, name, true)? {
+        return Ok(false);
+    }
+    match rustix::fs::unlinkat(&dir, name, AtFlags::empty()) {
+        Ok(()) => Ok(true),
+        Err(Errno::NOENT) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Removes a code-version directory `name` of the open function directory
+/// `function`: its entries and temp files, then the directory if nothing
+/// else is left in it.
+pub(crate) fn remove_version(function: impl AsFd, name: &str) -> io::Result<Removal> {
+    let mut removal = Removal::default();
+    if !layout::is_version_dir(name) {
+        removal.kept += 1;
+        return Ok(removal);
+    }
+    let dir = match open_dir(&function, name) {
+        Ok(dir) => dir,
+        Err(Errno::NOENT) => return Ok(removal),
+        Err(Errno::NOTDIR | Errno::LOOP) => {
+            removal.kept += 1;
+            return Ok(removal);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    for child in children(&dir)? {
+        let removed = match child.to_str().ok() {
+            Some(text) if layout::is_temp_name(text) => remove_temp(&dir, text)?,
+            _ => remove_entry(&dir, &child, Proof::Format)?,
+        };
+        if removed {
+            removal.files += 1;
+        } else if exists(&dir, &child) {
+            removal.kept += 1;
+        }
+    }
+    remove_dir_if_empty(&function, name)?;
+    Ok(removal)
+}
+
+/// Removes the function directory `name` of the open cache directory
+/// `root`: every code version, its `.current`, then the directory itself
+/// if nothing else is left in it.
+pub(crate) fn remove_function(root: impl AsFd, name: &str) -> io::Result<Removal> {
+    let mut removal = Removal::default();
+    if !layout::is_function_dir(name) {
+        removal.kept += 1;
+        return Ok(removal);
+    }
+    let function = match open_dir(&root, name) {
+        Ok(dir) => dir,
+        Err(Errno::NOENT) => return Ok(removal),
+        Err(Errno::NOTDIR | Errno::LOOP) => {
+            removal.kept += 1;
+            return Ok(removal);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    for child in children(&function)? {
+        let Some(text) = child.to_str().ok() else {
+            removal.kept += 1;
+            continue;
+        };
+        if layout::is_version_dir(text) {
+            removal += remove_version(&function, text)?;
+        } else if text == layout::CURRENT_FILE || layout::is_current_temp_name(text) {
+            if is_small_regular(&function, &child)? {
+                match rustix::fs::unlinkat(&function, &child, AtFlags::empty()) {
+                    Ok(()) => removal.files += 1,
+                    Err(Errno::NOENT) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            } else {
+                removal.kept += 1;
+            }
+        } else {
+            removal.kept += 1;
+        }
+    }
+    remove_dir_if_empty(&root, name)?;
+    Ok(removal)
+}
+
+/// Removes every function directory of the open cache directory `root`
+/// (markers, locks and usage records stay).
+pub(crate) fn remove_functions(root: impl AsFd) -> io::Result<Removal> {
+    let mut removal = Removal::default();
+    for child in children(&root)? {
+        match child.to_str().ok() {
+            Some(name) if layout::is_top_level_file(name) => {}
+            Some(name) if layout::is_function_dir(name) => {
+                removal += remove_function(&root, name)?;
+            }
+            _ => removal.kept += 1,
+        }
+    }
+    Ok(removal)
+}
+
+/// `rmdir`: a directory still holding anything (a user's file, or an entry
+/// a concurrent writer just added) stays, and that is no failure.
+pub(crate) fn remove_dir_if_empty(parent: impl AsFd, name: &str) -> io::Result<bool> {
+    match rustix::fs::unlinkat(parent, name, AtFlags::REMOVEDIR) {
+        Ok(()) => Ok(true),
+        Err(Errno::NOENT | Errno::NOTEMPTY | Errno::EXIST) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn open_dir(parent: impl AsFd, name: &str) -> rustix::io::Result<OwnedFd> {
+    rustix::fs::openat(
+        parent,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+}
+
+/// The names in an open directory, without `.` and `..`.
+fn children(dir: impl AsFd) -> io::Result<Vec<std::ffi::CString>> {
+    let mut names = Vec::new();
+    for entry in rustix::fs::Dir::read_from(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name != c"." && name != c".." {
+            names.push(name.to_owned());
+        }
+    }
+    Ok(names)
+}
+
+/// Whether anything is at `name` in `dir` (a link counts; not followed).
+pub(crate) fn exists(dir: impl AsFd, name: &CStr) -> bool {
+    rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).is_ok()
+}
+
+fn open_file<P: rustix::path::Arg>(dir: impl AsFd, name: P) -> rustix::io::Result<Option<OwnedFd>> {
+    // Never follows a link, never blocks on a FIFO.
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    match rustix::fs::openat(dir, name, flags, Mode::empty()) {
+        Ok(file) => Ok(Some(file)),
+        Err(Errno::NOENT | Errno::LOOP | Errno::NXIO) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn regular_len(file: &OwnedFd) -> rustix::io::Result<Option<u64>> {
+    let stat = rustix::fs::fstat(file)?;
+    let regular =
+        rustix::fs::FileType::from_raw_mode(stat.st_mode) == rustix::fs::FileType::RegularFile;
+    Ok(regular.then_some(stat.st_size as u64))
+}
+
+fn is_regular<P: rustix::path::Arg>(dir: impl AsFd, name: P) -> rustix::io::Result<bool> {
+    Ok(match open_file(dir, name)? {
+        Some(file) => regular_len(&file)?.is_some(),
+        None => false,
+    })
+}
+
+fn is_small_regular(dir: impl AsFd, name: &CStr) -> rustix::io::Result<bool> {
+    Ok(match open_file(dir, name)? {
+        Some(file) => regular_len(&file)?.is_some_and(|len| len <= layout::MARKER_CAP as u64),
+        None => false,
+    })
+}
+
+/// Whether `name` is a regular file starting with memo's magic (or, with
+/// `partial`, with a prefix of it, as a write cut short leaves).
+fn starts_like_entry<P: rustix::path::Arg>(
+    dir: impl AsFd,
+    name: P,
+    partial: bool,
+) -> rustix::io::Result<bool> {
+    let Some(file) = open_file(dir, name)? else {
+        return Ok(false);
+    };
+    if regular_len(&file)?.is_none() {
+        return Ok(false);
+    }
+    let mut start = [0u8; MAGIC.len()];
+    let read = rustix::io::pread(&file, &mut start, 0)?;
+    Ok(start[..read] == MAGIC[..read] && (partial || read == MAGIC.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root(dir: &std::path::Path) -> OwnedFd {
+        rustix::fs::open(dir, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()).unwrap()
+    }
+
+    #[test]
+    fn only_memo_files_go_and_foreign_ones_keep_their_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let version = dir.path().join("my_crate.f/0123456789abcdef");
+        std::fs::create_dir_all(&version).unwrap();
+        let entry = format!("{:032x}.memo", 1);
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(b"rest of an entry");
+        std::fs::write(version.join(&entry), &bytes).unwrap();
+        // Named like an entry, but not one.
+        std::fs::write(version.join(format!("{:032x}.memo", 2)), "my notes").unwrap();
+        std::fs::write(version.join(layout::temp_name(3)), &MAGIC[..3]).unwrap();
+        std::fs::write(
+            dir.path().join("my_crate.f/.current"),
+            "0123456789abcdef\nf\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(dir.path().join("src/.git")).unwrap();
+        std::fs::write(dir.path().join("Cargo.toml"), "").unwrap();
+
+        let removal = remove_functions(root(dir.path())).unwrap();
+        assert_eq!(removal.files, 3, "{removal:?}");
+        assert!(!version.join(&entry).exists());
+        assert!(version.join(format!("{:032x}.memo", 2)).exists());
+        assert!(!dir.path().join("my_crate.f/.current").exists());
+        assert!(dir.path().join("src/.git").is_dir());
+        assert!(dir.path().join("Cargo.toml").exists());
+    }
+
+    #[test]
+    fn emptied_directories_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let version = dir.path().join("f/0123456789abcdef");
+        std::fs::create_dir_all(&version).unwrap();
+        std::fs::write(version.join(format!("{:032x}.memo", 1)), MAGIC).unwrap();
+        let removal = remove_functions(root(dir.path())).unwrap();
+        assert_eq!(removal, Removal { files: 1, kept: 0 });
+        assert!(!dir.path().join("f").exists());
+    }
+
+    #[test]
+    fn links_are_never_followed_or_taken_for_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let target = outside.path().join("precious.memo");
+        std::fs::write(&target, MAGIC).unwrap();
+        let version = dir.path().join("f/0123456789abcdef");
+        std::fs::create_dir_all(&version).unwrap();
+        std::os::unix::fs::symlink(&target, version.join(format!("{:032x}.memo", 1))).unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("g")).unwrap();
+        remove_functions(root(dir.path())).unwrap();
+        assert!(target.exists());
+        assert!(std::fs::symlink_metadata(dir.path().join("g")).is_ok());
+    }
+}
