@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 
-use super::reduce::{Tally, current_versions, last_use_ms, remove_entries};
+use super::reduce::{Leftovers, Tally, current_versions, last_use_ms, remove_entries};
 use super::scan::{self, Scan, ScannedEntry};
 use super::usage::{self, EntryUsage, Usage, dir_hash};
 use super::{Progress, fsutil};
@@ -549,10 +549,10 @@ impl Cache {
         // scan, `.current`, temp files), and the directories once empty.
         // Writers racing with a clear are normal on a shared cache: what
         // they add after this starts may stay, and that is no failure.
-        let failed = remove_entries(&root, scan, &victims, Proof::Format, progress);
+        let left = remove_entries(&root, scan, &victims, Proof::Format, progress);
         let mut cleared = Cleared::default();
         for &i in &victims {
-            if !failed.contains(&i) {
+            if !left.contains(i) {
                 cleared.removed.add(scan.entries[i].size);
             }
         }
@@ -567,7 +567,7 @@ impl Cache {
                 cleared.functions.push(name.clone());
             }
         }
-        cleared.failed = failed.len() as u64;
+        cleared.failed = left.failed.len() as u64;
         let hashes: Vec<u64> = functions.iter().map(|&f| scan.functions[f].hash).collect();
         let all = function.is_none();
         self.forget(scan, |usage| {
@@ -651,18 +651,18 @@ impl Cache {
         scan: &Scan,
         problems: Vec<(usize, String)>,
         repair: bool,
-        remove: impl FnOnce(&[usize]) -> Vec<usize>,
+        remove: impl FnOnce(&[usize]) -> Leftovers,
     ) -> io::Result<Verified> {
         let mut verified = Verified::default();
         for entry in &scan.entries {
             verified.checked.add(entry.size);
         }
         let victims: Vec<usize> = problems.iter().map(|(i, _)| *i).collect();
-        let failed = if repair && !victims.is_empty() {
-            let failed = remove(&victims);
+        let left = if repair && !victims.is_empty() {
+            let left = remove(&victims);
             let removed: Vec<u128> = victims
                 .iter()
-                .filter(|i| !failed.contains(i))
+                .filter(|&&i| !left.contains(i))
                 .map(|&i| scan.entries[i].key)
                 .collect();
             self.forget(scan, |usage| {
@@ -670,17 +670,21 @@ impl Cache {
                     usage.retire(key, None);
                 }
             })?;
-            failed
+            left
         } else {
-            Vec::new()
+            Leftovers::default()
         };
         verified.problems = problems
             .into_iter()
             .map(|(i, problem)| Problem {
                 path: scan.entry_path(&scan.entries[i]),
-                problem,
+                problem: if left.foreign.contains(&i) {
+                    format!("{problem}; named like an entry but not memo's: left in place")
+                } else {
+                    problem
+                },
                 size: scan.entries[i].size,
-                removed: repair && !failed.contains(&i),
+                removed: repair && !left.contains(i),
             })
             .collect();
         Ok(verified)

@@ -55,9 +55,10 @@ impl Reduced {
     /// Moves the entries that were to go but stayed (`failed`, indices
     /// into `scan`) from what the report says was removed to what is left:
     /// a report says what happened, not what was planned.
-    fn settle_failures(&mut self, scan: &Scan, failed: &[usize], reasons: &[Option<Reason>]) {
-        self.failed = failed.len() as u64;
-        for &i in failed {
+    fn settle_failures(&mut self, scan: &Scan, left: &Leftovers, reasons: &[Option<Reason>]) {
+        self.failed = left.failed.len() as u64;
+        self.kept = left.foreign.len() as u64;
+        for &i in left.failed.iter().chain(&left.foreign) {
             let entry = &scan.entries[i];
             self.removed.take(entry.size);
             self.after.add(entry.size);
@@ -111,8 +112,10 @@ pub struct Reduced {
     pub after: Tally,
     /// Leftover temp files removed (crashed writes, older than an hour).
     pub temp_files: Tally,
-    /// Entries that could not be removed.
+    /// Entries that could not be removed (a read-only cache).
     pub failed: u64,
+    /// Files named like entries that are not memo's: left where they are.
+    pub kept: u64,
     /// What was removed, per function directory that lost anything.
     pub functions: Vec<FunctionRemoval>,
 }
@@ -299,7 +302,12 @@ impl Cache {
         if let Some(store) = &self.remote {
             // Objects: no directories to tidy up.
             let failed = super::remote::remove_entries(&**store, &scan, &victims, progress);
-            report.settle_failures(&scan, &failed, &reasons);
+            let left = Leftovers {
+                failed,
+                foreign: Vec::new(),
+            };
+            report.settle_failures(&scan, &left, &reasons);
+            let failed = left.failed;
             super::remote::remove_temps(&**store, &scan, &temps);
             let failed: std::collections::HashSet<usize> = failed.into_iter().collect();
             let removed: Vec<u128> = victims
@@ -315,8 +323,8 @@ impl Cache {
             return Ok(report);
         }
         let root = self.open_root()?;
-        let failed = remove_entries(&root, &scan, &victims, Proof::Format, progress);
-        report.settle_failures(&scan, &failed, &reasons);
+        let left = remove_entries(&root, &scan, &victims, Proof::Format, progress);
+        report.settle_failures(&scan, &left, &reasons);
         let mut temps_removed = Tally::default();
         for &t in &temps {
             let temp = &scan.temps[t];
@@ -343,10 +351,9 @@ impl Cache {
         }
         // Forget the removed entries' records (their counts stay in their
         // functions' totals), and those of entries that are gone anyway.
-        let failed: std::collections::HashSet<usize> = failed.into_iter().collect();
         let removed: fsutil::KeyMap<u128, ()> = victims
             .iter()
-            .filter(|i| !failed.contains(i))
+            .filter(|&&i| !left.contains(i))
             .map(|&i| (scan.entries[i].key, ()))
             .collect();
         self.forget(&scan, |usage| {
@@ -391,22 +398,37 @@ impl Cache {
     }
 }
 
+/// What [`remove_entries`] could not remove (indices into the scan).
+#[derive(Debug, Default)]
+pub(crate) struct Leftovers {
+    /// Removal failed (a read-only cache, a permission).
+    pub failed: Vec<usize>,
+    /// Named like an entry but not memo's: never removed.
+    pub foreign: Vec<usize>,
+}
+
+impl Leftovers {
+    pub(crate) fn contains(&self, i: usize) -> bool {
+        self.failed.contains(&i) || self.foreign.contains(&i)
+    }
+}
+
 /// Removes the entries `victims` (indices into the scan) on several
-/// threads, each only if it is memo's (see `store::owned`); returns those
-/// still there afterwards (not memo's, or not removable: a read-only
-/// cache). An entry already gone (a concurrent gc) counts as removed.
+/// threads, each only if it is memo's (see `store::owned`); says which
+/// stayed. An entry already gone (a concurrent gc) counts as removed.
 pub(crate) fn remove_entries(
     root: &OwnedFd,
     scan: &Scan,
     victims: &[usize],
     proof: Proof,
     progress: &dyn Progress,
-) -> Vec<usize> {
+) -> Leftovers {
     progress.start("Removing", Some(victims.len() as u64));
     // By directory, then inode: the file system frees them in sequence.
     let mut victims = victims.to_vec();
     victims.sort_unstable_by_key(|&i| (scan.entries[i].version, scan.entries[i].ino));
     let failed = Mutex::new(Vec::new());
+    let foreign = Mutex::new(Vec::new());
     let next = AtomicU64::new(0);
     let chunks: Vec<&[usize]> = victims.chunks(CHUNK).collect();
     std::thread::scope(|threads| {
@@ -441,9 +463,10 @@ pub(crate) fn remove_entries(
                             std::ffi::CStr::from_bytes_with_nul(&name).expect("NUL-terminated");
                         match owned::remove_entry(dir, name, proof) {
                             Ok(true) => {}
-                            // Gone already, or kept because it is not memo's.
+                            // Gone already.
                             Ok(false) if !owned::exists(dir, name) => {}
-                            Ok(false) | Err(_) => failed.lock().unwrap().push(i),
+                            Ok(false) => foreign.lock().unwrap().push(i),
+                            Err(_) => failed.lock().unwrap().push(i),
                         }
                     }
                     progress.advance(chunk.len() as u64);
@@ -452,5 +475,8 @@ pub(crate) fn remove_entries(
         }
     });
     progress.finish();
-    failed.into_inner().unwrap()
+    Leftovers {
+        failed: failed.into_inner().unwrap(),
+        foreign: foreign.into_inner().unwrap(),
+    }
 }

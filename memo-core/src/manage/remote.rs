@@ -472,8 +472,9 @@ pub(crate) fn verify(
         progress.advance(entry.size);
     }
     progress.finish();
-    cache.settle_verification(scan, problems, repair, |victims| {
-        remove_entries(store, scan, victims, &super::NoProgress)
+    cache.settle_verification(scan, problems, repair, |victims| super::reduce::Leftovers {
+        failed: remove_entries(store, scan, victims, &super::NoProgress),
+        foreign: Vec::new(),
     })
 }
 

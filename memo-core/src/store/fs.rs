@@ -153,6 +153,22 @@ impl FsStore {
     }
 }
 
+/// Runs a write again when its directory vanished under it. A gc removes
+/// a code-version directory once it is empty, and may do so between a
+/// writer creating that directory and linking its entry in: the link then
+/// fails with `ENOENT`. Creating the directory again is the whole remedy,
+/// and a concurrent gc is normal on a shared cache, so it is no failure.
+fn retry_if_dir_vanished<T>(mut write: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    const ATTEMPTS: usize = 4;
+    for _ in 1..ATTEMPTS {
+        match write() {
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
+            done => return done,
+        }
+    }
+    write()
+}
+
 /// Links the open anonymous file `file` into `dir` as `name`.
 ///
 /// `AT_EMPTY_PATH` links the descriptor itself but needs the
@@ -286,6 +302,14 @@ impl FsStore {
         path: &str,
         fill: &mut dyn FnMut(&OwnedFd) -> io::Result<bool>,
     ) -> io::Result<Outcome> {
+        retry_if_dir_vanished(|| self.create_once(path, fill))
+    }
+
+    fn create_once(
+        &self,
+        path: &str,
+        fill: &mut dyn FnMut(&OwnedFd) -> io::Result<bool>,
+    ) -> io::Result<Outcome> {
         let (dir, name) = self.parent(path, true)?;
         let flags = OFlags::WRONLY | OFlags::TMPFILE | OFlags::CLOEXEC;
         match rustix::fs::openat(&dir, ".", flags, self.file_mode()) {
@@ -396,11 +420,13 @@ impl EntryStore for FsStore {
     }
 
     fn write(&self, path: &str, parts: &[&[u8]]) -> io::Result<()> {
-        let (dir, name) = self.parent(path, true)?;
-        if self.link_new(&dir, name, parts)? {
-            return Ok(());
-        }
-        self.replace(&dir, name, parts)
+        retry_if_dir_vanished(|| {
+            let (dir, name) = self.parent(path, true)?;
+            if self.link_new(&dir, name, parts)? {
+                return Ok(());
+            }
+            self.replace(&dir, name, parts)
+        })
     }
 
     fn lock(&self, key: Digest) -> io::Result<KeyGuard> {

@@ -23,8 +23,11 @@ use crate::layout;
 pub(crate) enum Proof {
     /// Its name, and memo's magic at its start.
     Format,
-    /// Its name only: verify just read it and found it damaged (a flipped
-    /// magic byte is damage too), and repair was asked for.
+    /// Verify just read it and found it damaged, and repair was asked for:
+    /// its name, and either memo's magic (whole, or cut short) or, where
+    /// damage hit the magic, the key its name says in the header's key
+    /// field. A user's file that happens to carry an entry's name has
+    /// neither.
     Damaged,
 }
 
@@ -47,11 +50,11 @@ impl std::ops::AddAssign for Removal {
 /// Removes the entry `name` (an entry file name) from the open version
 /// directory `dir`. `Ok(false)`: nothing there, or not memo's (kept).
 pub(crate) fn remove_entry(dir: impl AsFd, name: &CStr, proof: Proof) -> rustix::io::Result<bool> {
-    if layout::parse_entry_name(name.to_bytes()).is_none() {
+    let Some(key) = layout::parse_entry_name(name.to_bytes()) else {
         return Ok(false);
-    }
+    };
     let owned = match proof {
-        Proof::Damaged => is_regular(&dir, name)?,
+        Proof::Damaged => looks_like_damaged_entry(&dir, name, key)?,
         Proof::Format => starts_like_entry(&dir, name, false)?,
     };
     if !owned {
@@ -224,11 +227,21 @@ fn regular_len(file: &OwnedFd) -> rustix::io::Result<Option<u64>> {
     Ok(regular.then_some(stat.st_size as u64))
 }
 
-fn is_regular<P: rustix::path::Arg>(dir: impl AsFd, name: P) -> rustix::io::Result<bool> {
-    Ok(match open_file(dir, name)? {
-        Some(file) => regular_len(&file)?.is_some(),
-        None => false,
-    })
+/// The header's key field: where an entry says which key it holds.
+const KEY_FIELD: std::ops::Range<usize> = 32..48;
+
+fn looks_like_damaged_entry(dir: impl AsFd, name: &CStr, key: u128) -> rustix::io::Result<bool> {
+    let Some(file) = open_file(dir, name)? else {
+        return Ok(false);
+    };
+    if regular_len(&file)?.is_none() {
+        return Ok(false);
+    }
+    let mut start = [0u8; KEY_FIELD.end];
+    let read = rustix::io::pread(&file, &mut start, 0)?;
+    let magic = read.min(MAGIC.len());
+    Ok(start[..magic] == MAGIC[..magic]
+        || (read == KEY_FIELD.end && start[KEY_FIELD] == key.to_le_bytes()))
 }
 
 fn is_small_regular(dir: impl AsFd, name: &CStr) -> rustix::io::Result<bool> {

@@ -1,0 +1,61 @@
+//! A program for the ownership tests, run as a real process:
+//! `owner_worker COMMAND ARGS...`, caching in `$MEMO_CACHE_DIR`.
+//!
+//! - `square N...`: calls the cached `square`, printing `computing ...`
+//!   when its body runs;
+//! - `clear`, `gc`, `reduce`, `forget N`: every library operation that
+//!   removes files (`Memory::clear`, `gc_stale`, `reduce_size` to nothing,
+//!   a handle's `clear`), printing `ok` or `error: ...`;
+//! - `relative FROM TO`: with a `Memory` on the relative location `rel`,
+//!   computes in `FROM`, then changes into `TO` and clears: the clear must
+//!   act on `FROM/rel`, where the `Memory` first resolved it.
+
+use std::sync::LazyLock;
+
+use memory::Memory;
+use memory::manage::Limits;
+
+#[memory::cache]
+fn square(x: u64) -> u64 {
+    println!("computing square({x})");
+    x * x
+}
+
+static RELATIVE: LazyLock<Memory> = LazyLock::new(|| Memory::new("rel"));
+
+#[memory::cache(memory = RELATIVE)]
+fn cube(x: u64) -> u64 {
+    println!("computing cube({x})");
+    x * x * x
+}
+
+fn report<T, E: std::fmt::Display>(result: Result<T, E>) {
+    match result {
+        Ok(_) => println!("ok"),
+        Err(e) => println!("error: {e}"),
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let numbers = || {
+        args[1..]
+            .iter()
+            .map(|a| a.parse::<u64>().expect("a number"))
+    };
+    let memory = memory::default_memory();
+    match args.first().map(String::as_str) {
+        Some("square") => numbers().for_each(|x| println!("square({x}) = {}", square(x))),
+        Some("clear") => report(memory.clear()),
+        Some("gc") => report(memory.gc_stale()),
+        Some("reduce") => report(memory.reduce_size(Limits::new().items(0))),
+        Some("forget") => numbers().for_each(|x| report(memory::handle(|| square(x)).clear())),
+        Some("relative") => {
+            std::env::set_current_dir(&args[1]).unwrap();
+            println!("cube(2) = {}", cube(2));
+            std::env::set_current_dir(&args[2]).unwrap();
+            report(RELATIVE.clear());
+        }
+        other => panic!("unknown command {other:?}"),
+    }
+}
