@@ -4,7 +4,7 @@
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use memo_tests::{cache_dir, entry_files, run_with};
+use memo_tests::{cache_dir, entry_files, run, run_with};
 use memory::Memory;
 
 const WORKER: &str = env!("CARGO_BIN_EXE_worker");
@@ -86,6 +86,8 @@ fn an_unwritable_cache_still_returns_results_with_one_warning() {
     // Root ignores permission bits, so block writes structurally: the
     // function's directory is a regular file.
     let cache = cache_dir();
+    run(WORKER, cache.path(), &["square", "1"]);
+    std::fs::remove_dir_all(cache.path().join("worker.square")).unwrap();
     std::fs::write(cache.path().join("worker.square"), b"not a directory").unwrap();
     let mut command = std::process::Command::new(WORKER);
     command

@@ -73,8 +73,7 @@ pub enum OpenError {
     NotADirectory(PathBuf),
     /// A directory memo did not create: it is never touched.
     #[error(
-        "{} is not a memo cache: it has no CACHEDIR.TAG written by memo, and memo never \
-         touches a directory it did not create",
+        "{} is not a memo cache: memo never touches a directory it did not create",
         .0.display()
     )]
     Foreign(PathBuf),
