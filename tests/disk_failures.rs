@@ -176,6 +176,39 @@ fn a_read_only_cache_serves_hits_and_computes_the_rest() {
     assert_eq!(entry_files(cache.path()).len(), 2);
 }
 
+#[test]
+fn gc_on_a_read_only_cache_reports_what_really_happened() {
+    let cache = cache_dir();
+    run(WORKER, cache.path(), &["square", "1", "2", "3", "4"]);
+    make_read_only(cache.path());
+    let mut command = Command::new(memo_tests::memo_cli());
+    command
+        .args([
+            "--location",
+            cache.path().to_str().unwrap(),
+            "--no-progress",
+            "--json",
+        ])
+        .args(["gc", "--items-limit", "0"]);
+    // Permission bits do not stop root: run `memo` as `nobody` then.
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        std::fs::set_permissions(
+            cache.path().parent().unwrap(),
+            std::fs::Permissions::from_mode(0o1777),
+        )
+        .ok();
+        command.uid(65534).gid(65534);
+    }
+    let output = command.output().unwrap();
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {output:?}"));
+    assert_eq!(output.status.code(), Some(1), "entries stayed: {output:?}");
+    assert_eq!(report["removed"]["entries"], 0, "{report}");
+    assert_eq!(report["failed"], 4, "{report}");
+    assert_eq!(entry_files(cache.path()).len(), 4);
+}
+
 /// Directories `0555`, files `0444`, readable by anyone.
 fn make_read_only(dir: &Path) {
     for child in std::fs::read_dir(dir).unwrap().flatten() {

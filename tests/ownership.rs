@@ -8,22 +8,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use memo_tests::{cache_dir, entry_files, run, run_with};
+use memo_tests::{cache_dir, entry_files, memo_cli, run, run_with};
 
 const WORKER: &str = env!("CARGO_BIN_EXE_owner_worker");
-
-/// The `memo` tool, built beside this test by `cargo test --workspace`.
-fn memo_cli() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let memo = exe.parent().unwrap().parent().unwrap().join("memo");
-    assert!(
-        memo.is_file(),
-        "{} is missing: build the workspace (`cargo test --workspace`, or \
-         `cargo build -p memo-cli`) before running this test",
-        memo.display()
-    );
-    memo
-}
 
 /// Every file and directory below `dir` (links not followed), with each
 /// file's contents.

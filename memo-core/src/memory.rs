@@ -42,7 +42,7 @@ pub struct Memory {
     location: Option<PathBuf>,
     /// `location` made absolute at first use: a relative location names
     /// one directory for the `Memory`'s life, whatever `chdir` comes later.
-    resolved: OnceLock<PathBuf>,
+    resolved: Box<OnceLock<PathBuf>>,
     verbose: u8,
     pub(crate) access: Access,
     mmap_mode: Option<MmapMode>,
@@ -88,7 +88,7 @@ impl Memory {
     fn with_location(location: Option<PathBuf>) -> Self {
         Memory {
             location,
-            resolved: OnceLock::new(),
+            resolved: Box::default(),
             verbose: 0,
             access: Access::Owner,
             mmap_mode: None,

@@ -44,6 +44,24 @@ pub fn run_with(command: &mut Command) -> Run {
     run
 }
 
+/// The `memo` tool, built beside the tests by `cargo test --workspace`
+/// (the tests crate cannot depend on a binary of another package).
+pub fn memo_cli() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    let memo = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("a test binary lives in target/<profile>/deps")
+        .join("memo");
+    assert!(
+        memo.is_file(),
+        "{} is missing: build the workspace (`cargo test --workspace`, or \
+         `cargo build -p memo-cli`) before running this test",
+        memo.display()
+    );
+    memo
+}
+
 /// Every entry file (`*.memo`) below `dir`, sorted.
 pub fn entry_files(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();

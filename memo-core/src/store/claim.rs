@@ -303,7 +303,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         rustix::fs::mknodat(
             rustix::fs::CWD,
-            &dir.path().join(MARKER),
+            dir.path().join(MARKER),
             rustix::fs::FileType::Fifo,
             Mode::from_raw_mode(0o600),
             0,

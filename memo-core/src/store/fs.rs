@@ -169,6 +169,16 @@ fn retry_if_dir_vanished<T>(mut write: impl FnMut() -> io::Result<T>) -> io::Res
     write()
 }
 
+/// A failure in a directory that was removed meanwhile (its link count is
+/// 0: the kernel then answers `O_TMPFILE` with `EPERM`, a link with
+/// `ENOENT`) becomes `ENOENT`, which [`retry_if_dir_vanished`] retries.
+fn vanished_as_missing(dir: &OwnedFd, error: io::Error) -> io::Error {
+    match rustix::fs::fstat(dir) {
+        Ok(stat) if stat.st_nlink == 0 => io::Error::from_raw_os_error(libc::ENOENT),
+        _ => error,
+    }
+}
+
 /// Links the open anonymous file `file` into `dir` as `name`.
 ///
 /// `AT_EMPTY_PATH` links the descriptor itself but needs the
@@ -305,20 +315,31 @@ impl FsStore {
         retry_if_dir_vanished(|| self.create_once(path, fill))
     }
 
+    /// [`FsStore::create`], once.
     fn create_once(
         &self,
         path: &str,
         fill: &mut dyn FnMut(&OwnedFd) -> io::Result<bool>,
     ) -> io::Result<Outcome> {
         let (dir, name) = self.parent(path, true)?;
+        self.create_in(&dir, name, fill)
+            .map_err(|e| vanished_as_missing(&dir, e))
+    }
+
+    fn create_in(
+        &self,
+        dir: &OwnedFd,
+        name: &str,
+        fill: &mut dyn FnMut(&OwnedFd) -> io::Result<bool>,
+    ) -> io::Result<Outcome> {
         let flags = OFlags::WRONLY | OFlags::TMPFILE | OFlags::CLOEXEC;
-        match rustix::fs::openat(&dir, ".", flags, self.file_mode()) {
+        match rustix::fs::openat(dir, ".", flags, self.file_mode()) {
             Ok(file) => {
                 self.exact_mode(&file)?;
                 if !fill(&file)? {
                     return Ok(Outcome::Nothing);
                 }
-                match link_fd(&file, &dir, name) {
+                match link_fd(&file, dir, name) {
                     Ok(()) => return Ok(Outcome::Created),
                     Err(Errno::EXIST) => return Ok(Outcome::Exists),
                     Err(Errno::NOENT) if !Path::new("/proc/self/fd").exists() => {}
@@ -334,7 +355,7 @@ impl FsStore {
             OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let (temp_name, file) = loop {
             let temp_name = layout::temp_name(random_u64());
-            match rustix::fs::openat(&dir, temp_name.as_str(), flags, self.file_mode()) {
+            match rustix::fs::openat(dir, temp_name.as_str(), flags, self.file_mode()) {
                 Ok(file) => break (temp_name, file),
                 Err(Errno::EXIST) => continue,
                 Err(e) => return Err(e.into()),
@@ -345,13 +366,13 @@ impl FsStore {
             if !fill(&file)? {
                 return Ok(Outcome::Nothing);
             }
-            match rustix::fs::linkat(&dir, temp_name.as_str(), &dir, name, AtFlags::empty()) {
+            match rustix::fs::linkat(dir, temp_name.as_str(), dir, name, AtFlags::empty()) {
                 Ok(()) => Ok(Outcome::Created),
                 Err(Errno::EXIST) => Ok(Outcome::Exists),
                 Err(e) => Err(e.into()),
             }
         })();
-        let _ = rustix::fs::unlinkat(&dir, temp_name.as_str(), AtFlags::empty());
+        let _ = rustix::fs::unlinkat(dir, temp_name.as_str(), AtFlags::empty());
         created
     }
 
@@ -422,10 +443,12 @@ impl EntryStore for FsStore {
     fn write(&self, path: &str, parts: &[&[u8]]) -> io::Result<()> {
         retry_if_dir_vanished(|| {
             let (dir, name) = self.parent(path, true)?;
-            if self.link_new(&dir, name, parts)? {
-                return Ok(());
-            }
-            self.replace(&dir, name, parts)
+            let written = match self.link_new(&dir, name, parts) {
+                Ok(true) => Ok(()),
+                Ok(false) => self.replace(&dir, name, parts),
+                Err(e) => Err(e),
+            };
+            written.map_err(|e| vanished_as_missing(&dir, e))
         })
     }
 

@@ -6,6 +6,9 @@
 //! - `clear`, `gc`, `reduce`, `forget N`: every library operation that
 //!   removes files (`Memory::clear`, `gc_stale`, `reduce_size` to nothing,
 //!   a handle's `clear`), printing `ok` or `error: ...`;
+//! - `fill FROM TO`: calls `square` for every number in `FROM..TO`, and
+//!   `limited` the same for `bounded`, whose `Memory` enforces an item
+//!   limit in the background while it writes;
 //! - `relative FROM TO`: with a `Memory` on the relative location `rel`,
 //!   computes in `FROM`, then changes into `TO` and clears: the clear must
 //!   act on `FROM/rel`, where the `Memory` first resolved it.
@@ -19,6 +22,13 @@ use memory::manage::Limits;
 fn square(x: u64) -> u64 {
     println!("computing square({x})");
     x * x
+}
+
+static BOUNDED: LazyLock<Memory> = LazyLock::new(|| Memory::from_env().items_limit(20));
+
+#[memory::cache(memory = BOUNDED)]
+fn bounded(x: u64) -> u64 {
+    x + 1
 }
 
 static RELATIVE: LazyLock<Memory> = LazyLock::new(|| Memory::new("rel"));
@@ -50,6 +60,16 @@ fn main() {
         Some("gc") => report(memory.gc_stale()),
         Some("reduce") => report(memory.reduce_size(Limits::new().items(0))),
         Some("forget") => numbers().for_each(|x| report(memory::handle(|| square(x)).clear())),
+        Some("fill") | Some("limited") => {
+            let range = numbers().next().unwrap()..numbers().nth(1).unwrap();
+            for x in range {
+                if args[0] == "fill" {
+                    assert_eq!(square(x), x * x);
+                } else {
+                    assert_eq!(bounded(x), x + 1);
+                }
+            }
+        }
         Some("relative") => {
             std::env::set_current_dir(&args[1]).unwrap();
             println!("cube(2) = {}", cube(2));
