@@ -94,7 +94,8 @@ impl Parse for FingerprintArgs {
         while !input.is_empty() {
             let lookahead = input.lookahead1();
             if lookahead.peek(kw::depends_on) {
-                args.depends_on = seen.value::<kw::depends_on, _>(input, "depends_on", path_list)?;
+                args.depends_on =
+                    seen.value::<kw::depends_on, _>(input, "depends_on", path_list)?;
             } else if lookahead.peek(kw::version) {
                 args.version = Some(seen.value::<kw::version, _>(input, "version", literal)?);
             } else if lookahead.peek(Token![crate]) {
@@ -195,9 +196,9 @@ impl CacheArgs {
         if lookahead.peek(kw::ignore) {
             self.ignore = seen.value::<kw::ignore, _>(input, "ignore", ignore_list)?;
         } else if lookahead.peek(kw::memory) {
-            self.memory = Some(seen.value::<kw::memory, _>(input, "memory", |input, _| {
-                input.parse::<Expr>()
-            })?);
+            self.memory = Some(
+                seen.value::<kw::memory, _>(input, "memory", |input, _| input.parse::<Expr>())?,
+            );
         } else if lookahead.peek(kw::verbose) {
             self.verbose = seen.value::<kw::verbose, _>(input, "verbose", verbose_level)?;
         } else if lookahead.peek(kw::name) {
@@ -216,9 +217,11 @@ impl CacheArgs {
         } else if lookahead.peek(kw::compress) {
             self.compress = seen.value::<kw::compress, _>(input, "compress", zstd_level)?;
         } else if lookahead.peek(kw::validate) {
-            self.validate = Some(seen.value::<kw::validate, _>(input, "validate", |input, _| {
-                input.parse::<Path>()
-            })?);
+            self.validate = Some(seen.value::<kw::validate, _>(
+                input,
+                "validate",
+                |input, _| input.parse::<Path>(),
+            )?);
         } else if lookahead.peek(kw::allow) {
             // `allow(..)` is a list, not `key = value`.
             let key = input.parse::<kw::allow>()?;
@@ -262,7 +265,10 @@ fn expiry(input: ParseStream, seen: &mut SeenArgs) -> syn::Result<Option<Duratio
         )),
         Err(error) => seen.error(syn::Error::new(
             literal.span(),
-            format!("`expires_after` takes a duration: {error}; found {:?}", literal.value()),
+            format!(
+                "`expires_after` takes a duration: {error}; found {:?}",
+                literal.value()
+            ),
         )),
     }
     Ok(None)

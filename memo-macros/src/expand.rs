@@ -92,6 +92,16 @@ pub fn expand(args: &CacheArgs, function: &CacheableFn, fingerprint: u128) -> To
         }
     };
     let companions = companions(args, function, &krate_path, &fingerprint);
+    // Free functions register before `main`; a method registers at its
+    // first call instead, since `inventory::submit!` expands to an `unsafe`
+    // fn that would count as the `impl`'s (see memo-core's `registry.rs`).
+    let register = (!function.method).then(|| {
+        quote! {
+            #krate::__private::inventory::submit!(
+                #krate::__private::Registration::new(&__MEMO_FN)
+            );
+        }
+    });
 
     quote! {
         #(#outer_attrs)*
@@ -100,7 +110,7 @@ pub fn expand(args: &CacheArgs, function: &CacheableFn, fingerprint: u128) -> To
             #warnings
             use #krate_path as __memo_crate;
             static __MEMO_FN: #krate::__private::CachedFn = #krate::__private::CachedFn::new(#spec);
-            #krate::__private::register_before_main!(__MEMO_FN);
+            #register
             // Autoref specialization picks `FinishResult` for `Result` outputs
             // and `FinishValue` for the rest; only one of them is used.
             #[allow(unused_imports)]
@@ -511,12 +521,17 @@ mod tests {
     }
 
     #[test]
-    fn functions_register_themselves() {
+    fn free_functions_register_before_main_and_methods_do_not() {
         let expanded = expand_str("", "fn f(x: u32) -> u32 { x }");
         assert!(
-            expanded.contains("__memo_crate :: __private :: register_before_main ! (__MEMO_FN) ;"),
+            expanded.contains(
+                "__memo_crate :: __private :: inventory :: submit ! \
+                 (__memo_crate :: __private :: Registration :: new (& __MEMO_FN)) ;"
+            ),
             "{expanded}"
         );
+        let method = expand_str("", "fn area(&self) -> u32 { self.w }");
+        assert!(!method.contains("submit"), "{method}");
     }
 
     #[test]
@@ -542,7 +557,10 @@ mod tests {
             r#"expires_after = "1.5h", validate = fresh"#,
             "fn f(x: u32) -> u32 { x }",
         );
-        assert!(expanded.contains("Duration :: new (5400u64 , 0u32)"), "{expanded}");
+        assert!(
+            expanded.contains("Duration :: new (5400u64 , 0u32)"),
+            "{expanded}"
+        );
         assert!(expanded.contains("-> bool = fresh ;"), "{expanded}");
     }
 

@@ -61,4 +61,3 @@ pub struct Warning {
     /// What is probably wrong, in words.
     pub message: String,
 }
-

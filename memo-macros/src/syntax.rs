@@ -4,7 +4,9 @@
 use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::visit::Visit;
-use syn::{Attribute, Ident, Pat, PatIdent, Receiver, ReceiverKind, Type, TypeImplTrait, TypeReference};
+use syn::{
+    Attribute, Ident, Pat, PatIdent, Receiver, ReceiverKind, Type, TypeImplTrait, TypeReference,
+};
 
 /// `&mut self`, `self: &mut Self` or `self: Pin<&mut Self>`: the tokens to
 /// point at.

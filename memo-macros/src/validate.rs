@@ -17,8 +17,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident};
 use syn::spanned::Spanned;
 use syn::{
-    Attribute, FnArg, Ident, Item, LitStr, Pat, PatIdent, ReceiverKind, ReturnType, Signature,
-    Type,
+    Attribute, FnArg, Ident, Item, LitStr, Pat, PatIdent, ReceiverKind, ReturnType, Signature, Type,
 };
 
 use crate::args::CacheArgs;
@@ -433,4 +432,3 @@ fn take_fingerprint_attribute(attrs: &mut Vec<Attribute>, errors: &mut Errors) -
     }
     true
 }
-
