@@ -1,8 +1,9 @@
 //! Name collisions (joblib's gotcha, which it detects by a heuristic that
 //! misfires): two cached functions of one identity are reported once,
-//! naming both `file:line`s, at the first cached call — and their results
-//! never mix, across runs. In one scope they are a compile error (see
-//! `ui/name_collision_same_scope.rs`).
+//! naming both `file:line`s, when one of them is first called — and their
+//! results never mix, across runs, nor does managing one (`gc_stale`, a
+//! handle's `clear`) touch the other's. In one scope they are a compile
+//! error (see `ui/name_collision_same_scope.rs`).
 
 use memo_tests::{cache_dir, run};
 
@@ -73,17 +74,78 @@ fn each_collision_is_reported_once_naming_both_locations() {
 }
 
 #[test]
-fn free_functions_are_reported_at_the_first_cached_call_whichever_it_is() {
+fn an_unrelated_call_reports_no_collision() {
     let cache = cache_dir();
     let unrelated = run(COLLISIONS, cache.path(), &["unrelated"]);
-    for identity in ["collisions::helper", "collisions::shift", "reports::total"] {
-        assert!(
-            unrelated.stderr.contains(&format!("`{identity}`")),
-            "{identity}: {unrelated:?}"
-        );
-    }
-    // A method's `Self` is known once both are called.
-    assert!(!unrelated.stderr.contains("Tool::run"), "{unrelated:?}");
+    assert!(
+        !unrelated.stderr.contains("share the identity"),
+        "{unrelated:?}"
+    );
+}
+
+#[test]
+fn a_collision_is_reported_when_one_of_its_functions_is_first_called() {
+    let cache = cache_dir();
+    let helpers = run(COLLISIONS, cache.path(), &["helpers"]);
+    let reports: Vec<&str> = helpers
+        .stderr
+        .lines()
+        .filter(|line| line.contains("share the identity"))
+        .collect();
+    assert_eq!(reports.len(), 1, "{helpers:?}");
+    assert!(reports[0].contains("`collisions::helper`"), "{reports:?}");
+}
+
+/// How many `computing` lines a run printed.
+fn computed(run: &memo_tests::Run) -> usize {
+    run.stdout.matches("computing").count()
+}
+
+#[test]
+fn gc_stale_keeps_the_live_entries_of_both_colliding_definitions() {
+    let cache = cache_dir();
+    let first = run(COLLISIONS, cache.path(), &["helpers"]);
+    assert_eq!(computed(&first), 2, "{first:?}");
+    run(COLLISIONS, cache.path(), &["gc"]);
+    let again = run(COLLISIONS, cache.path(), &["helpers"]);
+    assert_eq!(
+        computed(&again),
+        0,
+        "gc_stale removed a live entry: {again:?}"
+    );
+    assert_eq!(again.count("first = 2"), 1, "{again:?}");
+    assert_eq!(again.count("second = 3"), 1, "{again:?}");
+}
+
+#[test]
+fn a_handle_clear_on_one_definition_leaves_the_other_results() {
+    let cache = cache_dir();
+    run(COLLISIONS, cache.path(), &["helpers"]);
+    let cleared = run(COLLISIONS, cache.path(), &["clear-first"]);
+    assert_eq!(cleared.count("computing first helper(1)"), 1, "{cleared:?}");
+    let again = run(COLLISIONS, cache.path(), &["helpers"]);
+    assert_eq!(
+        computed(&again),
+        0,
+        "the clear reached the other definition: {again:?}"
+    );
+}
+
+#[test]
+fn each_colliding_definition_has_its_own_directory() {
+    let cache = cache_dir();
+    run(COLLISIONS, cache.path(), &["helpers"]);
+    let mut dirs: Vec<String> = std::fs::read_dir(cache.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("collisions.helper"))
+        .collect();
+    dirs.sort();
+    assert_eq!(dirs.len(), 2, "{dirs:?}");
+    assert!(
+        dirs.iter().all(|d| d.starts_with("collisions.helper@")),
+        "{dirs:?}"
+    );
 }
 
 #[test]

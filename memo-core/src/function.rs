@@ -7,11 +7,12 @@
 //! [`CachedFn::resolve`] turns the definition into one [`CachedFn`] per
 //! `Self` type, built once and kept for the process.
 
-use std::sync::atomic::{AtomicBool, AtomicPtr};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use crate::__private::MemorySource;
 use crate::memory::Memory;
+use crate::registry::Apart;
 
 /// The compile-time description of a cached function, written by the macro.
 #[derive(Debug, Clone, Copy)]
@@ -67,9 +68,9 @@ pub struct CachedFn {
     /// ...and any other `Self` types (generic or blanket impls, trait
     /// default methods).
     other_selves: Mutex<Vec<(&'static str, &'static CachedFn)>>,
-    /// The registry's list of every cached function (see `registry.rs`).
+    /// Whether a method's definition is in the registry yet (see
+    /// `registry.rs`: methods register at their first call).
     pub(crate) registered: AtomicBool,
-    pub(crate) next: AtomicPtr<CachedFn>,
 }
 
 /// Derived once per process from the spec.
@@ -84,6 +85,8 @@ pub(crate) struct Derived {
     pub version: String,
     /// The constant part of every key of this function.
     pub key_prefix: crate::hash::Digest,
+    /// How it is kept apart from other definitions of its identity.
+    pub apart: Apart,
 }
 
 impl CachedFn {
@@ -114,7 +117,6 @@ impl CachedFn {
             first_self: OnceLock::new(),
             other_selves: Mutex::new(Vec::new()),
             registered: AtomicBool::new(false),
-            next: AtomicPtr::new(std::ptr::null_mut()),
         }
     }
 
@@ -136,9 +138,6 @@ impl CachedFn {
     /// whose identity names that type.
     pub(crate) fn resolve(&'static self, type_args: &[&'static str]) -> &'static CachedFn {
         if !self.spec.method || self.derived.get().is_some() {
-            if self.derived.get().is_none() {
-                self.register();
-            }
             return self;
         }
         let Some(&self_type) = type_args.first() else {
@@ -154,7 +153,7 @@ impl CachedFn {
 
     #[cold]
     fn resolve_slow(&'static self, self_type: &'static str) -> &'static CachedFn {
-        self.register();
+        crate::registry::register_at_first_call(self);
         let mut others = self
             .other_selves
             .lock()
@@ -171,9 +170,11 @@ impl CachedFn {
             Some(name) => name.to_owned(),
             None => method_identity(self.spec.module_path, self_type, self.spec.name),
         };
+        let apart = crate::registry::resolved(self, &identity);
         let function: &'static CachedFn = Box::leak(Box::new(CachedFn::new(self.spec)));
-        let _ = function.derived.set(Derived::new(&function.spec, identity));
-        crate::registry::resolved(self, function);
+        let _ = function
+            .derived
+            .set(Derived::new(&function.spec, identity, apart));
         if self.first_self.set((self_type, function)).is_err() {
             others.push((self_type, function));
         }
@@ -208,26 +209,25 @@ impl CachedFn {
     }
 
     pub(crate) fn derived(&self) -> &Derived {
-        self.derived
-            .get_or_init(|| Derived::new(&self.spec, self.static_identity()))
-    }
-
-    /// Registers the function if the platform has no constructor section
-    /// that did so before `main`.
-    fn register(&'static self) {
-        if !self.registered.load(std::sync::atomic::Ordering::Relaxed) {
-            crate::registry::register(self);
-        }
+        self.derived.get_or_init(|| {
+            // A method's derived state is made in `resolve_slow`; this is a
+            // free function's first use, or a method not called yet.
+            let apart = match self.spec.method {
+                false => crate::registry::first_use(&self.spec),
+                true => Apart::default(),
+            };
+            Derived::new(&self.spec, self.static_identity(), apart)
+        })
     }
 }
 
 impl Derived {
-    fn new(spec: &FnSpec, identity: String) -> Derived {
+    fn new(spec: &FnSpec, identity: String, apart: Apart) -> Derived {
         let fingerprint = spec.fingerprint;
         // Two definitions with one identity and the same code would share
         // keys: the registry tells which, and their keys then hold their
         // source location (see `registry.rs`).
-        let key_prefix = match crate::registry::keyed_by_location(spec) {
+        let key_prefix = match apart.keyed_by_location {
             false => crate::key::key_prefix(&identity, fingerprint),
             true => crate::key::key_prefix(
                 &format!("{identity}@{}:{}:{}", spec.file, spec.line, spec.column),
@@ -235,11 +235,21 @@ impl Derived {
             ),
         };
         Derived {
-            dir: crate::key::dir_name(&identity),
+            dir: dir(&identity, spec, apart),
             version: crate::key::version_dir(fingerprint),
             key_prefix,
             identity,
+            apart,
         }
+    }
+}
+
+/// The function directory of a definition: its identity's, or, when it
+/// shares the identity with another definition, one of its own.
+pub(crate) fn dir(identity: &str, spec: &FnSpec, apart: Apart) -> String {
+    match apart.own_dir {
+        false => crate::key::dir_name(identity),
+        true => crate::key::shared_dir_name(identity, spec.file, spec.line, spec.column),
     }
 }
 

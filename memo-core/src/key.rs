@@ -50,6 +50,32 @@ pub(crate) fn dir_name(identity: &str) -> String {
     name
 }
 
+/// The directory of one of several definitions sharing `identity` (see
+/// `registry.rs`): the identity's directory name, `@`, and a digest of the
+/// definition's source location, so that managing one definition (its
+/// current code version, stale versions, a clear) leaves the others alone.
+pub(crate) fn shared_dir_name(identity: &str, file: &str, line: u32, column: u32) -> String {
+    let location = format!("{file}:{line}:{column}");
+    format!(
+        "{}@{:016x}",
+        dir_name(identity),
+        xxh3_64(location.as_bytes())
+    )
+}
+
+/// Whether `function_dir` holds entries of `identity`: its own directory,
+/// or that of one of several definitions sharing it.
+pub(crate) fn dir_holds(function_dir: &str, identity: &str) -> bool {
+    let own = dir_name(identity);
+    match function_dir.strip_prefix(own.as_str()) {
+        Some("") => true,
+        Some(rest) => rest.strip_prefix('@').is_some_and(|digest| {
+            digest.len() == 16 && digest.bytes().all(|b| b.is_ascii_hexdigit())
+        }),
+        None => false,
+    }
+}
+
 /// The part of every key of one function that does not change between
 /// calls; computed once per process.
 pub(crate) fn key_prefix(identity: &str, fingerprint: u128) -> Digest {
@@ -101,6 +127,20 @@ mod tests {
         assert_ne!(dir_name("m::describe<u32>"), dir_name("m::describe<u64>"));
         assert!(!dir_name(".hidden").starts_with('.'));
         assert!(dir_name(&"x".repeat(500)).len() < 130);
+    }
+
+    #[test]
+    fn shared_identities_get_a_directory_per_definition() {
+        let one = shared_dir_name("m::helper", "src/main.rs", 10, 8);
+        let two = shared_dir_name("m::helper", "src/main.rs", 20, 8);
+        assert_ne!(one, two);
+        assert!(one.starts_with("m.helper@"), "{one}");
+        for dir in [&one, &two, &dir_name("m::helper")] {
+            assert!(dir_holds(dir, "m::helper"), "{dir}");
+        }
+        assert!(!dir_holds(&one, "m::help"));
+        assert!(!dir_holds("m.helper@nothex", "m::helper"));
+        assert!(!dir_holds(&dir_name("m::helper"), "m::other"));
     }
 
     #[test]

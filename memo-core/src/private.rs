@@ -14,44 +14,8 @@ use crate::call::probe::{self, Probe};
 pub use crate::function::{CachedFn, FnSpec};
 use crate::hash::{Digest, HashError};
 use crate::memory::Memory;
-pub use crate::registry::register;
-
-/// Registers a cached function before `main` (see `registry.rs`): a
-/// function pointer in the platform's constructor section. Generated code
-/// invokes it once, inside the function's body, with its `static`.
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __memo_register {
-    ($function:ident) => {
-        #[used]
-        #[cfg_attr(
-            any(
-                target_os = "linux",
-                target_os = "android",
-                target_os = "dragonfly",
-                target_os = "freebsd",
-                target_os = "haiku",
-                target_os = "illumos",
-                target_os = "netbsd",
-                target_os = "openbsd",
-            ),
-            unsafe(link_section = ".init_array")
-        )]
-        #[cfg_attr(
-            any(target_os = "macos", target_os = "ios"),
-            unsafe(link_section = "__DATA,__mod_init_func,mod_init_funcs")
-        )]
-        #[cfg_attr(windows, unsafe(link_section = ".CRT$XCU"))]
-        static __MEMO_REGISTER: extern "C" fn() = {
-            extern "C" fn register() {
-                $crate::__private::register(&$function);
-            }
-            register
-        };
-    };
-}
-#[doc(hidden)]
-pub use crate::__memo_register as register_before_main;
+pub use crate::registry::Registration;
+pub use inventory;
 
 /// A cached call between the lookup and the result.
 pub struct Call {

@@ -1,75 +1,90 @@
 //! Every cached function of the binary, and what memo does when two of them
 //! share an identity.
 //!
-//! Each `#[memory::cache]` function registers its `static` description
-//! before `main`, from inside its own body, so it works in `impl` blocks and
-//! nested functions alike. The technique is `inventory`'s: a function
-//! pointer in the platform's constructor section (`.init_array`,
-//! `__mod_init_func`, `.CRT$XCU`) that pushes the function onto a lock-free
-//! list. `inventory::submit!` itself is not used because it puts an
-//! `unsafe` block into the function's body, which lints then attribute to
-//! the user's code (clippy's `unsafe_derive_deserialize` fires on every type
-//! with a cached method); the registration generated here is safe code, and
-//! the one `unsafe` (reading the list) is in this file. On a platform
-//! without constructor sections, a function registers at its first call.
+//! A free function (any function whose signature names neither `self` nor
+//! `Self`, nested ones included) registers its `static` description before
+//! `main` with `inventory::submit!`, emitted inside its own body. A method
+//! registers at its first call instead: `inventory::submit!` expands to an
+//! `unsafe extern "C" fn`, and inside a method that `unsafe` would belong to
+//! the user's `impl` block, where clippy's `unsafe_derive_deserialize` then
+//! fires on every `#[derive(Deserialize)]` type with a cached method. An
+//! attribute on a method can only emit items inside the `impl`, so there is
+//! no position outside it; a method's identity needs its first call anyway
+//! (it holds the `Self` type, see `function.rs`).
 //!
-//! On the first cached call (or the first [`registry`] call) the
-//! registrations are grouped by identity:
+//! On the first cached call (or the first [`registry`] call) the free
+//! functions are grouped by identity. Two definitions of one identity at
+//! different source locations (functions nested in other functions,
+//! joblib's `<locals>` case, or `name = "..."` given twice; in one scope the
+//! attribute already refuses this at compile time) are kept apart:
 //!
-//! - Two definitions of one identity at different source locations are
-//!   reported once, naming both (`file:line`). In one scope the attribute
-//!   already refuses this at compile time; elsewhere it happens with
-//!   functions nested in other functions (joblib's `<locals>` case),
-//!   `name = "..."` given twice, or an inherent and a trait method of one
-//!   name on one type.
-//! - Their entries never mix: the key holds the code fingerprint, so
-//!   definitions with different code have different keys; definitions with
-//!   the *same* code (which could still mean different things: a nested
-//!   function's body sees its own scope) get their source location folded
-//!   into their keys.
+//! - each gets its own function directory (the identity's, plus a digest of
+//!   its source location), so managing one — its `.current` code version,
+//!   `gc_stale`, a handle's `clear` — never touches the other's entries;
+//! - definitions with the *same* code (which could still mean different
+//!   things: a nested function's body sees its own scope) also get their
+//!   source location folded into their keys;
+//! - the collision is reported once, naming both (`file:line`), when one of
+//!   the colliding functions is first called — not from an unrelated call.
 //!
-//! A method's identity holds its `Self` type, known only once it is called
-//! (see `function.rs`): methods are grouped by name for the key decision
-//! (conservatively), and a shared identity is reported when the second
-//! definition resolves to it.
+//! A method's identity is known when it is first called: a second
+//! definition resolving to an identity already taken (an inherent and a
+//! trait method of one name on one type) is reported then, and gets its own
+//! directory (and, with the same code, location-keyed keys). Which of the
+//! two counts as the second depends on the order of their first calls.
 
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use crate::function::{CachedFn, FnSpec};
 
-/// The most recently registered function; each links to the one before.
-static HEAD: AtomicPtr<CachedFn> = AtomicPtr::new(std::ptr::null_mut());
+/// One free function's registration, collected by `inventory` before
+/// `main`. Generated code submits it; the runtime reads it here only.
+#[derive(Debug)]
+pub struct Registration(&'static CachedFn);
 
-/// Adds `function` to the list of every cached function (once, however
-/// often it is called). Runs before `main`, from the constructor section.
-pub fn register(function: &'static CachedFn) {
-    if function.registered.swap(true, Ordering::AcqRel) {
-        return;
-    }
-    let node = std::ptr::from_ref(function).cast_mut();
-    let mut head = HEAD.load(Ordering::Acquire);
-    loop {
-        function.next.store(head, Ordering::Release);
-        match HEAD.compare_exchange_weak(head, node, Ordering::AcqRel, Ordering::Acquire) {
-            Ok(_) => return,
-            Err(current) => head = current,
-        }
+impl Registration {
+    /// Wraps the function's `static`; `const` so `inventory::submit!` takes it.
+    pub const fn new(function: &'static CachedFn) -> Registration {
+        Registration(function)
     }
 }
 
-/// Every registered function, most recent first.
-fn registered() -> impl Iterator<Item = &'static CachedFn> {
-    let mut at = HEAD.load(Ordering::Acquire);
-    std::iter::from_fn(move || {
-        // SAFETY: the list only ever holds pointers made from
-        // `&'static CachedFn` in `register`, never freed or moved.
-        let function: &'static CachedFn = unsafe { at.as_ref() }?;
-        at = function.next.load(Ordering::Acquire);
-        Some(function)
-    })
+inventory::collect!(Registration);
+
+/// Methods, registered at their first call (see the module docs).
+static AT_FIRST_CALL: Mutex<Vec<&'static CachedFn>> = Mutex::new(Vec::new());
+
+/// Adds a method's definition to the registry (once, however often it is
+/// called).
+pub(crate) fn register_at_first_call(function: &'static CachedFn) {
+    if !function.registered.swap(true, Ordering::AcqRel) {
+        AT_FIRST_CALL
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(function);
+    }
+}
+
+/// The free functions, all registered before `main`.
+fn registered_before_main() -> impl Iterator<Item = &'static CachedFn> {
+    inventory::iter::<Registration>
+        .into_iter()
+        .map(|registration| registration.0)
+}
+
+/// Every registered function.
+fn registered() -> Vec<&'static CachedFn> {
+    let mut all: Vec<&'static CachedFn> = registered_before_main().collect();
+    all.extend(
+        AT_FIRST_CALL
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter(),
+    );
+    all
 }
 
 /// A cached function of this binary, as [`registry`] lists it.
@@ -99,6 +114,10 @@ pub struct RegisteredFn {
     /// Whether it shares its identity and its code with another definition,
     /// so that its keys hold its source location.
     pub keyed_by_location: bool,
+    /// Its store directory below the cache location: the identity's, plus a
+    /// digest of its source location when another definition shares the
+    /// identity.
+    pub dir: String,
 }
 
 impl RegisteredFn {
@@ -110,7 +129,7 @@ impl RegisteredFn {
     /// The store directory of its results, as [`Memory`](crate::Memory)
     /// names it below the cache location.
     pub fn dir_name(&self) -> String {
-        crate::key::dir_name(&self.identity)
+        self.dir.clone()
     }
 }
 
@@ -129,12 +148,11 @@ impl RegisteredFn {
 /// println!("{} at {} ({:032x})", square.identity, square.location(), square.fingerprint);
 /// ```
 pub fn registry() -> Vec<RegisteredFn> {
-    let index = index();
     let mut all = Vec::new();
     for definition in registered() {
         let spec = definition.spec();
-        let keyed_by_location = index.location_keyed.contains(&location(spec));
-        let listed = |identity: String| RegisteredFn {
+        let listed = |identity: String, apart: Apart| RegisteredFn {
+            dir: crate::function::dir(&identity, spec, apart),
             identity,
             name: spec.name,
             module_path: spec.module_path,
@@ -143,17 +161,18 @@ pub fn registry() -> Vec<RegisteredFn> {
             line: spec.line,
             column: spec.column,
             fingerprint: spec.fingerprint,
-            keyed_by_location,
+            keyed_by_location: apart.keyed_by_location,
         };
         let resolved = definition.resolved();
         if spec.method && !resolved.is_empty() {
             all.extend(
                 resolved
                     .iter()
-                    .map(|f| listed(f.derived().identity.clone())),
+                    .map(|f| listed(f.derived().identity.clone(), f.derived().apart)),
             );
         } else {
-            all.push(listed(definition.static_identity()));
+            // Not `derived()`: listing must not count as a first use.
+            all.push(listed(definition.static_identity(), apart(spec)));
         }
     }
     all.sort_by(|a, b| {
@@ -169,10 +188,22 @@ fn location(spec: &FnSpec) -> Location {
     (spec.file, spec.line, spec.column)
 }
 
+/// Definitions that share one identity.
+struct Collision {
+    identity: String,
+    /// `file:line` of each definition.
+    locations: Vec<String>,
+    /// Set once the collision was reported.
+    reported: AtomicBool,
+}
+
 /// What the registrations say, worked out once per process.
 struct Index {
     /// Definitions whose keys hold their location.
     location_keyed: Vec<Location>,
+    /// Each definition that shares its identity, with its collision.
+    shared: BTreeMap<Location, usize>,
+    collisions: Vec<Collision>,
 }
 
 fn index() -> &'static Index {
@@ -180,88 +211,120 @@ fn index() -> &'static Index {
     INDEX.get_or_init(build_index)
 }
 
-/// The group two definitions must share to be able to share keys: the
-/// identity, or for a method without `name = "..."` (whose `Self` is not
-/// known yet) its name.
-fn group(function: &CachedFn) -> String {
-    let spec = function.spec();
-    match spec.identity {
-        None if spec.method => format!("method {}", spec.name),
-        _ => format!("fn {}", function.static_identity()),
-    }
-}
-
 fn build_index() -> Index {
     let mut groups: BTreeMap<String, Vec<&'static CachedFn>> = BTreeMap::new();
-    for function in registered() {
-        let members = groups.entry(group(function)).or_default();
+    for function in registered_before_main() {
+        let members = groups.entry(function.static_identity()).or_default();
         let spec = function.spec();
         if !members.iter().any(|m| location(m.spec()) == location(spec)) {
             members.push(function);
         }
     }
-    let mut location_keyed = Vec::new();
-    for members in groups.values().filter(|members| members.len() > 1) {
-        for member in members {
+    let mut index = Index {
+        location_keyed: Vec::new(),
+        shared: BTreeMap::new(),
+        collisions: Vec::new(),
+    };
+    for (identity, members) in groups.into_iter().filter(|(_, m)| m.len() > 1) {
+        for member in &members {
             let spec = member.spec();
             let same_code = members.iter().any(|other| {
                 other.spec().fingerprint == spec.fingerprint
                     && location(other.spec()) != location(spec)
             });
             if same_code {
-                location_keyed.push(location(spec));
+                index.location_keyed.push(location(spec));
             }
+            index.shared.insert(location(spec), index.collisions.len());
         }
-        if !members[0].spec().method || members[0].spec().identity.is_some() {
-            let locations: Vec<String> = members
-                .iter()
-                .map(|m| format!("{}:{}", m.spec().file, m.spec().line))
-                .collect();
-            report(&members[0].static_identity(), &locations);
+        let mut locations: Vec<String> = members
+            .iter()
+            .map(|m| format!("{}:{}", m.spec().file, m.spec().line))
+            .collect();
+        locations.sort();
+        index.collisions.push(Collision {
+            identity,
+            locations,
+            reported: AtomicBool::new(false),
+        });
+    }
+    index
+}
+
+/// How a definition's results are kept apart from another definition of
+/// the same identity (see the module docs).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Apart {
+    /// Its keys hold its source location.
+    pub keyed_by_location: bool,
+    /// It has a function directory of its own.
+    pub own_dir: bool,
+}
+
+/// How a free function is kept apart from others of its identity.
+fn apart(spec: &FnSpec) -> Apart {
+    let index = index();
+    let here = location(spec);
+    Apart {
+        keyed_by_location: index.location_keyed.contains(&here),
+        own_dir: index.shared.contains_key(&here),
+    }
+}
+
+/// Called when a free function is first used: [`apart`], and the report of
+/// its collision if it has one that was not reported yet.
+pub(crate) fn first_use(spec: &FnSpec) -> Apart {
+    let index = index();
+    if let Some(&collision) = index.shared.get(&location(spec)) {
+        let collision = &index.collisions[collision];
+        if !collision.reported.swap(true, Ordering::AcqRel) {
+            report(&collision.identity, &collision.locations);
         }
     }
-    Index { location_keyed }
+    apart(spec)
 }
 
-/// Whether a definition's keys hold its source location (see the module
-/// docs).
-pub(crate) fn keyed_by_location(spec: &FnSpec) -> bool {
-    index().location_keyed.contains(&location(spec))
-}
-
-/// Records that `definition` resolved (for one `Self` type) to `function`;
-/// reports a second definition resolving to an identity already taken.
-pub(crate) fn resolved(definition: &'static CachedFn, function: &'static CachedFn) {
-    static RESOLVED: Mutex<BTreeMap<String, Vec<Location>>> = Mutex::new(BTreeMap::new());
-    let identity = function.derived().identity.clone();
-    let here = location(definition.spec());
+/// Records that `definition` resolved (for one `Self` type) to `identity`.
+/// A second definition resolving to an identity already taken is reported,
+/// and kept apart from the first: its own directory, and location-keyed
+/// keys when its code is the same.
+pub(crate) fn resolved(definition: &'static CachedFn, identity: &str) -> Apart {
+    static RESOLVED: Mutex<BTreeMap<String, Vec<(Location, u128)>>> = Mutex::new(BTreeMap::new());
+    let spec = definition.spec();
+    let here = (location(spec), spec.fingerprint);
     let mut resolved = RESOLVED.lock().unwrap_or_else(PoisonError::into_inner);
-    let locations = match resolved.entry(identity.clone()) {
+    let definitions = match resolved.entry(identity.to_owned()) {
         Entry::Vacant(slot) => {
             slot.insert(vec![here]);
-            return;
+            return Apart::default();
         }
         Entry::Occupied(slot) => slot.into_mut(),
     };
-    if locations.contains(&here) {
-        return;
+    if definitions.first().is_some_and(|first| first.0 == here.0) {
+        return Apart::default();
     }
-    locations.push(here);
-    let named: Vec<String> = locations
+    let same_code = definitions
         .iter()
-        .map(|(file, line, _)| format!("{file}:{line}"))
-        .collect();
-    drop(resolved);
-    // Explicit names were reported with the registry.
-    if definition.spec().identity.is_none() {
-        report(&identity, &named);
+        .any(|(other, fingerprint)| *fingerprint == spec.fingerprint && *other != here.0);
+    if !definitions.iter().any(|(other, _)| *other == here.0) {
+        definitions.push(here);
+        let named: Vec<String> = definitions
+            .iter()
+            .map(|((file, line, _), _)| format!("{file}:{line}"))
+            .collect();
+        drop(resolved);
+        report(identity, &named);
+    }
+    Apart {
+        keyed_by_location: same_code,
+        own_dir: true,
     }
 }
 
 fn report(identity: &str, locations: &[String]) {
     crate::trace::warn(format_args!(
-        "{} cached functions share the identity `{identity}`: {}. Their results are kept \
-         apart, but they share a cache directory; give each its own `name = \"...\"`",
+        "{} cached functions share the identity `{identity}`: {}. Their results and \
+         their cache directories are kept apart; give each its own `name = \"...\"`",
         locations.len(),
         locations.join(", "),
     ));

@@ -16,7 +16,7 @@ use syn::{
 };
 
 use crate::args::{CacheArgs, MmapModeArg};
-use crate::validate::{CacheableFn, Param, SelfParam};
+use crate::model::{CacheableFn, Param, SelfParam};
 
 /// The cached version of `function`.
 pub fn expand(args: &CacheArgs, function: &CacheableFn, fingerprint: u128) -> TokenStream {
@@ -92,6 +92,16 @@ pub fn expand(args: &CacheArgs, function: &CacheableFn, fingerprint: u128) -> To
         }
     };
     let companions = companions(args, function, &krate_path, &fingerprint);
+    // Free functions register before `main`; a method registers at its
+    // first call instead, since `inventory::submit!` expands to an `unsafe`
+    // fn that would count as the `impl`'s (see memo-core's `registry.rs`).
+    let register = (!function.method).then(|| {
+        quote! {
+            #krate::__private::inventory::submit!(
+                #krate::__private::Registration::new(&__MEMO_FN)
+            );
+        }
+    });
 
     quote! {
         #(#outer_attrs)*
@@ -100,7 +110,7 @@ pub fn expand(args: &CacheArgs, function: &CacheableFn, fingerprint: u128) -> To
             #warnings
             use #krate_path as __memo_crate;
             static __MEMO_FN: #krate::__private::CachedFn = #krate::__private::CachedFn::new(#spec);
-            #krate::__private::register_before_main!(__MEMO_FN);
+            #register
             // Autoref specialization picks `FinishResult` for `Result` outputs
             // and `FinishValue` for the rest; only one of them is used.
             #[allow(unused_imports)]
@@ -140,14 +150,17 @@ fn companions(
 ) -> TokenStream {
     let mut companions = TokenStream::new();
     // Two functions of one explicit identity in one scope: their guards
-    // share a name, which the compiler refuses, with a caret under each
-    // `name = "..."`. (Functions with `self` or `Self` may sit in a trait
-    // impl, which takes no extra items; the registry reports those.)
+    // share a name, which the compiler refuses. The guard's name says what
+    // is wrong in words, and its tokens are spanned on the function's name,
+    // so the error's two labels sit under the two colliding functions.
+    // (Functions with `self` or `Self` may sit in a trait impl, which takes
+    // no extra items; the registry reports those.)
     if let Some(name) = &args.name
         && !function.method
     {
-        let guard = identity_guard(&name.value(), name.span());
-        companions.extend(quote! {
+        let at = function.item.sig.ident.span();
+        let guard = identity_guard(&name.value(), at);
+        companions.extend(quote_spanned! {at=>
             #[doc(hidden)]
             #[allow(dead_code, non_upper_case_globals)]
             const #guard: () = ();
@@ -164,20 +177,31 @@ fn companions(
     companions
 }
 
-/// The name of the identity guard of `identity`: readable, and unique per
-/// identity.
+/// The name of the identity guard of `identity`, which reads as the error
+/// when two functions in one scope share it:
+/// `two_cached_functions_are_named_model_train`. A hash of the exact
+/// identity is added when the readable part loses characters other than
+/// `::`, so distinct identities never share a guard.
 fn identity_guard(identity: &str, span: Span) -> syn::Ident {
     let readable: String = identity
+        .replace("::", "_")
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect();
-    let hash = xxhash_rust::xxh3::xxh3_64(identity.as_bytes()) as u32;
-    format_ident!(
-        "__memo_cached_function_named_{}_{:08x}",
-        readable,
-        hash,
-        span = span
-    )
+    let lossless = identity
+        .split("::")
+        .all(|part| part.chars().all(|c| c.is_ascii_alphanumeric()));
+    if lossless {
+        format_ident!("two_cached_functions_are_named_{}", readable, span = span)
+    } else {
+        let hash = xxhash_rust::xxh3::xxh3_64(identity.as_bytes()) as u32;
+        format_ident!(
+            "two_cached_functions_are_named_{}_{:08x}",
+            readable,
+            hash,
+            span = span
+        )
+    }
 }
 
 /// `depends_on = [name]` reads `name::__MEMO_FINGERPRINT`: a braced struct
@@ -190,7 +214,6 @@ pub fn fingerprint_companion(
     krate_path: &TokenStream,
     fingerprint: &TokenStream,
 ) -> TokenStream {
-    let _ = krate_path;
     quote! {
         #[doc(hidden)]
         #[allow(dead_code, non_camel_case_types, missing_docs, clippy::empty_structs_with_brackets)]
@@ -230,7 +253,11 @@ fn fn_spec(
     }));
     let expires_after = option(args.expires_after.map(|duration| {
         let seconds = LitInt::new(&format!("{}u64", duration.as_secs()), Span::call_site());
-        quote!(::core::time::Duration::from_secs(#seconds))
+        let nanos = LitInt::new(
+            &format!("{}u32", duration.subsec_nanos()),
+            Span::call_site(),
+        );
+        quote!(::core::time::Duration::new(#seconds, #nanos))
     }));
     let validate = option(args.validate.as_ref().map(|path| {
         // Spanned on the path: a function of another signature errors there.
@@ -494,12 +521,17 @@ mod tests {
     }
 
     #[test]
-    fn functions_register_themselves() {
+    fn free_functions_register_before_main_and_methods_do_not() {
         let expanded = expand_str("", "fn f(x: u32) -> u32 { x }");
         assert!(
-            expanded.contains("__memo_crate :: __private :: register_before_main ! (__MEMO_FN) ;"),
+            expanded.contains(
+                "__memo_crate :: __private :: inventory :: submit ! \
+                 (__memo_crate :: __private :: Registration :: new (& __MEMO_FN)) ;"
+            ),
             "{expanded}"
         );
+        let method = expand_str("", "fn area(&self) -> u32 { self.w }");
+        assert!(!method.contains("submit"), "{method}");
     }
 
     #[test]
@@ -522,10 +554,13 @@ mod tests {
     #[test]
     fn expiry_and_validation_are_emitted() {
         let expanded = expand_str(
-            r#"expires_after = "1h30m", validate = fresh"#,
+            r#"expires_after = "1.5h", validate = fresh"#,
             "fn f(x: u32) -> u32 { x }",
         );
-        assert!(expanded.contains("from_secs (5400u64)"), "{expanded}");
+        assert!(
+            expanded.contains("Duration :: new (5400u64 , 0u32)"),
+            "{expanded}"
+        );
         assert!(expanded.contains("-> bool = fresh ;"), "{expanded}");
     }
 

@@ -16,60 +16,16 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident};
 use syn::spanned::Spanned;
-use syn::visit::Visit;
 use syn::{
-    Attribute, FnArg, Ident, Item, ItemFn, LitStr, Pat, PatIdent, Receiver, ReceiverKind,
-    ReturnType, Signature, Type, TypeImplTrait, TypeReference,
+    Attribute, FnArg, Ident, Item, LitStr, Pat, PatIdent, ReceiverKind, ReturnType, Signature, Type,
 };
 
 use crate::args::CacheArgs;
-use crate::warnings::Warning;
-
-/// A function that passed every check, with its parameters resolved.
-pub struct CacheableFn {
-    /// The function as the user wrote it (without a `#[fingerprint]`
-    /// attribute, which the expansion takes over).
-    pub item: ItemFn,
-    /// Its `self` parameter, if it is a method.
-    pub receiver: Option<SelfParam>,
-    /// One entry per typed parameter, in order.
-    pub params: Vec<Param>,
-    /// Whether its identity holds `Self`: it takes `self` or names `Self`
-    /// in its signature.
-    pub method: bool,
-    /// A `#[fingerprint]` attribute was on it: export the fingerprint.
-    pub export_fingerprint: bool,
-    /// Things that compile but are probably wrong.
-    pub warnings: Vec<Warning>,
-}
-
-/// The `self` parameter of a method.
-pub struct SelfParam {
-    /// `self`, as written (its span places generated uses of `self`).
-    pub self_token: syn::Token![self],
-    /// `self` or `self: Self`: the value itself is hashed; otherwise
-    /// (`&self`, `self: Arc<Self>`, ...) what it points to.
-    pub by_value: bool,
-    /// Named in `ignore`.
-    pub ignored: bool,
-}
-
-/// One parameter of a [`CacheableFn`].
-pub struct Param {
-    /// The parameter's name in the emitted signature and in the key: the
-    /// user's identifier, or `__memo_arg{i}` for a destructuring pattern.
-    pub key_name: Ident,
-    /// The user's pattern when it is not a plain identifier; the expansion
-    /// destructures `key_name` with it at the start of the body.
-    pub pattern: Option<Box<Pat>>,
-    /// Named in `ignore`: left out of the key.
-    pub ignored: bool,
-    /// The type mentions `impl Trait`: an anonymous type parameter whose
-    /// concrete type is part of the key unless the parameter is ignored.
-    pub has_impl_trait: bool,
-    /// The parameter's type.
-    pub ty: Box<Type>,
-}
+use crate::model::{CacheableFn, Param, SelfParam};
+use crate::syntax::{
+    first_impl_trait, first_mut_reference, is_fingerprint_attribute, mentions_self,
+    mutable_receiver, pattern_bindings,
+};
 
 /// Checks the parsed arguments and the item together; on success returns both,
 /// ready to expand. `args` may already be an error: it is reported alongside
@@ -447,45 +403,6 @@ fn check_mut_references(
     }
 }
 
-/// `&mut self`, `self: &mut Self` or `self: Pin<&mut Self>`: the tokens to
-/// point at.
-pub fn mutable_receiver(receiver: &Receiver) -> Option<TokenStream> {
-    match &receiver.kind {
-        ReceiverKind::Reference(and, lifetime, Some(mutability)) => {
-            let self_token = receiver.self_token;
-            Some(quote::quote!(#and #lifetime #mutability #self_token))
-        }
-        ReceiverKind::Typed(_, ty) => first_mut_reference(ty).map(|_| ty.to_token_stream()),
-        _ => None,
-    }
-}
-
-/// The first `&mut` anywhere in `ty`.
-pub fn first_mut_reference(ty: &Type) -> Option<&TypeReference> {
-    #[derive(Default)]
-    struct FirstMut<'ast>(Option<&'ast TypeReference>);
-    impl<'ast> Visit<'ast> for FirstMut<'ast> {
-        fn visit_type_reference(&mut self, reference: &'ast TypeReference) {
-            if reference.mutability.is_some() {
-                self.0.get_or_insert(reference);
-            }
-            syn::visit::visit_type_reference(self, reference);
-        }
-    }
-    let mut found = FirstMut::default();
-    found.visit_type(ty);
-    found.0
-}
-
-/// Whether the tokens name `Self`.
-pub fn mentions_self(tokens: TokenStream) -> bool {
-    tokens.into_iter().any(|token| match token {
-        proc_macro2::TokenTree::Ident(ident) => ident == "Self",
-        proc_macro2::TokenTree::Group(group) => mentions_self(group.stream()),
-        proc_macro2::TokenTree::Punct(_) | proc_macro2::TokenTree::Literal(_) => false,
-    })
-}
-
 /// `#[fingerprint]` on a method: its fingerprint would have to live in the
 /// `impl` block, which (in a trait impl) takes no extra items.
 pub fn not_a_free_function(sig: &Signature) -> syn::Error {
@@ -514,52 +431,4 @@ fn take_fingerprint_attribute(attrs: &mut Vec<Attribute>, errors: &mut Errors) -
         ));
     }
     true
-}
-
-/// `#[fingerprint]`, `#[memory::fingerprint]`, `#[some::path::fingerprint]`.
-pub fn is_fingerprint_attribute(attribute: &Attribute) -> bool {
-    last_segment_is(attribute, "fingerprint")
-}
-
-/// `#[cache(..)]`, `#[memory::cache(..)]`, ...
-pub fn is_cache_attribute(attribute: &Attribute) -> bool {
-    last_segment_is(attribute, "cache")
-}
-
-fn last_segment_is(attribute: &Attribute, name: &str) -> bool {
-    matches!(attribute.style, syn::AttrStyle::Outer)
-        && attribute
-            .path()
-            .segments
-            .last()
-            .is_some_and(|segment| segment.ident == name)
-}
-
-/// The identifiers a pattern binds: `a` and `b` in `(a, Point { y: b, .. })`.
-fn pattern_bindings(pat: &Pat) -> Vec<Ident> {
-    #[derive(Default)]
-    struct Bindings(Vec<Ident>);
-    impl<'ast> Visit<'ast> for Bindings {
-        fn visit_pat_ident(&mut self, binding: &'ast PatIdent) {
-            self.0.push(binding.ident.clone());
-            syn::visit::visit_pat_ident(self, binding);
-        }
-    }
-    let mut bindings = Bindings::default();
-    bindings.visit_pat(pat);
-    bindings.0
-}
-
-/// The first `impl Trait` anywhere in `ty` (as in `Vec<impl Display>`).
-fn first_impl_trait(ty: &Type) -> Option<&TypeImplTrait> {
-    #[derive(Default)]
-    struct FirstImplTrait<'ast>(Option<&'ast TypeImplTrait>);
-    impl<'ast> Visit<'ast> for FirstImplTrait<'ast> {
-        fn visit_type_impl_trait(&mut self, impl_trait: &'ast TypeImplTrait) {
-            self.0.get_or_insert(impl_trait);
-        }
-    }
-    let mut found = FirstImplTrait::default();
-    found.visit_type(ty);
-    found.0
 }

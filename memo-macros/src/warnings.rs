@@ -16,15 +16,9 @@ use syn::spanned::Spanned;
 use syn::{GenericParam, ReturnType, Signature, Type};
 
 use crate::args::CacheArgs;
-use crate::validate::{Param, SelfParam, first_mut_reference, mutable_receiver};
-
-/// One warning, placed at `span`.
-pub struct Warning {
-    /// The `allow(..)` name that silences it.
-    pub lint: &'static str,
-    pub span: Span,
-    pub message: String,
-}
+use crate::lints::Lint;
+use crate::model::{Param, SelfParam, Warning};
+use crate::syntax::{first_mut_reference, mutable_receiver};
 
 /// Types whose value is a handle on something else (a file, a socket, a
 /// lock, a channel): caching on them keys the handle, not what it refers
@@ -78,7 +72,7 @@ pub fn collect(
     params: &[Param],
 ) -> Vec<Warning> {
     let mut warnings = Vec::new();
-    let mut warn = |lint: &'static str, span: Span, message: String| {
+    let mut warn = |lint: Lint, span: Span, message: String| {
         if !args.allows(lint) {
             warnings.push(Warning {
                 lint,
@@ -90,7 +84,7 @@ pub fn collect(
 
     if let Some(span) = unit_output(&sig.output) {
         warn(
-            "unit_output",
+            Lint::UnitOutput,
             span.unwrap_or_else(|| sig.ident.span()),
             format!(
                 "`{}` returns `()`: a hit stores and returns nothing and skips the body, so \
@@ -113,7 +107,7 @@ pub fn collect(
             .first()
             .map_or_else(|| sig.ident.span(), syn::LitStr::span);
         warn(
-            "all_ignored",
+            Lint::AllIgnored,
             span,
             format!(
                 "every parameter of `{}` is in `ignore`: all calls share one stored result, \
@@ -128,7 +122,7 @@ pub fn collect(
         && mutable_receiver(receiver_param).is_some()
     {
         warn(
-            "mut_argument",
+            Lint::MutArgument,
             receiver_param.self_token.span,
             "`self` is a `&mut` reference in `ignore`: the body's changes to it happen on a \
              miss only, never on a hit"
@@ -139,7 +133,7 @@ pub fn collect(
         if param.ignored {
             if first_mut_reference(&param.ty).is_some() {
                 warn(
-                    "mut_argument",
+                    Lint::MutArgument,
                     param.key_name.span(),
                     format!(
                         "`{}` is a `&mut` reference in `ignore`: the body's changes through it \
@@ -150,7 +144,7 @@ pub fn collect(
             }
         } else if let Some((name, span)) = handle_type(&param.ty) {
             warn(
-                "handle_argument",
+                Lint::HandleArgument,
                 span,
                 format!(
                     "`{}` looks like a handle (`{name}`): its key is the handle's own state, not \
@@ -207,7 +201,7 @@ pub fn emit(warnings: &[Warning]) -> TokenStream {
     warnings
         .iter()
         .map(|warning| {
-            let constant = format_ident!("{}", warning.lint, span = warning.span);
+            let constant = format_ident!("{}", warning.lint.name(), span = warning.span);
             let note = format!(
                 "{}. Silence with `#[memory::cache(allow({}))]`",
                 warning.message, warning.lint

@@ -756,7 +756,7 @@ pub(crate) fn check(
 ) -> Result<(), String> {
     let entry = Entry::parse(bytes, Some(key)).map_err(|e| e.to_string())?;
     let meta = entry.meta().map_err(|e| e.to_string())?;
-    if crate::key::dir_name(&meta.identity) != function_dir {
+    if !crate::key::dir_holds(function_dir, &meta.identity) {
         return Err(format!(
             "it belongs to {} but sits in {function_dir}/",
             meta.identity

@@ -7,12 +7,16 @@
 
 #![allow(clippy::items_after_statements)]
 
-/// Two nested `helper`s with different code.
-fn first() -> u64 {
+/// Two nested `helper`s with different code. `first(true)` clears its
+/// helper's results through a handle first.
+fn first(clear: bool) -> u64 {
     #[memory::cache]
     fn helper(x: u64) -> u64 {
         println!("computing first helper({x})");
         x + 1
+    }
+    if clear {
+        memory::handle(|| helper(1)).clear().expect("clear");
     }
     helper(1)
 }
@@ -100,7 +104,7 @@ fn unrelated(x: u64) -> u64 {
 fn main() {
     match std::env::args().nth(1).as_deref() {
         Some("all") => {
-            println!("first = {}", first());
+            println!("first = {}", first(false));
             println!("second = {}", second());
             println!("third = {}", third());
             println!("fourth = {}", fourth());
@@ -111,6 +115,15 @@ fn main() {
             println!("trait = {}", Runner::run(&tool));
         }
         Some("unrelated") => println!("unrelated = {}", unrelated(5)),
+        Some("helpers") => {
+            println!("first = {}", first(false));
+            println!("second = {}", second());
+        }
+        Some("clear-first") => println!("first = {}", first(true)),
+        Some("gc") => {
+            let report = memory::default_memory().gc_stale().expect("gc_stale");
+            println!("gc removed {} entries", report.removed.entries);
+        }
         Some("registry") => {
             let _ = Tool(1).run();
             let _ = Runner::run(&Tool(1));
