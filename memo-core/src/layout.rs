@@ -60,8 +60,14 @@ pub(crate) fn is_top_level_file(name: &str) -> bool {
 
 /// Whether `name` could be a function directory `key::dir_name` made: ASCII
 /// letters, digits, `_` and `.`, optionally `-` and 16 hex digits, never
-/// starting with a dot.
+/// starting with a dot; and for one of several definitions sharing an
+/// identity (`key::shared_dir_name`), `@` and 16 more hex digits.
 pub(crate) fn is_function_dir(name: &str) -> bool {
+    let name = match name.rsplit_once('@') {
+        Some((name, location)) if is_hex(location, 16) => name,
+        Some(_) => return false,
+        None => name,
+    };
     let readable = match name.rsplit_once('-') {
         Some((readable, hash)) if is_hex(hash, 16) => readable,
         Some(_) => return false,
