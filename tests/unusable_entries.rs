@@ -4,9 +4,11 @@
 //! checked once per call.
 
 use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, LazyLock};
 use std::time::Duration;
+use std::time::Instant;
 
 use memo_tests::{cache_dir, entry_files};
 use memory::entry::{Entry, EntryMeta};
@@ -109,4 +111,61 @@ fn a_rejecting_validation_callback_runs_once_per_call() {
         );
         assert_eq!(REJECTED_RUNS.load(Ordering::SeqCst), call + 1);
     }
+}
+
+const STRESS: &str = env!("CARGO_BIN_EXE_stress");
+
+/// `stress hold 5 300` in `cache`: computes `slow(5, 300)`, logging a
+/// `start` line to `log` each time its body runs.
+fn hold(cache: &Path, log: &Path) -> Child {
+    Command::new(STRESS)
+        .env("MEMO_CACHE_DIR", cache)
+        .env("STRESS_LOG", log)
+        .args(["hold", "5", "300"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start a stress process")
+}
+
+/// Waits for `child` to succeed, failing the test after a minute.
+fn succeeds(mut child: Child) -> String {
+    let started = Instant::now();
+    while child.try_wait().expect("poll the child").is_none() {
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("a caller was still running after a minute");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn body_runs(log: &Path) -> usize {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| line.starts_with("start 5 "))
+        .count()
+}
+
+#[test]
+fn concurrent_processes_on_an_undecodable_entry_compute_once() {
+    let cache = cache_dir();
+    let log = cache.path().join("side-effects.log");
+    assert_eq!(succeeds(hold(cache.path(), &log)), "slow = 5\n");
+    assert_eq!(body_runs(&log), 1);
+    make_undecodable(cache.path());
+
+    let callers: Vec<Child> = (0..8).map(|_| hold(cache.path(), &log)).collect();
+    for caller in callers {
+        assert_eq!(succeeds(caller), "slow = 5\n");
+    }
+    assert_eq!(
+        body_runs(&log),
+        2,
+        "8 processes on an entry that no longer decodes: the body runs once"
+    );
 }
