@@ -15,12 +15,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::__private::Arg;
-use crate::entry::{self, ArgRecord, Entry, EntryMeta};
+use crate::entry::{self, ArgRecord, Entry, EntryMeta, HEADER_LEN};
 use crate::function::CachedFn;
 use crate::hash::Digest;
 use crate::memory::Memory;
 use crate::store::{EntryStore, KeyGuard, StoredEntry};
 use crate::{key, trace};
+pub(crate) use reason::MissReason;
 
 /// Longest rendering of one argument in a trace or in metadata.
 const ARG_RENDER_LIMIT: usize = 200;
@@ -60,9 +61,44 @@ struct Missing {
     call: String,
     args: Vec<ArgRecord>,
     type_args: Vec<String>,
+    /// The entry that was read and not used, if one was.
+    unused: Option<Unused>,
     /// The compute-once lock, released once the output is stored (or the
     /// body panicked).
     _lock: Option<KeyGuard>,
+    /// Whether taking the lock was tried already (it may have failed: a
+    /// read-only cache); a recomputation never tries twice.
+    lock_tried: bool,
+}
+
+/// An entry that was read and not used, and why.
+#[derive(Clone)]
+struct Unused {
+    /// Its header, which names it: the checksum in it covers the metadata
+    /// (with its creation time) and the output. A look under the lock
+    /// skips this same entry instead of checking it again, so a validation
+    /// callback that rejects it runs once per call.
+    header: [u8; HEADER_LEN],
+    reason: MissReason,
+}
+
+impl Unused {
+    fn is(&self, stored: &StoredEntry) -> bool {
+        stored.bytes.get(..HEADER_LEN) == Some(&self.header[..])
+    }
+}
+
+/// A found entry's fate once the caller's output type is known: decoded,
+/// or to be computed (the lock held where one could be taken).
+enum Settled<S> {
+    Stored(S),
+    Compute(Missing),
+}
+
+/// No usable entry at a call's target; what was there, if anything.
+struct Passed {
+    target: Target,
+    unused: Option<Unused>,
 }
 
 /// Starts a cached call: hashes `args` and looks the key up.
@@ -127,9 +163,9 @@ fn lookup(
         key,
         path: key::entry_path(&derived.dir, &derived.version, key),
     };
-    let target = match read_entry(store, target, true) {
+    let Passed { target, unused } = match read_entry(store, target, true, None) {
         Ok(found) => return State::Found(found),
-        Err(target) => target,
+        Err(passed) => passed,
     };
     // Compute once: wait while another caller computes this key, then look
     // again. Without a lock (a read-only cache, say) we compute anyway.
@@ -141,12 +177,12 @@ fn lookup(
             None
         }
     };
-    let target = match lock {
-        Some(_) => match read_entry(store, target, false) {
+    let Passed { target, unused } = match lock {
+        Some(_) => match read_entry(store, target, false, unused.as_ref()) {
             Ok(found) => return State::Found(found),
-            Err(target) => target,
+            Err(passed) => passed,
         },
-        None => target,
+        None => Passed { target, unused },
     };
     let call = render_call(function, args);
     let args = arg_records(function, digests);
@@ -155,43 +191,83 @@ fn lookup(
         call,
         args,
         type_args: type_args.iter().map(|t| t.to_string()).collect(),
+        unused,
         _lock: lock,
+        lock_tried: wait,
     })
 }
 
 /// Reads and verifies the entry of `target`; hands `target` back when
-/// there is no usable entry. A damaged entry is reported if `report`.
-fn read_entry(store: &dyn EntryStore, target: Target, report: bool) -> Result<Found, Target> {
-    match store.read(&target.path) {
-        Ok(Some(stored)) => match Entry::parse_head(&stored.bytes, stored.len, Some(target.key)) {
-            Ok(_)
-                if crate::manage::expiry::fresh(
-                    target.function,
-                    target.memory,
-                    &stored,
-                    report,
-                ) =>
-            {
-                return Ok(Found { target, stored });
+/// there is no usable entry, with what was there. A damaged, expired or
+/// rejected entry is reported if `report`; `skip` is an entry read before
+/// and not used: found again unchanged, it is passed over unchecked.
+fn read_entry(
+    store: &dyn EntryStore,
+    target: Target,
+    report: bool,
+    skip: Option<&Unused>,
+) -> Result<Found, Passed> {
+    let stored = match store.read(&target.path) {
+        Ok(Some(stored)) => stored,
+        Ok(None) => {
+            return Err(Passed {
+                target,
+                unused: None,
+            });
+        }
+        Err(e) => {
+            if report {
+                target.memory.report_read_failure(&target.path, &e);
             }
-            // Found but unusable: the next write replaces it wherever it is.
-            Ok(_) => store.rejected(&target.path),
-            Err(e) => {
-                store.rejected(&target.path);
-                if report {
-                    trace::warn(format_args!(
-                        "corrupt cache entry {} ({e}); recomputing {}",
-                        target.path,
-                        target.function.derived().identity
-                    ));
-                }
-            }
-        },
-        Ok(None) => {}
-        Err(e) if report => target.memory.report_read_failure(&target.path, &e),
-        Err(_) => {}
+            return Err(Passed {
+                target,
+                unused: None,
+            });
+        }
+    };
+    if let Some(skip) = skip
+        && skip.is(&stored)
+    {
+        let unused = Some(skip.clone());
+        return Err(Passed { target, unused });
     }
-    Err(target)
+    let checked = Entry::parse_head(&stored.bytes, stored.len, Some(target.key))
+        .map_err(MissReason::Damaged)
+        .and_then(|entry| freshness::check(target.function, target.memory, &entry, stored.len));
+    let reason = match checked {
+        Ok(()) => return Ok(Found { target, stored }),
+        Err(reason) => reason,
+    };
+    // Found but unusable: the next write replaces it wherever it is.
+    store.rejected(&target.path);
+    if report {
+        report_unused(&target, &reason);
+    }
+    let mut header = [0; HEADER_LEN];
+    if let Some(head) = stored.bytes.get(..HEADER_LEN) {
+        header.copy_from_slice(head);
+    }
+    let unused = Some(Unused { header, reason });
+    Err(Passed { target, unused })
+}
+
+/// Says why the entry of `target` is recomputed: a damaged entry always
+/// (a warning), a stale one at verbose ≥ 1.
+fn report_unused(target: &Target, reason: &MissReason) {
+    let function = target.function;
+    let identity = &function.derived().identity;
+    match reason {
+        MissReason::Damaged(e) => trace::warn(format_args!(
+            "corrupt cache entry {} ({e}); recomputing {identity}",
+            target.path
+        )),
+        MissReason::Absent | MissReason::Refresh => {}
+        _ => trace::note(
+            verbosity(function, target.memory),
+            format_args!("recomputing {identity}: {reason}"),
+        ),
+    }
+    tracing::debug!(target: "memory", function = identity, path = target.path, %reason, "stored entry not used");
 }
 
 impl Call {
@@ -212,10 +288,13 @@ impl Call {
             State::Missing(missing) => missing,
             State::Found(found) => match found.decode::<S>() {
                 Ok(stored) => return rebuild(stored),
-                Err(problem) => found.into_missing(&problem),
+                Err(reason) => found.into_missing(reason),
             },
         };
-        missing.run(body, storable, rebuild)
+        match missing.settle::<S>() {
+            Settled::Stored(stored) => rebuild(stored),
+            Settled::Compute(missing) => missing.run(body, storable, rebuild),
+        }
     }
 }
 
@@ -226,18 +305,18 @@ impl Found {
     }
 
     /// Decodes the output, or says why it cannot be used.
-    fn decode<S: DeserializeOwned>(&self) -> Result<S, String> {
-        let stored_as = std::any::type_name::<S>();
+    fn decode<S: DeserializeOwned>(&self) -> Result<S, MissReason> {
+        let wanted = std::any::type_name::<S>();
         let entry = self.entry();
-        if entry.type_hash() != entry::type_hash(stored_as) {
-            return Err(format!("its output type is no longer {stored_as}"));
+        if entry.type_hash() != entry::type_hash(wanted) {
+            return Err(MissReason::TypeChanged { wanted });
         }
         let stored = entry
             .output_from(
                 self.stored.file.as_ref(),
                 self.target.function.array_mode(self.target.memory),
             )
-            .map_err(|e| format!("its output does not decode as {stored_as} ({e})"))?;
+            .map_err(|error| MissReason::Undecodable { wanted, error })?;
         let function = self.target.function;
         if verbosity(function, self.target.memory) >= 2 {
             trace::loading(function.spec.name, &function.derived().identity);
@@ -247,36 +326,93 @@ impl Found {
         Ok(stored)
     }
 
-    /// A stale entry (its output type changed) is recomputed and replaced.
-    fn into_missing(self, problem: &str) -> Missing {
+    /// The one way a found entry becomes a recomputation: it is reported
+    /// (why it is not used), marked for replacement, and handed on as a
+    /// miss that still has to take the key's lock and look again
+    /// ([`Missing::settle`], or `lock_async`), like any other miss.
+    fn into_missing(self, reason: MissReason) -> Missing {
         if let Some(store) = self.target.memory.store() {
             store.rejected(&self.target.path);
         }
-        let function = self.target.function;
-        trace::note(
-            verbosity(function, self.target.memory),
-            format_args!(
-                "recomputing {}: the stored entry is stale: {problem}",
-                function.derived().identity
-            ),
-        );
+        report_unused(&self.target, &reason);
+        let mut header = [0; HEADER_LEN];
+        header.copy_from_slice(&self.stored.bytes[..HEADER_LEN]);
         // Same key, same arguments: the old metadata renders this call.
         let meta: Option<EntryMeta> = self.entry().meta().ok();
         let (call, args, type_args) = match meta {
             Some(meta) => (meta.call, meta.args, meta.type_args),
-            None => (format!("{}(…)", function.spec.name), Vec::new(), Vec::new()),
+            None => (
+                format!("{}(…)", self.target.function.spec.name),
+                Vec::new(),
+                Vec::new(),
+            ),
         };
         Missing {
             target: self.target,
             call,
             args,
             type_args,
+            unused: Some(Unused { header, reason }),
             _lock: None,
+            lock_tried: false,
         }
     }
 }
 
 impl Missing {
+    /// Why this call computes.
+    fn reason(&self) -> &MissReason {
+        self.unused
+            .as_ref()
+            .map_or(&MissReason::Absent, |unused| &unused.reason)
+    }
+
+    /// Takes the compute-once lock (waiting for another caller that holds
+    /// it) unless that was tried already, then looks again.
+    fn settle<S: DeserializeOwned>(mut self) -> Settled<S> {
+        if self.lock_tried {
+            return Settled::Compute(self);
+        }
+        self.lock_tried = true;
+        let Some(store) = self.target.memory.store() else {
+            return Settled::Compute(self);
+        };
+        match store.lock(self.target.key) {
+            Ok(guard) => self.relook(store, guard),
+            Err(e) => {
+                tracing::debug!(target: "memory", path = self.target.path, %e, "no compute-once lock");
+                Settled::Compute(self)
+            }
+        }
+    }
+
+    /// With the compute-once lock held, looks again: another caller may
+    /// have stored the output while this one waited. A refresh computes
+    /// whatever is stored.
+    fn relook<S: DeserializeOwned>(mut self, store: &dyn EntryStore, lock: KeyGuard) -> Settled<S> {
+        if matches!(self.reason(), MissReason::Refresh) {
+            self._lock = Some(lock);
+            return Settled::Compute(self);
+        }
+        match read_entry(store, self.target, false, self.unused.as_ref()) {
+            Ok(found) => match found.decode::<S>() {
+                Ok(stored) => Settled::Stored(stored),
+                Err(reason) => {
+                    let mut missing = found.into_missing(reason);
+                    missing._lock = Some(lock);
+                    missing.lock_tried = true;
+                    Settled::Compute(missing)
+                }
+            },
+            Err(Passed { target, unused }) => {
+                self.target = target;
+                self.unused = unused;
+                self._lock = Some(lock);
+                Settled::Compute(self)
+            }
+        }
+    }
+
     /// Runs the body, stores what `storable` picks of its output, returns it.
     ///
     /// With memory-mapped arrays, the output is returned as every later hit
@@ -442,4 +578,6 @@ fn unix_millis() -> u64 {
 }
 
 mod async_call;
+mod freshness;
 pub(crate) mod probe;
+mod reason;

@@ -519,6 +519,11 @@ impl<'a> Entry<'a> {
         decode(self.meta).map_err(|e| EntryError::Meta(e.to_string()))
     }
 
+    /// Decodes the metadata as `T`: all of it, or only the fields `T` names.
+    pub(crate) fn meta_as<T: serde::de::DeserializeOwned>(&self) -> Result<T, EntryError> {
+        decode(self.meta).map_err(|e| EntryError::Meta(e.to_string()))
+    }
+
     /// Decodes the output; its arrays are copied from the entry's bytes and
     /// checked against their checksums (so `bytes` must be the whole file).
     pub fn output<T: serde::de::DeserializeOwned>(&self) -> Result<T, EntryError> {

@@ -15,9 +15,13 @@
 //!
 //! The closure names the function by calling it, which is what works for
 //! every kind of function Rust has: a method of a trait impl cannot carry
-//! a companion item, and a fn item's type cannot be named. Only the
-//! closure's *first* cached call (on its own thread) is affected; calls it
-//! makes from inside the function's body run as usual.
+//! a companion item, and a fn item's type cannot be named. The handle acts
+//! on the call whose result the closure returns: the last cached call the
+//! closure makes (on its own thread) whose output type is the closure's.
+//! In `|| f(g(1))`, `g(1)` is an argument: it runs as a plain cached call
+//! (if `g` returns the closure's type too, a `call()` runs it again), and
+//! the handle acts on `f`. Calls made from inside a cached function's body
+//! always run as usual.
 
 use std::future::Future;
 use std::io;
@@ -80,7 +84,10 @@ impl<C> std::fmt::Debug for Handle<C> {
 /// memory::handle(|| square(0)).clear().unwrap();
 /// assert!(!memory::handle(|| square(4)).check_call_in_cache());
 /// ```
-pub fn handle<C>(call: C) -> Handle<C> {
+pub fn handle<C, R>(call: C) -> Handle<C>
+where
+    C: FnOnce() -> R,
+{
     Handle { call }
 }
 
@@ -93,47 +100,48 @@ where
     /// (joblib's `MemorizedFunc.call`). The metadata is `None` when nothing
     /// was stored: a disabled `Memory`, an `Err` output, a failed write.
     pub fn call(self) -> (R, Option<EntryInfo>) {
-        let (output, outcome) = probed(Mode::Recompute, self.call);
+        let (output, outcome) = probed::<R>(Mode::Recompute, self.call);
         let output = output.expect("a recomputing call returns its output");
         (output, stored_info(&outcome))
     }
 
     /// Makes sure the call's output is stored (running the function only if
-    /// it is not) and returns a reference to it, without decoding a stored
-    /// output (joblib's `MemorizedFunc.call_and_shelve`).
+    /// it is not) and returns a reference to it (joblib's
+    /// `MemorizedFunc.call_and_shelve`). A stored output is decoded once
+    /// (and dropped) on the way, as the closure's arguments may need it.
     ///
     /// `Err` holds the output when the cache keeps nothing for this call (a
     /// disabled `Memory`, an `Err` output, a failed write), as joblib's
-    /// `NotMemorizedResult` does. With `panic = "abort"` a stored output is
-    /// decoded once (and dropped) on the way.
+    /// `NotMemorizedResult` does.
     pub fn call_and_shelve(self) -> Result<MemorizedResult, R> {
-        let (output, outcome) = probed(Mode::Shelve, self.call);
+        let (output, outcome) = probed::<R>(Mode::Shelve, self.call);
         shelved(&outcome).ok_or_else(|| output.expect("an unshelved call returns its output"))
     }
 
     /// Whether the call's output is stored and usable, without running the
-    /// function or decoding the output (joblib's
-    /// `MemorizedFunc.check_call_in_cache`).
+    /// function (joblib's `MemorizedFunc.check_call_in_cache`). A stored
+    /// output is decoded, to be sure it is usable.
     #[cfg(panic = "unwind")]
     pub fn check_call_in_cache(self) -> bool {
-        probed(Mode::Check, self.call).1.hit
+        probed::<R>(Mode::Check, self.call).1.hit
     }
 
     /// Removes every stored result of the function (every argument, every
     /// code version), from the `Memory` it caches in (joblib's
-    /// `MemorizedFunc.clear`). The call only names the function: its
-    /// arguments are not even hashed.
+    /// `MemorizedFunc.clear`). The call only names the function: it is
+    /// looked up, never run.
     #[cfg(panic = "unwind")]
     pub fn clear(self) -> io::Result<()> {
-        clear(&probed(Mode::Identify, self.call).1)
+        clear(&probed::<R>(Mode::Identify, self.call).1)
     }
 
     /// The identity the function's results are stored under:
     /// `crate::module::f`, `crate::module::Type::method`, or its
-    /// `name = "..."`. The call only names the function.
+    /// `name = "..."`. The call only names the function: it is looked up,
+    /// never run.
     #[cfg(panic = "unwind")]
     pub fn identity(self) -> String {
-        identity(&probed(Mode::Identify, self.call).1)
+        identity(&probed::<R>(Mode::Identify, self.call).1)
     }
 }
 
@@ -250,22 +258,35 @@ fn clear(outcome: &Outcome) -> io::Result<()> {
     }
 }
 
-const NO_CACHED_CALL: &str = "memory::handle: the closure made no cached call on its thread \
-     (the first `#[memory::cache]` call it makes is the one the handle acts on; \
-     for an `async fn`, use the `_async` methods)";
+/// Panics: the closure made no cached call the handle could act on.
+#[track_caller]
+fn no_cached_call(returns: &str) -> ! {
+    panic!(
+        "memory::handle: the closure made no cached call returning {returns} on its thread \
+         (the handle acts on the `#[memory::cache]` call whose result the closure returns; \
+         for an `async fn`, use the `_async` methods)"
+    )
+}
+
+/// What the probe of a finished closure reported; panics if no call acted
+/// on it.
+fn reported<R>(outcome: &std::sync::Mutex<Outcome>) -> Outcome {
+    let outcome = std::mem::take(&mut *outcome.lock().unwrap_or_else(PoisonError::into_inner));
+    if outcome.function.is_none() {
+        no_cached_call(std::any::type_name::<R>());
+    }
+    outcome
+}
 
 /// Runs `call` with a probe of `mode` set; returns its output (none when
 /// the probe ended the call early) and what the probe reported.
 fn probed<R>(mode: Mode, call: impl FnOnce() -> R) -> (Option<R>, Outcome) {
-    let probe = Probe::new(mode);
+    let probe = Probe::new::<R>(mode);
     let outcome = probe.outcome.clone();
-    let previous = probe::set(Some(probe));
-    let output = run_catching(call);
-    let untaken = probe::set(previous);
-    let output = output.ok();
-    assert!(untaken.is_none(), "{NO_CACHED_CALL}");
-    let outcome = std::mem::take(&mut *outcome.lock().unwrap_or_else(PoisonError::into_inner));
-    (output, outcome)
+    let installed = probe::install(Some(probe));
+    let output = run_catching(call).ok();
+    drop(installed);
+    (output, reported::<R>(&outcome))
 }
 
 /// Runs `f`; `Err` when a probe ended it early. Any other panic goes on.
@@ -283,8 +304,8 @@ fn run_catching<R>(f: impl FnOnce() -> R) -> Result<R, ()> {
     Ok(f())
 }
 
-/// Polls a future with a probe set on the polling thread until the first
-/// cached call takes it.
+/// Polls a future with a probe set on the polling thread; the cached calls
+/// it makes take the probe (see `call/probe.rs`).
 struct ProbedFuture<F> {
     future: Pin<Box<F>>,
     probe: Option<Probe>,
@@ -293,16 +314,12 @@ struct ProbedFuture<F> {
 
 impl<F: Future> ProbedFuture<F> {
     fn new(mode: Mode, future: F) -> Self {
-        let probe = Probe::new(mode);
+        let probe = Probe::new::<F::Output>(mode);
         ProbedFuture {
             future: Box::pin(future),
             outcome: probe.outcome.clone(),
             probe: Some(probe),
         }
-    }
-
-    fn outcome(&self) -> Outcome {
-        std::mem::take(&mut *self.outcome.lock().unwrap_or_else(PoisonError::into_inner))
     }
 }
 
@@ -311,15 +328,15 @@ impl<F: Future> Future for ProbedFuture<F> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        let previous = probe::set(this.probe.take());
+        let installed = probe::install(this.probe.take());
         let polled = run_catching(|| this.future.as_mut().poll(cx));
-        this.probe = probe::set(previous);
+        // Held by a call that is awaiting, or back on the thread.
+        this.probe = installed.remove();
         match polled {
-            Err(()) => Poll::Ready((None, this.outcome())),
+            Err(()) => Poll::Ready((None, reported::<F::Output>(&this.outcome))),
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(output)) => {
-                assert!(this.probe.is_none(), "{NO_CACHED_CALL}");
-                Poll::Ready((Some(output), this.outcome()))
+                Poll::Ready((Some(output), reported::<F::Output>(&this.outcome)))
             }
         }
     }

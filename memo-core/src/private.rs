@@ -10,7 +10,7 @@ use std::marker::PhantomData;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::call::probe::{self, Probe};
+use crate::call::probe::{self, Probe, Probed};
 pub use crate::function::{CachedFn, FnSpec};
 use crate::hash::{Digest, HashError};
 use crate::memory::Memory;
@@ -21,7 +21,7 @@ pub use inventory;
 pub struct Call {
     inner: crate::call::Call,
     /// Set when a [`Handle`](crate::Handle) made this call.
-    probe: Option<Probe>,
+    probed: Option<Probed>,
 }
 
 /// Starts a cached call: hashes `args` and looks the key up.
@@ -34,12 +34,9 @@ pub fn begin(function: &'static CachedFn, type_args: &[&'static str], args: &[&d
     match probe::take() {
         None => Call {
             inner: crate::call::begin(function, type_args, args),
-            probe: None,
+            probed: None,
         },
-        Some(probe) => Call {
-            inner: probe::begin(&probe, function, type_args, args, true),
-            probe: Some(probe),
-        },
+        Some(probe) => probed(probe, function, type_args, args),
     }
 }
 
@@ -51,12 +48,27 @@ pub fn begin_async(
     type_args: &[&'static str],
     args: &[&dyn Arg],
 ) -> Call {
-    let probe = probe::take();
-    let inner = match &probe {
-        None => crate::call::begin_resolved(function.resolve(type_args), type_args, args, false),
-        Some(probe) => probe::begin(probe, function, type_args, args, false),
-    };
-    Call { inner, probe }
+    match probe::take() {
+        None => Call {
+            inner: crate::call::begin_resolved(function.resolve(type_args), type_args, args, false),
+            probed: None,
+        },
+        Some(probe) => probed(probe, function, type_args, args),
+    }
+}
+
+#[cold]
+fn probed(
+    probe: Probe,
+    function: &'static CachedFn,
+    type_args: &[&'static str],
+    args: &[&dyn Arg],
+) -> Call {
+    let (inner, probed) = probe::begin(probe, function, type_args, args);
+    Call {
+        inner,
+        probed: Some(probed),
+    }
 }
 
 impl Call {
@@ -65,9 +77,9 @@ impl Call {
         S: Serialize + DeserializeOwned,
         F: FnOnce() -> R,
     {
-        match &self.probe {
+        match self.probed {
             None => self.inner.finish(body, storable, rebuild),
-            Some(probe) => probe::finish(self.inner, probe, body, storable, rebuild),
+            Some(probed) => probe::finish(self.inner, probed, body, storable, rebuild),
         }
     }
 
@@ -81,11 +93,10 @@ impl Call {
         S: Serialize + DeserializeOwned,
         F: Future<Output = R>,
     {
-        let inner = match &self.probe {
-            None => self.inner,
-            Some(probe) => self.inner.probed::<S>(probe),
-        };
-        inner.finish_async(body, storable, rebuild).await
+        match self.probed {
+            None => self.inner.finish_async(body, storable, rebuild).await,
+            Some(probed) => probe::finish_async(self.inner, probed, body, storable, rebuild).await,
+        }
     }
 }
 

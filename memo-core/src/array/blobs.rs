@@ -98,13 +98,26 @@ thread_local! {
 /// Runs `encode` with a sink open; returns its result and the blobs that
 /// arrays handed to the sink, in offset order.
 pub(crate) fn collect<R>(encode: impl FnOnce() -> R) -> (R, Vec<PendingBlob>) {
-    let previous = SINK.with(|sink| {
+    // A user's `Serialize` may panic inside `encode`, and a thread pool
+    // may catch that: the guard closes the sink on unwind too, or every
+    // later serialization of an `Array` on this thread would write a marker
+    // (and every hash of one would differ).
+    struct Restore(Option<Option<Sink>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            if let Some(previous) = self.0.take() {
+                SINK.with(|sink| *sink.borrow_mut() = previous);
+            }
+        }
+    }
+    let mut restore = Restore(Some(SINK.with(|sink| {
         sink.replace(Some(Sink {
             blobs: Vec::new(),
             end: 0,
         }))
-    });
+    })));
     let result = encode();
+    let previous = restore.0.take().expect("restored only here or on unwind");
     let sink = SINK
         .with(|sink| sink.replace(previous))
         .expect("the sink is still open");

@@ -29,7 +29,7 @@ use std::task::{Context, Poll, Waker};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Call, Missing, State, read_entry};
+use super::{Call, Missing, Settled, State};
 use crate::store::KeyGuard;
 
 impl Call {
@@ -49,16 +49,12 @@ impl Call {
             State::Missing(missing) => missing,
             State::Found(found) => match found.decode::<S>() {
                 Ok(stored) => return rebuild(stored),
-                Err(problem) => found.into_missing(&problem),
+                Err(reason) => found.into_missing(reason),
             },
         };
-        let missing = match missing.lock_async().await {
-            Ok(missing) => missing,
-            // Another caller stored it while we waited.
-            Err(found) => match found.decode::<S>() {
-                Ok(stored) => return rebuild(stored),
-                Err(problem) => found.into_missing(&problem),
-            },
+        let missing = match missing.lock_async::<S>().await {
+            Settled::Stored(stored) => return rebuild(stored),
+            Settled::Compute(missing) => missing,
         };
         let started = missing.start();
         let output = body.await;
@@ -67,33 +63,22 @@ impl Call {
 }
 
 impl Missing {
-    /// Takes the compute-once lock without blocking the executor, then
-    /// looks again: `Err` with the entry if another caller stored it
-    /// meanwhile.
-    async fn lock_async(mut self) -> Result<Missing, super::Found> {
-        if self._lock.is_some() {
-            return Ok(self);
+    /// [`Missing::settle`] without blocking the executor: the lock is
+    /// taken on a helper thread.
+    async fn lock_async<S: DeserializeOwned>(mut self) -> Settled<S> {
+        if self.lock_tried {
+            return Settled::Compute(self);
         }
+        self.lock_tried = true;
         let Some(store) = self.target.memory.store() else {
-            return Ok(self);
+            return Settled::Compute(self);
         };
         let key = self.target.key;
-        let lock = off_executor(move || store.lock(key)).await;
-        match lock {
-            Ok(guard) => {
-                let target = self.target;
-                match read_entry(store, target, false) {
-                    Ok(found) => Err(found),
-                    Err(target) => {
-                        self.target = target;
-                        self._lock = Some(guard);
-                        Ok(self)
-                    }
-                }
-            }
+        match off_executor(move || store.lock(key)).await {
+            Ok(guard) => self.relook(store, guard),
             Err(e) => {
                 tracing::debug!(target: "memory", path = self.target.path, %e, "no compute-once lock");
-                Ok(self)
+                Settled::Compute(self)
             }
         }
     }

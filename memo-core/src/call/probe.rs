@@ -3,25 +3,32 @@
 //! applied to one call of a cached function.
 //!
 //! A handle runs the call it was given with a *probe* set on its thread.
-//! The first cached call that begins on that thread takes the probe and
-//! behaves as the handle asked: recompute, or report where its entry is,
-//! or whether it has one, without running the body. Where no output can be
-//! returned (the body must not run), the call ends by unwinding with a
-//! private payload, which the handle catches before it reaches the caller:
-//! the unwind starts before the body and crosses only the generated
-//! prologue of the cached function and the handle's own closure (as
-//! salsa's cancellation does). Those two abilities need `panic = "unwind"`
-//! (the default); with `panic = "abort"` they are not compiled.
+//! A cached call that begins on that thread takes the probe while it runs
+//! (so calls made from inside its body never see it). Once its output type
+//! is known, it compares it with the type the handle's closure returns:
+//! a call of another type (one in the arguments, say) runs as usual and
+//! puts the probe back. A call of the closure's type acts as the handle
+//! asked, and puts the probe back too: the last such call to begin — the
+//! outermost, in `f(g(1))` — is the one the handle reports on. So a stored
+//! call the handle only asks about is decoded (not run) and the closure
+//! goes on; a call that is not stored, which must not run, ends by
+//! unwinding with a private payload that the handle catches before it
+//! reaches the caller: the unwind starts before the body and crosses only
+//! the generated prologue of the cached function and the handle's own
+//! closure (as salsa's cancellation does). That ability needs
+//! `panic = "unwind"` (the default); with `panic = "abort"` it is not
+//! compiled.
 
 use std::cell::Cell;
+use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Call, Found, Missing, State, Target, read_entry};
+use super::{Call, Found, MissReason, State, Target, read_entry};
 use crate::__private::Arg;
-use crate::entry::{self, Entry, EntryMeta};
+use crate::entry::{self, Entry};
 use crate::function::CachedFn;
 use crate::hash::Digest;
 use crate::info::EntryInfo;
@@ -32,12 +39,11 @@ use crate::memory::Memory;
 pub(crate) enum Mode {
     /// Run the body whatever is stored, and store its output.
     Recompute,
-    /// Make sure the output is stored (computing it if needed), without
-    /// decoding a stored one.
+    /// Make sure the output is stored (computing it if needed).
     Shelve,
     /// Say whether a usable entry is stored; never run the body.
     Check,
-    /// Say which function this is; never hash, look up or run.
+    /// Say which function this is; never run the body.
     Identify,
 }
 
@@ -52,39 +58,62 @@ pub(crate) struct Shelf {
 /// What a probed call reports back to its handle.
 #[derive(Debug, Default)]
 pub(crate) struct Outcome {
-    /// The function the call resolved to.
+    /// The function the call resolved to; `None` until a call of the
+    /// closure's output type acted on the probe.
     pub function: Option<&'static CachedFn>,
     /// Its entry, when the `Memory` stores anything.
     pub shelf: Option<Shelf>,
     /// For [`Mode::Check`]: whether a usable entry is stored.
     pub hit: bool,
-    /// The probe ended the call by unwinding.
-    pub unwound: bool,
 }
 
-/// A probe: set on a thread by a handle, taken by the next cached call.
+/// A probe: set on a thread by a handle, taken by the cached calls it
+/// makes (see the module docs).
 #[derive(Debug, Clone)]
 pub(crate) struct Probe {
     pub mode: Mode,
+    /// `type_name` of what the handle's closure returns (the output of its
+    /// future, for the `_async` methods): the call the handle is for
+    /// returns it.
+    returns: &'static str,
     pub outcome: Arc<Mutex<Outcome>>,
 }
 
 impl Probe {
-    pub(crate) fn new(mode: Mode) -> Probe {
+    /// A probe for a closure whose cached call returns `R`.
+    pub(crate) fn new<R>(mode: Mode) -> Probe {
         Probe {
             mode,
+            returns: std::any::type_name::<R>(),
             outcome: Arc::new(Mutex::new(Outcome::default())),
         }
+    }
+
+    /// Whether a call returning `R` may be the one the handle is for.
+    fn wants<R>(&self) -> bool {
+        self.returns == std::any::type_name::<R>()
     }
 
     fn report(&self, update: impl FnOnce(&mut Outcome)) {
         update(&mut self.outcome.lock().unwrap_or_else(PoisonError::into_inner));
     }
 
+    /// The handle's call is `call` of `function`, whatever an earlier one
+    /// reported.
+    fn acting(&self, call: &Call, function: &'static CachedFn) {
+        let shelf = call.shelf();
+        self.report(|outcome| {
+            *outcome = Outcome {
+                function: Some(function),
+                shelf,
+                hit: false,
+            };
+        });
+    }
+
     /// Ends the call without an output; the handle catches this.
     #[cfg(panic = "unwind")]
     fn unwind(&self) -> ! {
-        self.report(|outcome| outcome.unwound = true);
         std::panic::resume_unwind(Box::new(ProbeDone))
     }
 
@@ -101,10 +130,35 @@ thread_local! {
     static PROBE: Cell<Option<Probe>> = const { Cell::new(None) };
 }
 
-/// Sets `probe` for the next cached call on this thread; returns what was
-/// set before (to restore it).
-pub(crate) fn set(probe: Option<Probe>) -> Option<Probe> {
-    PROBE.with(|slot| slot.replace(probe))
+/// Sets `probe` on this thread until the returned guard is dropped (also
+/// when unwinding: a panic in the handle's closure, caught further up,
+/// must not leave the probe for an unrelated later call).
+pub(crate) fn install(probe: Option<Probe>) -> Installed {
+    Installed {
+        previous: Some(PROBE.with(|slot| slot.replace(probe))),
+    }
+}
+
+/// A probe set on this thread; see [`install`].
+pub(crate) struct Installed {
+    previous: Option<Option<Probe>>,
+}
+
+impl Installed {
+    /// Restores what was set before; returns the probe, if no call is
+    /// holding it now.
+    pub(crate) fn remove(mut self) -> Option<Probe> {
+        let previous = self.previous.take().expect("removed once");
+        PROBE.with(|slot| slot.replace(previous))
+    }
+}
+
+impl Drop for Installed {
+    fn drop(&mut self) {
+        if let Some(previous) = self.previous.take() {
+            PROBE.with(|slot| slot.set(previous));
+        }
+    }
 }
 
 /// Takes the probe of this thread, if a handle set one.
@@ -113,24 +167,30 @@ pub(crate) fn take() -> Option<Probe> {
     PROBE.with(Cell::take)
 }
 
-/// Begins a cached call the way `probe` asks. `wait` is whether the call
-/// may wait for another caller computing the same key (not from async
-/// code, which waits on its own terms).
+/// Hands the probe back to the thread once a call that held it is done.
+fn put_back(probe: Probe) {
+    PROBE.with(|slot| slot.set(Some(probe)));
+}
+
+/// A cached call that took a probe, between its lookup and its finish.
+pub(crate) struct Probed {
+    probe: Probe,
+    /// The function the call resolved to.
+    function: &'static CachedFn,
+}
+
+/// Begins a cached call that took `probe`. Nothing waits yet: whether the
+/// call is the handle's is known only at its finish, which takes the
+/// compute-once lock if it computes.
 pub(crate) fn begin(
-    probe: &Probe,
+    probe: Probe,
     function: &'static CachedFn,
     type_args: &[&'static str],
     args: &[&dyn Arg],
-    wait: bool,
-) -> Call {
+) -> (Call, Probed) {
     let function = function.resolve(type_args);
-    probe.report(|outcome| outcome.function = Some(function));
-    match probe.mode {
-        Mode::Identify => probe.unwind(),
-        // Whether an entry is there is a question for now: no waiting.
-        Mode::Check => super::begin_resolved(function, type_args, args, false),
-        Mode::Recompute | Mode::Shelve => super::begin_resolved(function, type_args, args, wait),
-    }
+    let call = super::begin_resolved(function, type_args, args, false);
+    (call, Probed { probe, function })
 }
 
 impl Call {
@@ -148,58 +208,78 @@ impl Call {
         })
     }
 
-    /// Applies `probe` before the output is decoded or computed: a check
-    /// ends here, a shelved hit ends here, a recomputation drops the
-    /// stored entry. Returns the call to finish as usual.
-    pub(crate) fn probed<S: DeserializeOwned>(self, probe: &Probe) -> Call {
-        let shelf = self.shelf();
-        probe.report(|outcome| outcome.shelf = shelf);
+    /// Applies `probe` to the handle's call before its output is decoded or
+    /// computed: a stored output the handle asks about is decoded and
+    /// returned (`Ok`); a call that must not run ends here; a recomputation
+    /// drops the stored entry. Otherwise returns the call to finish.
+    fn probed<S: DeserializeOwned>(self, probed: &Probed) -> Result<S, Call> {
+        let probe = &probed.probe;
+        probe.acting(&self, probed.function);
         match (probe.mode, self.state) {
-            (Mode::Check, state) => {
-                let hit = matches!(&state, State::Found(found) if found.holds::<S>());
-                probe.report(|outcome| outcome.hit = hit);
-                probe.unwind()
-            }
-            (Mode::Shelve, State::Found(found)) if found.holds::<S>() && cfg!(panic = "unwind") => {
-                probe.unwind()
-            }
-            (Mode::Recompute, State::Found(found)) => Call {
-                state: State::Missing(found.recompute()),
+            (Mode::Recompute, State::Found(found)) => Err(Call {
+                state: State::Missing(found.into_missing(MissReason::Refresh)),
+            }),
+            (Mode::Recompute | Mode::Shelve, state) => Err(Call { state }),
+            (Mode::Check | Mode::Identify, State::Found(found)) => match found.decode::<S>() {
+                Ok(stored) => {
+                    probe.report(|outcome| outcome.hit = true);
+                    Ok(stored)
+                }
+                Err(_) => probe.unwind(),
             },
-            (_, state) => Call { state },
+            (Mode::Check | Mode::Identify, _) => probe.unwind(),
         }
     }
 }
 
-impl Found {
-    /// Whether the entry holds an output of type `S`.
-    fn holds<S>(&self) -> bool {
-        self.entry().type_hash() == entry::type_hash(std::any::type_name::<S>())
-    }
+/// Finishes a call that took `probe`: as usual if it is not the handle's
+/// call, else as the handle asked. The probe goes back to the thread for
+/// the calls that follow.
+pub(crate) fn finish<R, S, F>(
+    call: Call,
+    probed: Probed,
+    body: F,
+    storable: fn(&R) -> Option<&S>,
+    rebuild: fn(S) -> R,
+) -> R
+where
+    S: Serialize + DeserializeOwned,
+    F: FnOnce() -> R,
+{
+    let output = if probed.probe.wants::<R>() {
+        match call.probed::<S>(&probed) {
+            Ok(stored) => rebuild(stored),
+            Err(call) => call.finish(body, storable, rebuild),
+        }
+    } else {
+        call.finish(body, storable, rebuild)
+    };
+    put_back(probed.probe);
+    output
+}
 
-    /// A fresh entry that a handle asked to recompute.
-    fn recompute(self) -> Missing {
-        if let Some(store) = self.target.memory.store() {
-            store.rejected(&self.target.path);
+/// [`finish`] for an `async fn`.
+pub(crate) async fn finish_async<R, S, F>(
+    call: Call,
+    probed: Probed,
+    body: F,
+    storable: fn(&R) -> Option<&S>,
+    rebuild: fn(S) -> R,
+) -> R
+where
+    S: Serialize + DeserializeOwned,
+    F: Future<Output = R>,
+{
+    let output = if probed.probe.wants::<R>() {
+        match call.probed::<S>(&probed) {
+            Ok(stored) => rebuild(stored),
+            Err(call) => call.finish_async(body, storable, rebuild).await,
         }
-        // Same key, same arguments: the old metadata renders this call.
-        let meta: Option<EntryMeta> = self.entry().meta().ok();
-        let (call, args, type_args) = match meta {
-            Some(meta) => (meta.call, meta.args, meta.type_args),
-            None => (
-                format!("{}(…)", self.target.function.spec.name),
-                Vec::new(),
-                Vec::new(),
-            ),
-        };
-        Missing {
-            target: self.target,
-            call,
-            args,
-            type_args,
-            _lock: None,
-        }
-    }
+    } else {
+        call.finish_async(body, storable, rebuild).await
+    };
+    put_back(probed.probe);
+    output
 }
 
 /// An entry a handle read back.
@@ -215,7 +295,7 @@ pub(crate) fn read_shelf(function: &'static CachedFn, shelf: &Shelf) -> Option<S
         key: shelf.key,
         path: shelf.path.clone(),
     };
-    read_entry(store, target, false).ok().map(ShelfEntry)
+    read_entry(store, target, false, None).ok().map(ShelfEntry)
 }
 
 impl ShelfEntry {
@@ -243,20 +323,4 @@ impl ShelfEntry {
             )
             .map_err(|e| format!("the output does not decode as {wanted} ({e})"))
     }
-}
-
-/// Runs `body` as a probed call's body would: used by [`Call::finish`]'s
-/// callers to finish a probed call.
-pub(crate) fn finish<R, S, F>(
-    call: Call,
-    probe: &Probe,
-    body: F,
-    storable: fn(&R) -> Option<&S>,
-    rebuild: fn(S) -> R,
-) -> R
-where
-    S: Serialize + DeserializeOwned,
-    F: FnOnce() -> R,
-{
-    call.probed::<S>(probe).finish(body, storable, rebuild)
 }

@@ -35,7 +35,6 @@
 mod api;
 mod cache;
 mod current;
-pub(crate) mod expiry;
 mod fsutil;
 mod reduce;
 pub(crate) mod remote;
