@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::fs::AtFlags;
 use rustix::io::Errno;
 
 use super::reduce::{Tally, current_versions, last_use_ms, remove_entries};
@@ -17,7 +17,10 @@ use super::usage::{self, EntryUsage, Usage, dir_hash};
 use super::{Progress, fsutil};
 use crate::access::Access;
 use crate::entry::{Entry, EntryMeta};
-use crate::store::Store;
+use crate::store::{Store, read};
+
+/// More than any marker memo writes (`CACHEDIR.TAG`, `.gitignore`).
+const MAX_MARKER_LEN: u64 = 64 * 1024;
 
 /// A cache directory, opened for inspection and management: what the
 /// `memo` binary works on.
@@ -231,9 +234,14 @@ impl Cache {
         if !metadata.is_dir() {
             return Err(OpenError::NotADirectory(path.into()));
         }
+        // A marker is read like any file in a cache: never a FIFO (which
+        // would block), a link (to `/dev/zero`, say) or more than a marker.
+        let root_dir = fsutil::open_root(&root).ok();
         let marked = |name: &str, sign: &str| {
-            std::fs::read(root.join(name))
-                .is_ok_and(|text| String::from_utf8_lossy(&text).contains(sign))
+            root_dir
+                .as_ref()
+                .and_then(|dir| read::read_small(dir, name, MAX_MARKER_LEN).ok()?)
+                .is_some_and(|text| String::from_utf8_lossy(&text).contains(sign))
         };
         if !marked("CACHEDIR.TAG", "memo cache") && !marked(".gitignore", "Created by memo") {
             if let Err(e) = std::fs::read_dir(&root) {
@@ -740,16 +748,10 @@ pub(crate) fn check(
     Ok(())
 }
 
+/// Reads a whole entry file for verification, refusing anything but a
+/// regular file (see `store/read.rs`).
 fn read_at(dir: impl AsFd, name: &str) -> io::Result<Vec<u8>> {
-    let file = rustix::fs::openat(
-        dir,
-        name,
-        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
-    let mut bytes = Vec::new();
-    io::Read::read_to_end(&mut std::fs::File::from(file), &mut bytes)?;
-    Ok(bytes)
+    read::read_small(dir, name, u64::MAX)?.ok_or_else(|| io::ErrorKind::NotFound.into())
 }
 
 /// Removes the directory `name` in `parent` and everything in it, never

@@ -53,6 +53,7 @@ use super::current::{self, Current};
 use super::fsutil::{self, KeyMap};
 use crate::access::Access;
 use crate::function::CachedFn;
+use crate::store::read;
 
 /// The usage directory, at the top of a cache.
 pub(crate) const USAGE_DIR: &str = ".usage";
@@ -63,6 +64,10 @@ const SUMMARY: &str = "summary";
 const SUMMARY_MAGIC: [u8; 8] = *b"MEMOSUM\x01";
 const SUMMARY_KEY_LEN: usize = 56;
 const SUMMARY_RETIRED_LEN: usize = 32;
+/// A summary holds 56 bytes per entry: this is room for millions.
+const MAX_SUMMARY_LEN: u64 = 1 << 30;
+/// Logs are merged this many bytes (whole records) at a time.
+const MERGE_CHUNK: u64 = (1 << 20) / RECORD_LEN as u64 * RECORD_LEN as u64;
 const LOCK: &str = "lock";
 /// Flush buffered hits at most this often from the call path.
 const FLUSH_INTERVAL_MS: u64 = 1000;
@@ -340,73 +345,66 @@ impl Usage {
     }
 
     /// Merges the records of one log from its cursor on; advances the
-    /// cursor past the last whole record.
+    /// cursor past the last whole record. The log is read in bounded
+    /// chunks: memory does not grow with its size.
     fn merge_log(&mut self, name: &str, file: impl AsFd) -> io::Result<()> {
         let from = self.cursors.get(name).copied().unwrap_or(0);
-        let size = rustix::fs::fstat(&file)?.st_size as u64;
+        let size = read::regular_len(&file)?;
         if size <= from {
             return Ok(());
         }
-        let mut bytes = vec![0u8; (size - from) as usize];
-        let mut filled = 0;
-        while filled < bytes.len() {
-            match rustix::io::pread(&file, &mut bytes[filled..], from + filled as u64) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(Errno::INTR) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        bytes.truncate(filled);
-        let mut records = &bytes[..];
         let mut at = from;
         if from == 0 {
-            if records.len() < LOG_MAGIC.len() {
+            let magic = read::read_range(&file, 0, LOG_MAGIC.len() as u64)?;
+            if magic.len() < LOG_MAGIC.len() {
                 return Ok(());
             }
-            if records[..LOG_MAGIC.len()] != LOG_MAGIC {
+            if magic != LOG_MAGIC {
                 // Not a log of ours (or a newer format): skip it whole.
                 self.cursors.insert(name.to_owned(), size);
                 return Ok(());
             }
-            records = &records[LOG_MAGIC.len()..];
-            at += LOG_MAGIC.len() as u64;
+            at = LOG_MAGIC.len() as u64;
         }
-        let whole = records.len() / RECORD_LEN * RECORD_LEN;
-        for chunk in records[..whole].chunks_exact(RECORD_LEN) {
-            if let Some(record) = Record::read(chunk) {
-                self.apply(&record);
+        while at < size {
+            let want = (size - at).min(MERGE_CHUNK);
+            let bytes = read::read_range(&file, at, want)?;
+            let whole = bytes.len() / RECORD_LEN * RECORD_LEN;
+            for chunk in bytes[..whole].chunks_exact(RECORD_LEN) {
+                if let Some(record) = Record::read(chunk) {
+                    self.apply(&record);
+                }
+            }
+            at += whole as u64;
+            if whole < bytes.len() || whole == 0 {
+                // A torn record at the end, or the log shrank: stop here.
+                break;
             }
         }
-        self.cursors.insert(name.to_owned(), at + whole as u64);
+        self.cursors.insert(name.to_owned(), at);
         Ok(())
     }
 }
 
-fn read_file(dir: impl AsFd, name: &str) -> io::Result<Option<Vec<u8>>> {
-    let file = match rustix::fs::openat(
-        dir,
-        name,
-        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-    ) {
-        Ok(file) => file,
-        Err(Errno::NOENT) => return Ok(None),
-        Err(e) => return Err(e.into()),
+/// Reads the summary; a damaged one (or something else under its name) is
+/// reported and recounted from the logs.
+fn read_summary(dir: impl AsFd) -> io::Result<Usage> {
+    let damaged = |why: &dyn std::fmt::Display| {
+        tracing::warn!(target: "memory", %why, "the usage summary is damaged; usage is recounted");
+        Usage::default()
     };
-    let mut bytes = Vec::new();
-    std::io::Read::read_to_end(&mut std::fs::File::from(file), &mut bytes)?;
-    Ok(Some(bytes))
+    Ok(match read::read_small(dir, SUMMARY, MAX_SUMMARY_LEN) {
+        Ok(Some(bytes)) => Usage::decode(&bytes).unwrap_or_else(|| damaged(&"bad contents")),
+        Ok(None) => Usage::default(),
+        Err(e) if e.kind() == io::ErrorKind::InvalidData => damaged(&e),
+        Err(e) => return Err(e),
+    })
 }
 
-fn read_summary(dir: impl AsFd) -> io::Result<Usage> {
-    Ok(match read_file(dir, SUMMARY)? {
-        Some(bytes) => Usage::decode(&bytes).unwrap_or_else(|| {
-            tracing::warn!(target: "memory", "the usage summary is damaged; usage is recounted");
-            Usage::default()
-        }),
-        None => Usage::default(),
-    })
+/// Reports a file in the usage directory that has a log's name but is not
+/// one (a FIFO, a device): it is left alone.
+fn skip_log(name: &str, why: &dyn std::fmt::Display) {
+    tracing::warn!(target: "memory", name, %why, "not a usage log; skipped");
 }
 
 /// The log files in the usage directory.
@@ -436,11 +434,11 @@ pub(crate) fn load(root: &Path) -> io::Result<Usage> {
     };
     let mut usage = read_summary(&dir)?;
     for name in log_names(&dir)? {
-        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        match rustix::fs::openat(&dir, name.as_str(), flags, Mode::empty()) {
-            Ok(file) => usage.merge_log(&name, file)?,
-            Err(Errno::NOENT) => {}
-            Err(e) => return Err(e.into()),
+        match read::open_regular(&dir, &name) {
+            Ok(Some((file, _))) => usage.merge_log(&name, file)?,
+            Ok(None) => {}
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => skip_log(&name, &e),
+            Err(e) => return Err(e),
         }
     }
     Ok(usage)
@@ -467,27 +465,32 @@ pub(crate) fn compact(
     let mut present = BTreeSet::new();
     let mut finished = Vec::new();
     for name in log_names(&dir)? {
-        let file = match rustix::fs::openat(
-            &dir,
-            name.as_str(),
-            OFlags::RDWR | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::empty(),
-        ) {
+        // Read-write for the lock; without blocking, as every read of a
+        // file in a cache (see `store/read.rs`).
+        let flags = OFlags::RDWR | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let file = match rustix::fs::openat(&dir, name.as_str(), flags, Mode::empty()) {
             Ok(file) => Some(file),
             // Someone else's log in a shared cache we may only read.
             Err(Errno::ACCESS | Errno::PERM) => None,
             Err(Errno::NOENT) => continue,
+            Err(Errno::LOOP | Errno::NXIO | Errno::NODEV) => {
+                skip_log(&name, &read::ReadError::NotRegular);
+                continue;
+            }
             Err(e) => return Err(e.into()),
         };
         let file = match file {
             Some(file) => file,
-            None => rustix::fs::openat(
-                &dir,
-                name.as_str(),
-                OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                Mode::empty(),
-            )?,
+            None => match read::open_regular(&dir, &name)? {
+                Some((file, _)) => file,
+                None => continue,
+            },
         };
+        if let Err(e) = read::regular_len(&file) {
+            // Not a log, whatever its name: never merged, never removed.
+            skip_log(&name, &e);
+            continue;
+        }
         // A log whose lock we can take has no writer left.
         let done = fsutil::lock_exclusive(&file, false).unwrap_or(false);
         usage.merge_log(&name, &file)?;

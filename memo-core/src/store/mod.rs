@@ -37,6 +37,7 @@ mod beneath;
 mod fs;
 mod lock;
 mod object;
+pub(crate) mod read;
 mod remote;
 #[cfg(feature = "s3")]
 mod runtime;
