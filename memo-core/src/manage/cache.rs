@@ -709,6 +709,7 @@ impl Cache {
                 duration_us: r.duration.map_or(u64::MAX, |d| {
                     u64::try_from(d.as_micros()).unwrap_or(u64::MAX - 1)
                 }),
+                count: 1,
             })
             .collect();
         if let Some(store) = &self.remote {
