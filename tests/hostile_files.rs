@@ -49,7 +49,11 @@ fn run_bounded(exe: &str, cache: &Path, args: &[&str]) -> Run {
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     };
-    assert!(output.status.success(), "{exe} {args:?} failed ({}): {run:#?}", output.status);
+    assert!(
+        output.status.success(),
+        "{exe} {args:?} failed ({}): {run:#?}",
+        output.status
+    );
     run
 }
 
@@ -91,22 +95,33 @@ fn assert_recomputed_and_replaced(cache: &Path) {
     assert_eq!(again.count("computing square(5)"), 1, "{again:?}");
     assert_eq!(again.count("square(5) = 25"), 1, "{again:?}");
     let after = run_bounded(WORKER, cache, &["square", "5"]);
-    assert_eq!(after.count("computing square(5)"), 0, "not replaced: {after:?}");
+    assert_eq!(
+        after.count("computing square(5)"),
+        0,
+        "not replaced: {after:?}"
+    );
     assert_eq!(after.count("square(5) = 25"), 1, "{after:?}");
 }
 
 /// Administration reads everything there is to read, within the timeout.
 fn assert_administration_finishes(cache: &Path) {
     let root = cache.to_path_buf();
-    bounded("opening, scanning, verifying and reducing the cache", move || {
-        let cache = Cache::open(&root).expect("still a memo cache");
-        let scan = cache.scan(&NoProgress).unwrap();
-        let _ = cache.usage().unwrap();
-        let _ = cache.verify(&scan, false, &NoProgress).unwrap();
-        cache
-            .reduce(&Limits::new().items(100), &ReduceOptions::default(), &NoProgress)
-            .unwrap();
-    });
+    bounded(
+        "opening, scanning, verifying and reducing the cache",
+        move || {
+            let cache = Cache::open(&root).expect("still a memo cache");
+            let scan = cache.scan(&NoProgress).unwrap();
+            let _ = cache.usage().unwrap();
+            let _ = cache.verify(&scan, false, &NoProgress).unwrap();
+            cache
+                .reduce(
+                    &Limits::new().items(100),
+                    &ReduceOptions::default(),
+                    &NoProgress,
+                )
+                .unwrap();
+        },
+    );
 }
 
 #[test]
@@ -187,7 +202,12 @@ fn a_sparse_100_gb_entry_is_recomputed_and_replaced() {
     let cache = cache_dir();
     let entry = stored_square(cache.path());
     // A valid entry followed by 100 GB of holes.
-    OpenOptions::new().write(true).open(&entry).unwrap().set_len(HUGE).unwrap();
+    OpenOptions::new()
+        .write(true)
+        .open(&entry)
+        .unwrap()
+        .set_len(HUGE)
+        .unwrap();
     assert_recomputed_and_replaced(cache.path());
     assert!(std::fs::metadata(&entry).unwrap().len() < 4096);
 
@@ -236,11 +256,20 @@ fn a_flipped_magic_in_a_huge_array_entry_reads_only_its_start() {
     bytes[1] ^= 0x01;
     std::fs::write(&entry, bytes).unwrap();
     // Grown to 100 GB: reading it whole would abort or never end.
-    OpenOptions::new().write(true).open(&entry).unwrap().set_len(HUGE).unwrap();
+    OpenOptions::new()
+        .write(true)
+        .open(&entry)
+        .unwrap()
+        .set_len(HUGE)
+        .unwrap();
     let again = run_bounded(ARRAYS, cache.path(), &["ramp", "100000"]);
     assert_eq!(again.count("computing ramp(100000)"), 1, "{again:?}");
     assert_eq!(again.count("ramp ok"), 1, "{again:?}");
     let after = run_bounded(ARRAYS, cache.path(), &["ramp", "100000"]);
-    assert_eq!(after.count("computing ramp(100000)"), 0, "not replaced: {after:?}");
+    assert_eq!(
+        after.count("computing ramp(100000)"),
+        0,
+        "not replaced: {after:?}"
+    );
     assert_eq!(after.count("ramp ok"), 1, "{after:?}");
 }

@@ -36,12 +36,19 @@ fn many_hits_of_one_key_leave_a_small_log_and_exact_counts() {
         let started = Instant::now();
         let done = run(WORKER, cache.path(), &["repeat", &calls.to_string(), "7"]);
         let seconds = started.elapsed().as_secs();
-        assert_eq!(done.stdout.matches("computing square(7)").count(), 1, "{done:?}");
+        assert_eq!(
+            done.stdout.matches("computing square(7)").count(),
+            1,
+            "{done:?}"
+        );
         // The magic, the miss, and at most a record of hits per flush
         // (once a second, and at exit) — whatever the number of calls.
         let bound = 8 + 40 * (2 + 2 * (seconds + 1));
         let bytes = log_bytes(cache.path());
-        assert!(bytes <= bound, "{calls} calls left {bytes} bytes of logs (bound {bound})");
+        assert!(
+            bytes <= bound,
+            "{calls} calls left {bytes} bytes of logs (bound {bound})"
+        );
         assert_eq!(counts(cache.path()), (calls - 1, 1), "{calls} calls");
     }
 }

@@ -15,8 +15,8 @@ use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
 use super::fsutil;
-use crate::store::read;
 use crate::access::Access;
+use crate::store::read;
 
 /// The file's name inside a function directory.
 pub(crate) const CURRENT_FILE: &str = ".current";

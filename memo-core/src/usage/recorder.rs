@@ -15,11 +15,11 @@ use std::time::Duration;
 
 use rustix::fs::{AtFlags, Mode, OFlags};
 
+use super::dir_hash;
 use super::files::{
     LOG_SUFFIX, compact, last_checked_ms, log_names, mark_checked, open_or_create_dir,
 };
 use super::record::{LOG_MAGIC, RECORD_LEN, Record, UNKNOWN};
-use super::dir_hash;
 use crate::access::Access;
 use crate::function::CachedFn;
 use crate::manage::current::{self, Current};
