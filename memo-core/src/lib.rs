@@ -316,6 +316,7 @@ mod registry;
 mod render;
 pub mod store;
 mod trace;
+mod usage;
 
 pub use access::Access;
 #[cfg(feature = "ndarray")]

@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 
 use super::reduce::{Leftovers, Tally, current_versions, last_use_ms, remove_entries};
@@ -17,8 +16,8 @@ use super::usage::{self, EntryUsage, Usage, dir_hash};
 use super::{Progress, fsutil};
 use crate::access::Access;
 use crate::entry::{Entry, EntryMeta};
-use crate::store::Store;
 use crate::store::owned::{self, Proof};
+use crate::store::{Store, read};
 
 /// A cache directory, opened for inspection and management: what the
 /// `memo` binary works on.
@@ -732,6 +731,7 @@ impl Cache {
                 duration_us: r.duration.map_or(u64::MAX, |d| {
                     u64::try_from(d.as_micros()).unwrap_or(u64::MAX - 1)
                 }),
+                count: 1,
             })
             .collect();
         if let Some(store) = &self.remote {
@@ -771,14 +771,8 @@ pub(crate) fn check(
     Ok(())
 }
 
+/// Reads a whole entry file for verification, refusing anything but a
+/// regular file (see `store/read.rs`).
 fn read_at(dir: impl AsFd, name: &str) -> io::Result<Vec<u8>> {
-    let file = rustix::fs::openat(
-        dir,
-        name,
-        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
-    let mut bytes = Vec::new();
-    io::Read::read_to_end(&mut std::fs::File::from(file), &mut bytes)?;
-    Ok(bytes)
+    read::read_small(dir, name, u64::MAX)?.ok_or_else(|| io::ErrorKind::NotFound.into())
 }

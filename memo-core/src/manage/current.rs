@@ -16,9 +16,13 @@ use rustix::io::Errno;
 
 use super::fsutil;
 use crate::access::Access;
+use crate::store::read;
 
 /// The file's name inside a function directory.
 pub(crate) const CURRENT_FILE: &str = ".current";
+
+/// More than any `.current` memo writes: a version and an identity.
+const MAX_CURRENT_LEN: u64 = 64 * 1024;
 
 /// What a `.current` file says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,18 +52,10 @@ impl Current {
 }
 
 /// Reads `.current` in the function directory `function` (an open
-/// descriptor); `None` when it is missing or unreadable.
+/// descriptor); `None` when it is missing, unreadable or not a regular file.
 pub(crate) fn read_at(function: impl AsFd) -> Option<Current> {
-    let file = rustix::fs::openat(
-        function,
-        CURRENT_FILE,
-        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .ok()?;
-    let mut buffer = [0u8; 512];
-    let read = rustix::io::read(&file, &mut buffer).ok()?;
-    Current::parse(&buffer[..read])
+    let text = read::read_small(function, CURRENT_FILE, MAX_CURRENT_LEN).ok()??;
+    Current::parse(&text)
 }
 
 /// Records that `version` is the current code version of the function in

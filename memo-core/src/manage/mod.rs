@@ -3,7 +3,7 @@
 //! automatic limits, and the `memo` command-line tool.
 //!
 //! A cache that only grows is a liability. memo records every use of every
-//! entry itself (see `usage.rs`: buffered in memory, appended to a
+//! entry itself (see `crate::usage`: counted in memory, appended to a
 //! per-process log, no system call added to a hit), so eviction is
 //! least-recently-used even on `noatime` mounts, and statistics (hits,
 //! misses, the compute time hits saved) survive the process.
@@ -34,14 +34,13 @@
 
 mod api;
 mod cache;
-mod current;
-mod fsutil;
+pub(crate) mod current;
+pub(crate) mod fsutil;
 mod reduce;
 pub(crate) mod remote;
 mod scan;
 mod size;
 mod stats;
-pub(crate) mod usage;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -58,6 +57,8 @@ pub use size::{
 };
 pub use stats::{FunctionStats, VersionStats};
 pub use usage::{EntryUsage, Usage};
+// Administration reads and folds what the call path records.
+pub(crate) use crate::usage;
 
 use crate::EntryInfo;
 

@@ -32,7 +32,7 @@ use super::current::Current;
 use super::scan::{
     FunctionDir, Scan, ScannedEntry, TEMP_PREFIX, TempFile, VersionDir, parse_entry_name,
 };
-use super::usage::{LOG_MAGIC, RECORD_LEN, Record, Usage, dir_hash};
+use super::usage::{LOG_MAGIC, RECORD_LEN, Record, Usage, dir_hash, log_version, merge_records};
 use super::{Cache, Cleared, OpenError, Progress, Verified, fsutil};
 use crate::store::{Put, Store};
 
@@ -199,12 +199,8 @@ fn list_usage(store: &dyn Store) -> io::Result<Listed> {
 
 /// Adds the records of the log object `name` (its whole bytes).
 fn merge_log(usage: &mut Usage, name: &str, bytes: &[u8]) {
-    if let Some(records) = bytes.strip_prefix(&LOG_MAGIC) {
-        for chunk in records.chunks_exact(RECORD_LEN) {
-            if let Some(record) = Record::read(chunk) {
-                usage.apply(&record);
-            }
-        }
+    if let Some(version) = log_version(bytes) {
+        merge_records(usage, &bytes[LOG_MAGIC.len()..], version);
     }
     usage.cursors.insert(name.to_owned(), bytes.len() as u64);
 }
@@ -753,6 +749,7 @@ mod tests {
                 super::super::usage::Kind::Miss
             },
             duration_us: if hit { u64::MAX } else { 1000 },
+            count: 1,
         }
     }
 

@@ -169,29 +169,10 @@ fn inspect(root: &Path, dir: &OwnedFd) -> io::Result<State> {
     Ok(State::Foreign(example.clone()))
 }
 
-/// Reads the small regular file `name` in `dir`: never follows a link,
-/// never blocks on a FIFO, never reads past [`MARKER_CAP`]. `None` when
-/// there is none; an error when it is not a small regular file.
+/// Reads a marker as any file in a cache is read (`read.rs`): never a
+/// FIFO, a link or more than a marker holds.
 fn read_small(dir: impl AsFd, name: &str) -> io::Result<Option<Vec<u8>>> {
-    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-    let file = match rustix::fs::openat(dir, name, flags, Mode::empty()) {
-        Ok(file) => file,
-        Err(Errno::NOENT) => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
-    let stat = rustix::fs::fstat(&file)?;
-    if rustix::fs::FileType::from_raw_mode(stat.st_mode) != rustix::fs::FileType::RegularFile
-        || stat.st_size as u64 > MARKER_CAP as u64
-    {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("{name} is not a small regular file"),
-        ));
-    }
-    let mut buffer = vec![0u8; MARKER_CAP];
-    let read = rustix::io::read(&file, &mut buffer)?;
-    buffer.truncate(read);
-    Ok(Some(buffer))
+    super::read::read_small(dir, name, MARKER_CAP as u64)
 }
 
 /// Writes a marker file atomically: complete under a temp name, then

@@ -15,7 +15,7 @@
 
 use std::fs;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -23,7 +23,7 @@ use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
 use super::object::{ObjectMeta, Put, Store, invalid_path, valid_path};
-use super::{EntryStore, KeyGuard, StoredEntry, beneath, lock};
+use super::{EntryStore, KeyGuard, StoredEntry, beneath, lock, read};
 use crate::access::Access;
 use crate::entry;
 use crate::hash::Digest;
@@ -226,10 +226,19 @@ pub(crate) fn write_all(file: &OwnedFd, mut bytes: &[u8]) -> io::Result<()> {
 }
 
 /// Reads an entry file: all of a small one, with one `read` into a reused
-/// per-thread buffer and one exact-size copy (a short read of a regular
-/// file is its end; if it ever were not, the entry's length check catches
-/// the truncation). Of a large one, `fstat` for its length and reads up to
-/// the end of its output, leaving its arrays in the file.
+/// per-thread buffer and one exact-size copy. Of a large one, `fstat` for
+/// its length and reads up to the end of its output as its header
+/// announces, leaving its arrays in the file.
+///
+/// No `fstat` for a small entry, and none is needed: the file was opened
+/// without blocking, so a FIFO reads as empty or fails (`EAGAIN`) instead
+/// of waiting, and whatever a short read returned is parsed like any entry
+/// (every length and the checksum checked). A read that fills the buffer
+/// may be a device or a FIFO with a writer: that is what the `fstat` of a
+/// large entry refuses. Nothing is read past what the header announces and
+/// the file holds, a damaged header stops the read at the first buffer, and
+/// memory is reserved fallibly: a damaged or hostile entry is an error or a
+/// failed parse (recomputed and replaced), never a hang or an abort.
 fn read_entry(file: OwnedFd) -> io::Result<StoredEntry> {
     thread_local! {
         static BUFFER: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(SMALL_ENTRY));
@@ -237,24 +246,24 @@ fn read_entry(file: OwnedFd) -> io::Result<StoredEntry> {
     let first = BUFFER.with(|buffer| {
         let mut buffer = buffer.try_borrow_mut().ok()?;
         buffer.clear();
-        Some(read_more(&file, &mut buffer).map(|_| buffer.clone()))
+        Some(read::read_once(&file, &mut buffer).map(|_| buffer.clone()))
     });
     let mut bytes = match first {
         Some(read) => read?,
         None => {
             let mut bytes = Vec::with_capacity(SMALL_ENTRY);
-            read_more(&file, &mut bytes)?;
+            read::read_once(&file, &mut bytes)?;
             bytes
         }
     };
     let len = if bytes.len() < SMALL_ENTRY {
         bytes.len() as u64
     } else {
-        let len = rustix::fs::fstat(&file)?.st_size as u64;
-        let wanted = entry::head_len(&bytes).unwrap_or(len).min(len);
-        let wanted = usize::try_from(wanted).map_err(|_| io::ErrorKind::OutOfMemory)?;
-        bytes.reserve(wanted.saturating_sub(bytes.len()));
-        while bytes.len() < wanted && read_more(&file, &mut bytes)? > 0 {}
+        let len = read::regular_len(&file)?;
+        let wanted = entry::head_len(&bytes).map_or(bytes.len() as u64, |head| head.min(len));
+        let more = wanted.saturating_sub(bytes.len() as u64);
+        read::reserve(&mut bytes, more)?;
+        read::read_up_to(&file, &mut bytes, wanted)?;
         len
     };
     Ok(StoredEntry {
@@ -262,16 +271,6 @@ fn read_entry(file: OwnedFd) -> io::Result<StoredEntry> {
         len,
         file: Some(std::fs::File::from(file)),
     })
-}
-
-fn read_more(file: &impl AsFd, bytes: &mut Vec<u8>) -> io::Result<usize> {
-    loop {
-        match rustix::io::read(file, rustix::buffer::spare_capacity(bytes)) {
-            Ok(read) => return Ok(read),
-            Err(Errno::INTR) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
 }
 
 impl FsStore {
@@ -391,13 +390,10 @@ impl FsStore {
         }
     }
 
-    /// Opens the file at `path` for reading; `None` if there is none.
-    fn open_file(&self, path: &str) -> io::Result<Option<fs::File>> {
-        match beneath::open(&self.root_dir, path, OFlags::RDONLY, Mode::empty()) {
-            Ok(file) => Ok(Some(fs::File::from(file))),
-            Err(Errno::NOENT | Errno::NOTDIR) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+    /// Opens the regular file at `path` for reading, with its length;
+    /// `None` if there is none (see `read.rs`).
+    fn open_file(&self, path: &str) -> io::Result<Option<(OwnedFd, u64)>> {
+        read::open_regular(&self.root_dir, path)
     }
 }
 
@@ -432,11 +428,10 @@ impl io::Write for FdWriter<'_> {
 
 impl EntryStore for FsStore {
     fn read(&self, path: &str) -> io::Result<Option<StoredEntry>> {
-        match beneath::open(&self.root_dir, path, OFlags::RDONLY, Mode::empty()) {
-            Ok(file) => read_entry(file).map(Some),
+        match read::open_nonblocking(&self.root_dir, path)? {
+            Some(file) => read_entry(file).map(Some),
             // A missing directory on the way means no entry either.
-            Err(Errno::NOENT | Errno::NOTDIR) => Ok(None),
-            Err(e) => Err(e.into()),
+            None => Ok(None),
         }
     }
 
@@ -488,11 +483,13 @@ impl Store for FsStore {
         if !valid_path(path) {
             return Err(invalid_path(path));
         }
-        let Some(mut file) = self.open_file(path)? else {
+        let Some((file, len)) = self.open_file(path)? else {
             return Ok(None);
         };
         let mut bytes = Vec::new();
-        io::Read::read_to_end(&mut file, &mut bytes)?;
+        read::reserve(&mut bytes, len)?;
+        // What the file holds now: it may have grown since the `fstat`.
+        read::read_up_to(&file, &mut bytes, u64::MAX)?;
         Ok(Some(bytes))
     }
 
@@ -500,10 +497,10 @@ impl Store for FsStore {
         if !valid_path(path) {
             return Err(invalid_path(path));
         }
-        let Some(mut file) = self.open_file(path)? else {
+        let Some((file, _)) = self.open_file(path)? else {
             return Ok(false);
         };
-        io::copy(&mut file, out)?;
+        io::copy(&mut fs::File::from(file), out)?;
         Ok(true)
     }
 

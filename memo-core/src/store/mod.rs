@@ -39,6 +39,7 @@ mod fs;
 mod lock;
 mod object;
 pub(crate) mod owned;
+pub(crate) mod read;
 mod remote;
 #[cfg(feature = "s3")]
 mod runtime;

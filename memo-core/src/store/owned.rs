@@ -71,7 +71,10 @@ pub(crate) fn remove_entry(dir: impl AsFd, name: &CStr, proof: Proof) -> rustix:
 /// write in progress, or left by a crash. It may be shorter than the magic
 /// (a crash right after creating it) but never holds anything else.
 pub(crate) fn remove_temp(dir: impl AsFd, name: &str) -> rustix::io::Result<bool> {
-    if !layout::is_temp_name(name) || !starts_like_entry(&dir, name, true)? {
+    let Ok(c_name) = std::ffi::CString::new(name) else {
+        return Ok(false);
+    };
+    if !layout::is_temp_name(name) || !starts_like_entry(&dir, &c_name, true)? {
         return Ok(false);
     }
     match rustix::fs::unlinkat(&dir, name, AtFlags::empty()) {
@@ -210,33 +213,30 @@ pub(crate) fn exists(dir: impl AsFd, name: &CStr) -> bool {
     rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).is_ok()
 }
 
-fn open_file<P: rustix::path::Arg>(dir: impl AsFd, name: P) -> rustix::io::Result<Option<OwnedFd>> {
-    // Never follows a link, never blocks on a FIFO.
-    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-    match rustix::fs::openat(dir, name, flags, Mode::empty()) {
-        Ok(file) => Ok(Some(file)),
-        Err(Errno::NOENT | Errno::LOOP | Errno::NXIO) => Ok(None),
-        Err(e) => Err(e),
+/// Opens a file as every file in a cache is opened (`read.rs`): never
+/// following a link, never blocking on a FIFO; `None` unless it is a
+/// regular file.
+fn open_regular(dir: impl AsFd, name: &CStr) -> rustix::io::Result<Option<(OwnedFd, u64)>> {
+    let Ok(name) = name.to_str() else {
+        return Ok(None);
+    };
+    match super::read::open_regular(dir, name) {
+        Ok(found) => Ok(found),
+        Err(e) => match e.raw_os_error() {
+            Some(code) => Err(rustix::io::Errno::from_raw_os_error(code)),
+            // Not a regular file.
+            None => Ok(None),
+        },
     }
-}
-
-fn regular_len(file: &OwnedFd) -> rustix::io::Result<Option<u64>> {
-    let stat = rustix::fs::fstat(file)?;
-    let regular =
-        rustix::fs::FileType::from_raw_mode(stat.st_mode) == rustix::fs::FileType::RegularFile;
-    Ok(regular.then_some(stat.st_size as u64))
 }
 
 /// The header's key field: where an entry says which key it holds.
 const KEY_FIELD: std::ops::Range<usize> = 32..48;
 
 fn looks_like_damaged_entry(dir: impl AsFd, name: &CStr, key: u128) -> rustix::io::Result<bool> {
-    let Some(file) = open_file(dir, name)? else {
+    let Some((file, _)) = open_regular(dir, name)? else {
         return Ok(false);
     };
-    if regular_len(&file)?.is_none() {
-        return Ok(false);
-    }
     let mut start = [0u8; KEY_FIELD.end];
     let read = rustix::io::pread(&file, &mut start, 0)?;
     let magic = read.min(MAGIC.len());
@@ -245,25 +245,15 @@ fn looks_like_damaged_entry(dir: impl AsFd, name: &CStr, key: u128) -> rustix::i
 }
 
 fn is_small_regular(dir: impl AsFd, name: &CStr) -> rustix::io::Result<bool> {
-    Ok(match open_file(dir, name)? {
-        Some(file) => regular_len(&file)?.is_some_and(|len| len <= layout::MARKER_CAP as u64),
-        None => false,
-    })
+    Ok(open_regular(dir, name)?.is_some_and(|(_, len)| len <= layout::MARKER_CAP as u64))
 }
 
 /// Whether `name` is a regular file starting with memo's magic (or, with
 /// `partial`, with a prefix of it, as a write cut short leaves).
-fn starts_like_entry<P: rustix::path::Arg>(
-    dir: impl AsFd,
-    name: P,
-    partial: bool,
-) -> rustix::io::Result<bool> {
-    let Some(file) = open_file(dir, name)? else {
+fn starts_like_entry(dir: impl AsFd, name: &CStr, partial: bool) -> rustix::io::Result<bool> {
+    let Some((file, _)) = open_regular(dir, name)? else {
         return Ok(false);
     };
-    if regular_len(&file)?.is_none() {
-        return Ok(false);
-    }
     let mut start = [0u8; MAGIC.len()];
     let read = rustix::io::pread(&file, &mut start, 0)?;
     Ok(start[..read] == MAGIC[..read] && (partial || read == MAGIC.len()))

@@ -3,7 +3,8 @@
 //! `$MEMO_CACHE_DIR`. Bodies print `computing ...` on stdout.
 //!
 //! `slow N...` sleeps 20 ms per computation, so the time hits save is
-//! measurable; `square N...` is instant.
+//! measurable; `square N...` is instant; `repeat N X` calls `square(X)` N
+//! times in this one process and prints the last result.
 
 use std::time::Duration;
 
@@ -28,6 +29,12 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("slow") => numbers.for_each(|x| println!("slow({x}) = {}", slow(x))),
         Some("square") => numbers.for_each(|x| println!("square({x}) = {}", square(x))),
+        Some("repeat") => {
+            let mut numbers = numbers;
+            let (times, x) = (numbers.next().unwrap(), numbers.next().unwrap());
+            let last = (0..times).map(|_| square(x)).last();
+            println!("square({x}) = {last:?} ({times} calls)");
+        }
         other => panic!("unknown command {other:?}"),
     }
 }

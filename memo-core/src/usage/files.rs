@@ -1,0 +1,264 @@
+//! The `.usage` directory of a local cache: loading what every log and
+//! the summary say, and compacting the logs into the summary.
+//!
+//! Every file here is read like any file in a cache (`store/read.rs`):
+//! without blocking or following links, within bounds. A file with a log's
+//! name that is not a regular file is skipped and left alone.
+
+use std::collections::BTreeSet;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::io::Errno;
+
+use super::record::{LOG_MAGIC, RECORD_LEN, Record, log_version, merge_records};
+use super::{USAGE_DIR, Usage};
+use crate::access::Access;
+use crate::manage::fsutil;
+use crate::store::read;
+
+pub(super) const LOG_SUFFIX: &str = ".log";
+const SUMMARY: &str = "summary";
+/// A summary holds 56 bytes per entry: this is room for millions.
+const MAX_SUMMARY_LEN: u64 = 1 << 30;
+/// Logs are merged this many bytes (whole records) at a time.
+const MERGE_CHUNK: u64 = (1 << 20) / RECORD_LEN as u64 * RECORD_LEN as u64;
+const LOCK: &str = "lock";
+const CHECKED_STAMP: &str = "checked";
+
+impl Usage {
+    /// Merges the records of one log from its cursor on; advances the
+    /// cursor past the last whole record. The log is read in bounded
+    /// chunks: memory does not grow with its size.
+    fn merge_log(&mut self, name: &str, file: impl AsFd) -> io::Result<()> {
+        let from = self.cursors.get(name).copied().unwrap_or(0);
+        let size = read::regular_len(&file)?;
+        if size <= from {
+            return Ok(());
+        }
+        let mut at = from;
+        let magic = read::read_range(&file, 0, LOG_MAGIC.len() as u64)?;
+        if magic.len() < LOG_MAGIC.len() {
+            return Ok(());
+        }
+        let Some(version) = log_version(&magic) else {
+            // Not a log of ours (or a newer format): skip it whole.
+            self.cursors.insert(name.to_owned(), size);
+            return Ok(());
+        };
+        if from == 0 {
+            at = LOG_MAGIC.len() as u64;
+        }
+        while at < size {
+            let want = (size - at).min(MERGE_CHUNK);
+            let bytes = read::read_range(&file, at, want)?;
+            let whole = merge_records(self, &bytes, version);
+            at += whole as u64;
+            if whole < bytes.len() || whole == 0 {
+                // A torn record at the end, or the log shrank: stop here.
+                break;
+            }
+        }
+        self.cursors.insert(name.to_owned(), at);
+        Ok(())
+    }
+}
+
+/// Reads the summary; a damaged one (or something else under its name) is
+/// reported and recounted from the logs.
+fn read_summary(dir: impl AsFd) -> io::Result<Usage> {
+    let damaged = |why: &dyn std::fmt::Display| {
+        tracing::warn!(target: "memory", %why, "the usage summary is damaged; usage is recounted");
+        Usage::default()
+    };
+    Ok(match read::read_small(dir, SUMMARY, MAX_SUMMARY_LEN) {
+        Ok(Some(bytes)) => Usage::decode(&bytes).unwrap_or_else(|| damaged(&"bad contents")),
+        Ok(None) => Usage::default(),
+        Err(e) if e.kind() == io::ErrorKind::InvalidData => damaged(&e),
+        Err(e) => return Err(e),
+    })
+}
+
+/// Reports a file in the usage directory that has a log's name but is not
+/// one (a FIFO, a device): it is left alone.
+fn skip_log(name: &str, why: &dyn std::fmt::Display) {
+    tracing::warn!(target: "memory", name, %why, "not a usage log; skipped");
+}
+
+/// The log files in the usage directory.
+pub(super) fn log_names(dir: impl AsFd) -> io::Result<Vec<String>> {
+    let mut names = Vec::new();
+    fsutil::list(dir, |name, _, _| {
+        let name = std::ffi::OsStr::from_bytes(name.to_bytes());
+        if let Some(name) = name.to_str()
+            && name.ends_with(LOG_SUFFIX)
+            && !name.starts_with('.')
+        {
+            names.push(name.to_owned());
+        }
+    })?;
+    names.sort();
+    Ok(names)
+}
+
+/// Everything recorded in the cache at `root`, merged, without changing
+/// anything on disk.
+pub(crate) fn load(root: &Path) -> io::Result<Usage> {
+    let root = fsutil::open_root(root)?;
+    let dir = match fsutil::open_dir(&root, USAGE_DIR) {
+        Ok(dir) => dir,
+        Err(Errno::NOENT) => return Ok(Usage::default()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut usage = read_summary(&dir)?;
+    for name in log_names(&dir)? {
+        match read::open_regular(&dir, &name) {
+            Ok(Some((file, _))) => usage.merge_log(&name, file)?,
+            Ok(None) => {}
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => skip_log(&name, &e),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(usage)
+}
+
+/// Folds every log into the summary, lets `edit` change the result (forget
+/// removed entries), writes it, and deletes the logs whose writers are
+/// gone. Returns the merged usage.
+pub(crate) fn compact(
+    root: &Path,
+    access: Access,
+    edit: impl FnOnce(&mut Usage),
+) -> io::Result<Usage> {
+    let root = fsutil::open_root(root)?;
+    let dir = open_or_create_dir(&root, access)?;
+    let lock = rustix::fs::openat(
+        &dir,
+        LOCK,
+        OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(access.file_mode()),
+    )?;
+    fsutil::lock_exclusive(&lock, true)?;
+    let mut usage = read_summary(&dir)?;
+    let mut present = BTreeSet::new();
+    let mut finished = Vec::new();
+    for name in log_names(&dir)? {
+        // Read-write for the lock; without blocking, as every read of a
+        // file in a cache (see `store/read.rs`).
+        let flags = OFlags::RDWR | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let file = match rustix::fs::openat(&dir, name.as_str(), flags, Mode::empty()) {
+            Ok(file) => Some(file),
+            // Someone else's log in a shared cache we may only read.
+            Err(Errno::ACCESS | Errno::PERM) => None,
+            Err(Errno::NOENT) => continue,
+            Err(Errno::LOOP | Errno::NXIO | Errno::NODEV) => {
+                skip_log(&name, &read::ReadError::NotRegular);
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let file = match file {
+            Some(file) => file,
+            None => match read::open_regular(&dir, &name)? {
+                Some((file, _)) => file,
+                None => continue,
+            },
+        };
+        if let Err(e) = read::regular_len(&file) {
+            // Not a log, whatever its name: never merged, never removed.
+            skip_log(&name, &e);
+            continue;
+        }
+        // A log whose lock we can take has no writer left.
+        let done = fsutil::lock_exclusive(&file, false).unwrap_or(false);
+        usage.merge_log(&name, &file)?;
+        present.insert(name.clone());
+        if done {
+            finished.push((name, file));
+        }
+    }
+    usage.cursors.retain(|name, _| present.contains(name));
+    edit(&mut usage);
+    write_atomically(&dir, SUMMARY, &usage.encode(), access)?;
+    for (name, _file) in finished {
+        let _ = rustix::fs::unlinkat(&dir, name.as_str(), AtFlags::empty());
+    }
+    Ok(usage)
+}
+
+pub(super) fn open_or_create_dir(root: impl AsFd, access: Access) -> io::Result<OwnedFd> {
+    match fsutil::open_dir(&root, USAGE_DIR) {
+        Ok(dir) => return Ok(dir),
+        Err(Errno::NOENT) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let mode = Mode::from_raw_mode(access.dir_mode());
+    match rustix::fs::mkdirat(&root, USAGE_DIR, mode) {
+        Ok(()) | Err(Errno::EXIST) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let dir = fsutil::open_dir(&root, USAGE_DIR)?;
+    if access != Access::Owner {
+        let _ = rustix::fs::fchmod(&dir, mode);
+    }
+    Ok(dir)
+}
+
+fn write_atomically(dir: impl AsFd, name: &str, bytes: &[u8], access: Access) -> io::Result<()> {
+    let temp = format!(".{name}-{:016x}", fsutil::random_u64());
+    let mode = Mode::from_raw_mode(access.file_mode());
+    let file = rustix::fs::openat(
+        &dir,
+        temp.as_str(),
+        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        mode,
+    )?;
+    let written = (|| {
+        if access != Access::Owner {
+            rustix::fs::fchmod(&file, mode)?;
+        }
+        fsutil::write_all(&file, bytes)?;
+        rustix::fs::renameat(&dir, temp.as_str(), &dir, name)?;
+        Ok::<(), io::Error>(())
+    })();
+    if written.is_err() {
+        let _ = rustix::fs::unlinkat(&dir, temp.as_str(), AtFlags::empty());
+    }
+    written
+}
+
+/// Writes a log of `records` as a finished process would have left it: for
+/// tests and tools that build caches.
+pub(crate) fn write_log(root: &Path, records: &[Record], access: Access) -> io::Result<()> {
+    let root = fsutil::open_root(root)?;
+    let dir = open_or_create_dir(&root, access)?;
+    let mut bytes = LOG_MAGIC.to_vec();
+    for record in records {
+        record.write(&mut bytes);
+    }
+    let name = format!("0-{:016x}{LOG_SUFFIX}", fsutil::random_u64());
+    write_atomically(&dir, &name, &bytes, access)
+}
+
+/// When any process last checked the limits of the cache at `root`.
+pub(super) fn last_checked_ms(root: &Path) -> u64 {
+    let stamp = root.join(USAGE_DIR).join(CHECKED_STAMP);
+    std::fs::symlink_metadata(stamp)
+        .and_then(|m| m.modified())
+        .map_or(0, fsutil::millis)
+}
+
+/// Notes that the limits were just checked.
+pub(crate) fn mark_checked(root: &Path, access: Access) {
+    let stamp = (|| {
+        let root = fsutil::open_root(root)?;
+        let dir = open_or_create_dir(&root, access)?;
+        write_atomically(&dir, CHECKED_STAMP, b"", access)
+    })();
+    if let Err(e) = stamp {
+        tracing::debug!(target: "memory", %e, "cannot stamp the limit check");
+    }
+}
