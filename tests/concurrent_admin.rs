@@ -18,7 +18,7 @@ fn writers(cache: &Path, command: &str, count: u64) -> Vec<Child> {
                 .args([
                     command,
                     &(w * 100_000).to_string(),
-                    &(w * 100_000 + 1500).to_string(),
+                    &(w * 100_000 + 600).to_string(),
                 ])
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())

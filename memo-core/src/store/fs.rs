@@ -159,10 +159,16 @@ impl FsStore {
 /// fails with `ENOENT`. Creating the directory again is the whole remedy,
 /// and a concurrent gc is normal on a shared cache, so it is no failure.
 fn retry_if_dir_vanished<T>(mut write: impl FnMut() -> io::Result<T>) -> io::Result<T> {
-    const ATTEMPTS: usize = 4;
-    for _ in 1..ATTEMPTS {
+    // A clear walking the same function can remove the directory again as
+    // soon as it is recreated; backing off lets it finish (a clear takes
+    // milliseconds), so the write lands after it.
+    const ATTEMPTS: u32 = 24;
+    for attempt in 1..ATTEMPTS {
         match write() {
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                let pause = std::time::Duration::from_micros(1 << attempt.min(14));
+                std::thread::sleep(pause);
+            }
             done => return done,
         }
     }
@@ -188,6 +194,11 @@ fn link_fd(file: &OwnedFd, dir: &OwnedFd, name: &str) -> rustix::io::Result<()> 
     static NO_EMPTY_PATH: AtomicBool = AtomicBool::new(false);
     if !NO_EMPTY_PATH.load(Ordering::Relaxed) {
         match rustix::fs::linkat(file, "", dir, name, AtFlags::EMPTY_PATH) {
+            // `ENOENT` also means the directory was removed meanwhile: that
+            // says nothing about the capability.
+            Err(Errno::NOENT) if rustix::fs::fstat(dir).is_ok_and(|s| s.st_nlink == 0) => {
+                return Err(Errno::NOENT);
+            }
             Err(Errno::NOENT) => NO_EMPTY_PATH.store(true, Ordering::Relaxed),
             other => return other,
         }
