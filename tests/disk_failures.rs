@@ -151,6 +151,7 @@ fn a_read_only_cache_serves_hits_and_computes_the_rest() {
     command
         .env("MEMO_CACHE_DIR", cache.path())
         .args(["square", "1", "2", "3", "4"]);
+    // SAFETY: geteuid has no preconditions and cannot fail.
     if unsafe { libc::geteuid() } == 0 {
         std::fs::set_permissions(
             cache.path().parent().unwrap(),

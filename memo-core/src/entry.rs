@@ -8,6 +8,8 @@
 //! hostile file cannot make the decoder read out of bounds or allocate more
 //! than the file holds.
 
+use std::marker::PhantomData;
+
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
 
@@ -215,19 +217,26 @@ pub fn type_hash(type_name: &str) -> u64 {
 
 /// An encoded entry, ready to write: the head (header, metadata, output)
 /// and the arrays of the output, written after it out of line.
+///
+/// The arrays are not copied: the blobs point into the output the entry was
+/// encoded from, which `'a` borrows, so an `Encoded` cannot outlive that
+/// output, nor can the output be moved, dropped or changed through a
+/// `&mut` while it exists.
 #[derive(Debug)]
-pub struct Encoded {
+pub struct Encoded<'a> {
     head: Vec<u8>,
     blobs: Vec<PendingBlob>,
+    /// The bytes of the whole file: head, padding and blobs.
+    file_len: u64,
+    output: PhantomData<&'a ()>,
 }
 
 /// Zeros to pad blobs to their alignment.
 const PADDING: [u8; BLOB_ALIGN as usize] = [0; BLOB_ALIGN as usize];
 
-impl Encoded {
-    /// The bytes of the entry, in file order, as slices borrowed from the
-    /// output it was encoded from (which must still be alive: the borrow
-    /// checker cannot see it, so this is only called right after encoding).
+impl Encoded<'_> {
+    /// The bytes of the entry, in file order: the head, then padding and
+    /// each array, as slices of the output it was encoded from.
     pub(crate) fn parts(&self) -> Vec<&[u8]> {
         let mut parts = vec![self.head.as_slice()];
         let mut at = self.head.len() as u64;
@@ -235,8 +244,11 @@ impl Encoded {
         for blob in &self.blobs {
             let start = blobs_at + blob.offset;
             parts.push(&PADDING[..(start - at) as usize]);
-            // SAFETY: `encode_parts`'s caller keeps the output alive until
-            // the parts are written (see `parts`' doc).
+            // SAFETY: the blob points into an array of the output that `'a`
+            // borrows (the premise `encode_parts` documents), and `self`
+            // cannot outlive `'a`, so that array is still alive and, shared-
+            // borrowed, not moved or dropped; the slice returned is tied to
+            // `&self`, so it ends no later than `'a` does.
             let bytes = unsafe { blob.bytes() };
             parts.push(bytes);
             at = start + bytes.len() as u64;
@@ -246,7 +258,7 @@ impl Encoded {
 
     /// Size of the entry file.
     pub fn file_len(&self) -> u64 {
-        self.parts().iter().map(|part| part.len() as u64).sum()
+        self.file_len
     }
 
     /// Whether the entry holds out-of-line arrays.
@@ -256,18 +268,26 @@ impl Encoded {
 }
 
 /// Encodes an entry: header, metadata, output, and the output's arrays out
-/// of line. The returned parts borrow from `output`: write them before it
-/// changes or is dropped.
+/// of line. The arrays are not copied: the [`Encoded`] borrows them from
+/// `output`, so the borrow checker keeps it from outliving `output`.
 ///
 /// With `zstd_level`, the output is compressed as one zstd frame, arrays
 /// included (inline: a compressed array cannot be memory-mapped).
-pub(crate) fn encode_parts<T: Serialize + ?Sized>(
+///
+/// Soundness rests on a premise the types do not state: every [`Array`]
+/// serialized while `output` is encoded is part of `output`, not a temporary
+/// that a hand-written `Serialize` impl builds and drops mid-encoding (its
+/// blob would point into freed memory), and none sits behind a `RefCell`
+/// that is changed while the `Encoded` exists.
+///
+/// [`Array`]: crate::Array
+pub(crate) fn encode_parts<'a, T: Serialize + ?Sized>(
     key: u128,
     type_hash: u64,
     meta: &EntryMeta,
-    output: &T,
+    output: &'a T,
     zstd_level: Option<i32>,
-) -> Result<Encoded, EncodeError> {
+) -> Result<Encoded<'a>, EncodeError> {
     let mut head = vec![0; HEADER_LEN];
     rmp_serde::encode::write_named(&mut head, meta)?;
     let meta_len = head.len() - HEADER_LEN;
@@ -284,19 +304,33 @@ pub(crate) fn encode_parts<T: Serialize + ?Sized>(
             Some(raw.len() as u64),
         );
         return Ok(Encoded {
+            file_len: head.len() as u64,
             head,
             blobs: Vec::new(),
+            output: PhantomData,
         });
     }
     let (written, blobs) =
         crate::array::collect(|| rmp_serde::encode::write_named(&mut head, output));
     written?;
-    // SAFETY: the blobs borrow from `output`, alive for this whole call.
+    // SAFETY: the last blob points into an array of `output` (the premise
+    // above), borrowed for this whole call, so it is alive; only its length
+    // is read, within this statement.
     let blobs_len = blobs
         .last()
         .map_or(0, |blob| blob.offset + unsafe { blob.bytes() }.len() as u64);
     seal(&mut head, key, type_hash, meta_len, blobs_len, None);
-    Ok(Encoded { head, blobs })
+    let file_len = if blobs.is_empty() {
+        head.len() as u64
+    } else {
+        (head.len() as u64).next_multiple_of(BLOB_ALIGN) + blobs_len
+    };
+    Ok(Encoded {
+        head,
+        blobs,
+        file_len,
+        output: PhantomData,
+    })
 }
 
 /// Why an output could not be encoded.
@@ -650,6 +684,34 @@ mod tests {
             .output::<Vec<u32>>()
             .unwrap_err();
         assert!(error.to_string().contains("implausible"), "{error}");
+    }
+
+    /// `file_len` is computed apart from `parts`: it must be the length of
+    /// what `parts` writes, with and without arrays, compressed or not.
+    #[test]
+    fn file_len_is_the_length_of_the_parts() {
+        let arrays = (
+            crate::Array::from_vec(vec![1.5f64; 3]),
+            7u8,
+            crate::Array::from_vec(vec![2u32; 33]),
+        );
+        let none: (u8, crate::Array<f64>) = (1, crate::Array::from_vec(vec![]));
+        for level in [None, Some(3)] {
+            for encoded in [
+                encode_parts(1, 0, &meta(), &arrays, level).unwrap(),
+                encode_parts(1, 0, &meta(), &none, level).unwrap(),
+                encode_parts(1, 0, &meta(), &"no arrays", level).unwrap(),
+            ] {
+                let written: u64 = encoded.parts().iter().map(|p| p.len() as u64).sum();
+                assert_eq!(encoded.file_len(), written, "zstd {level:?}");
+            }
+        }
+        let encoded = encode_parts(1, 0, &meta(), &arrays, None).unwrap();
+        assert!(encoded.has_blobs());
+        assert_eq!(
+            Entry::parse(&encoded.parts().concat(), Some(1)).map(|_| ()),
+            Ok(())
+        );
     }
 
     #[test]

@@ -128,6 +128,12 @@ impl<T: Element> Array<T> {
                 map, start, len, ..
             } => {
                 let bytes = &mut map[*start..*start + *len * size_of::<T>()];
+                // SAFETY: `Element` types have no padding and accept any bit
+                // pattern, so the bytes may be read as `T`s and any `T`
+                // written leaves valid bytes; `align_to_mut` reinterprets only
+                // the aligned middle (all of it: blobs are 64-byte aligned and
+                // maps page-aligned), and the exclusive borrow of `map` is
+                // carried over to the result.
                 let (prefix, values, _) = unsafe { bytes.align_to_mut::<T>() };
                 debug_assert!(prefix.is_empty(), "blobs are aligned");
                 &mut values[..*len]

@@ -35,6 +35,9 @@ pub(crate) fn lock(root: &OwnedFd, key: Digest, mode: Mode) -> io::Result<KeyLoc
     // 62 bits of the key: distinct keys get distinct bytes (up to a 2^-62
     // chance), and the offset stays far from off_t's limit.
     let offset = (key as u64) >> 2;
+    // SAFETY: `struct flock` is plain C data (integers, and padding on some
+    // targets), for which all-zero bytes are a valid value; the fields that
+    // matter are set below.
     let mut request: libc::flock = unsafe { std::mem::zeroed() };
     request.l_type = libc::F_WRLCK as _;
     request.l_whence = libc::SEEK_SET as _;
