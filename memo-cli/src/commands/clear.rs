@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::Context;
 use crate::exit::{self, Failure};
-use crate::output::{entries, print_json, size, tally_json};
+use crate::output::{entries, plural, print_json, size, tally_json};
 
 /// `memo clear`'s arguments.
 #[derive(Debug, Args)]
@@ -48,6 +48,8 @@ pub fn run(cx: &Context, args: &ClearArgs) -> Result<u8, Failure> {
             "location": cx.location(),
             "removed": tally_json(&cleared.removed),
             "functions": cleared.functions,
+            "failed": cleared.failed,
+            "kept": cleared.kept,
         }));
     } else {
         println!(
@@ -55,8 +57,17 @@ pub fn run(cx: &Context, args: &ClearArgs) -> Result<u8, Failure> {
             entries(cleared.removed.entries),
             size(cleared.removed.bytes)
         );
+        if cleared.kept > 0 {
+            println!(
+                "Left {} that memo did not create.",
+                plural(cleared.kept, "file", "files")
+            );
+        }
     }
-    Ok(exit::OK)
+    if cleared.failed > 0 {
+        eprintln!("memo: {} could not be removed", entries(cleared.failed));
+    }
+    Ok(exit::problems_if(cleared.failed > 0))
 }
 
 /// Asks on the terminal whether to delete `what`; refuses without one,

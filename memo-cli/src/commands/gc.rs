@@ -9,7 +9,9 @@ use serde_json::json;
 
 use super::Context;
 use crate::exit::{self, Failure};
-use crate::output::{entries, human_age, print_json, print_without_heading, size, tally_json};
+use crate::output::{
+    entries, human_age, plural, print_json, print_without_heading, size, tally_json,
+};
 use crate::table::{Align, Table};
 
 /// `memo gc`'s limits.
@@ -81,6 +83,7 @@ pub fn run(cx: &Context, args: &GcArgs) -> Result<u8, Failure> {
             "after": tally_json(&report.after),
             "temp_files": tally_json(&report.temp_files),
             "failed": report.failed,
+            "kept": report.kept,
             "functions": report.functions.iter().map(|f| json!({
                 "dir": f.dir,
                 "identity": f.identity,
@@ -144,6 +147,12 @@ pub fn run(cx: &Context, args: &GcArgs) -> Result<u8, Failure> {
     }
     if report.failed > 0 {
         eprintln!("memo: {} could not be removed", entries(report.failed));
+    }
+    if report.kept > 0 {
+        eprintln!(
+            "memo: left {} named like entries that memo did not write",
+            plural(report.kept, "file", "files")
+        );
     }
     Ok(code)
 }
