@@ -69,11 +69,7 @@ pub fn nested(x: u64) -> u64 {
     }
     #[memory::cache(ignore = ["verbose"])]
     fn quiet(x: u64, verbose: bool) -> u64 {
-        if verbose {
-            x
-        } else {
-            x + 2
-        }
+        if verbose { x } else { x + 2 }
     }
     inner(x) + quiet(x, false)
 }
