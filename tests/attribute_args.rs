@@ -95,7 +95,14 @@ fn one_name_in_two_modules_of_one_program_keeps_results_apart() {
                 .map(ToOwned::to_owned)
         })
         .collect();
-    assert_eq!(dirs.len(), 1, "one identity, one directory: {dirs:?}");
+    // Managed apart too: each definition has its own directory, so a clear
+    // or a stale-version sweep of one leaves the other's entries.
+    assert_eq!(dirs.len(), 2, "a directory per definition: {dirs:?}");
+    assert!(
+        dirs.iter()
+            .all(|dir| dir.to_string_lossy().starts_with("attribute_args.square@")),
+        "{dirs:?}"
+    );
 }
 
 // ----------------------------------------------------------------- memory = EXPR
