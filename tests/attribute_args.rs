@@ -95,7 +95,14 @@ fn one_name_in_two_modules_of_one_program_keeps_results_apart() {
                 .map(ToOwned::to_owned)
         })
         .collect();
-    assert_eq!(dirs.len(), 1, "one identity, one directory: {dirs:?}");
+    // Managed apart too: each definition has its own directory, so a clear
+    // or a stale-version sweep of one leaves the other's entries.
+    assert_eq!(dirs.len(), 2, "a directory per definition: {dirs:?}");
+    assert!(
+        dirs.iter()
+            .all(|dir| dir.to_string_lossy().starts_with("attribute_args.square@")),
+        "{dirs:?}"
+    );
 }
 
 // ----------------------------------------------------------------- memory = EXPR
@@ -562,6 +569,43 @@ fn expires_after_recomputes_older_results() {
     std::thread::sleep(std::time::Duration::from_millis(1_100));
     assert_eq!(expiring(1), 1);
     assert_eq!(runs(&EXPIRING_RUNS), 2, "older than 1s: recomputed");
+}
+
+// `expires_after` reads the grammar of `memo gc --age-limit` (`memo-units`):
+// weeks, fractions and milliseconds compile and apply.
+test_memory!(WEEKS_DIR, WEEKS_CACHE);
+static WEEKS_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[memory::cache(memory = WEEKS_CACHE, expires_after = "2w")]
+fn kept_two_weeks(x: u64) -> u64 {
+    WEEKS_RUNS.fetch_add(1, Ordering::SeqCst);
+    x
+}
+
+#[test]
+fn expires_after_takes_weeks() {
+    let _cleanup = RemoveOnDrop(&WEEKS_DIR);
+    assert_eq!(kept_two_weeks(1), 1);
+    assert_eq!(kept_two_weeks(1), 1);
+    assert_eq!(runs(&WEEKS_RUNS), 1, "younger than two weeks: loaded");
+}
+
+test_memory!(MILLIS_DIR, MILLIS_CACHE);
+static MILLIS_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[memory::cache(memory = MILLIS_CACHE, expires_after = "0.25s")]
+fn kept_a_quarter_second(x: u64) -> u64 {
+    MILLIS_RUNS.fetch_add(1, Ordering::SeqCst);
+    x
+}
+
+#[test]
+fn expires_after_takes_fractions_of_a_second() {
+    let _cleanup = RemoveOnDrop(&MILLIS_DIR);
+    assert_eq!(kept_a_quarter_second(1), 1);
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    assert_eq!(kept_a_quarter_second(1), 1);
+    assert_eq!(runs(&MILLIS_RUNS), 2, "older than 0.25s: recomputed");
 }
 
 test_memory!(VALIDATED_DIR, VALIDATED_CACHE);

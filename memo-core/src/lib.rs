@@ -197,8 +197,9 @@
 /// ```
 ///
 /// **`expires_after = "30d"`**: results older than this are recomputed
-/// (units `s`, `m`, `h`, `d`, combinable as in `"1h30m"`; checked at compile
-/// time). **`validate = path`**: a `fn(&EntryInfo) -> bool` (joblib's
+/// (the grammar of `memo gc --age-limit`: units `ms`, `s`, `m`/`min`, `h`,
+/// `d`, `w`, `y`, fractions and combinations such as `"2w"`, `"1.5h"`,
+/// `"1h 30min"`; checked at compile time). **`validate = path`**: a `fn(&EntryInfo) -> bool` (joblib's
 /// `cache_validation_callback`); an entry it rejects is recomputed.
 ///
 /// ```

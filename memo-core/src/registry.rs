@@ -10,7 +10,13 @@
 //! fires on every `#[derive(Deserialize)]` type with a cached method. An
 //! attribute on a method can only emit items inside the `impl`, so there is
 //! no position outside it; a method's identity needs its first call anyway
-//! (it holds the `Self` type, see `function.rs`).
+//! (it holds the `Self` type, see `function.rs`). One case the attribute
+//! cannot tell from a free function: an associated function whose signature
+//! names neither `self` nor `Self` (`fn square(x: u64) -> u64` in an
+//! `impl`). It registers before `main` like a free function, so on a
+//! `#[derive(Deserialize)]` type under `clippy::pedantic` the lint fires;
+//! naming `Self` in its signature (or moving it out of the `impl`) avoids
+//! that.
 //!
 //! On the first cached call (or the first [`registry`] call) the free
 //! functions are grouped by identity. Two definitions of one identity at
@@ -92,9 +98,9 @@ fn registered() -> Vec<&'static CachedFn> {
 #[non_exhaustive]
 pub struct RegisteredFn {
     /// The identity its results are stored under: `crate::module::f`,
-    /// `crate::module::Type::method`, or its `name = "..."`. A method not
-    /// yet called in this process reads `crate::module::Self::method`: its
-    /// `Self` type is known from its first call on.
+    /// `crate::module::Type::method`, or its `name = "..."`. A method is
+    /// listed from its first call in this process on (when its `Self` type
+    /// is known), once per `Self` type.
     pub identity: String,
     /// The function's name as written.
     pub name: &'static str,
@@ -133,8 +139,8 @@ impl RegisteredFn {
     }
 }
 
-/// Every cached function of this binary (from every crate linked in),
-/// sorted by identity, then location.
+/// Every cached function of this binary (from every crate linked in; a
+/// method once it has been called), sorted by identity, then location.
 ///
 /// ```
 /// #[memory::cache]

@@ -1,12 +1,12 @@
-// `expires_after` is checked at compile time: a number and a unit (s, m, h,
-// d), longer than zero.
+// `expires_after` is checked at compile time, in the grammar `memo gc
+// --age-limit` reads (memo-units): numbers with units, longer than zero.
 #[memory::cache(expires_after = "30")]
 fn no_unit(x: u64) -> u64 {
     x
 }
 
-#[memory::cache(expires_after = "2w")]
-fn weeks(x: u64) -> u64 {
+#[memory::cache(expires_after = "3 fortnights")]
+fn fortnights(x: u64) -> u64 {
     x
 }
 

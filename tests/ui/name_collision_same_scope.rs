@@ -1,6 +1,6 @@
 // Two cached functions of one identity in one scope: a compile error at
 // each `name = "..."`. (In different scopes, the registry reports them at
-// start-up and keeps their results apart.)
+// the first call of one of them and keeps their results apart.)
 #[memory::cache(name = "model::train")]
 fn train_v1(epochs: u32) -> f64 {
     f64::from(epochs)
