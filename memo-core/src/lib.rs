@@ -316,6 +316,7 @@ mod memory;
 mod registry;
 mod render;
 pub mod store;
+mod sys;
 mod trace;
 mod usage;
 

@@ -13,7 +13,8 @@ use rustix::io::Errno;
 use super::reduce::{Leftovers, Tally, current_versions, last_use_ms, remove_entries};
 use super::scan::{self, Scan, ScannedEntry};
 use super::usage::{self, EntryUsage, Usage, dir_hash};
-use super::{Progress, fsutil};
+use super::Progress;
+use crate::sys;
 use crate::access::Access;
 use crate::entry::{Entry, EntryMeta};
 use crate::store::owned::{self, Proof};
@@ -330,9 +331,9 @@ impl Cache {
                 .get(&scan.entry_path(entry))?
                 .ok_or_else(|| io::ErrorKind::NotFound.into());
         }
-        let root = fsutil::open_root(&self.root)?;
+        let root = sys::open_root(&self.root)?;
         let dir = scan::open_version(&root, scan, entry.version as usize)?;
-        read_at(&dir, &format!("{:032x}.memo", entry.key))
+        read_at(&dir, &entry_file(entry.key))
     }
 
     /// The identity of the function at index `function` of `scan` (from
@@ -429,10 +430,10 @@ impl Cache {
                     version: scan.versions[entry.version as usize].name.clone(),
                     call: meta.as_ref().map(|m| m.call.clone()),
                     size: entry.size,
-                    created: meta.as_ref().map_or(fsutil::time_of(entry.mtime_ms), |m| {
-                        fsutil::time_of(m.created_ms)
+                    created: meta.as_ref().map_or(sys::time_of(entry.mtime_ms), |m| {
+                        sys::time_of(m.created_ms)
                     }),
-                    last_used: fsutil::time_of(last_use_ms(usage, entry)),
+                    last_used: sys::time_of(last_use_ms(usage, entry)),
                     hits: recorded.map_or(0, |r| r.hits),
                     duration: meta
                         .as_ref()
@@ -516,7 +517,7 @@ impl Cache {
             meta_len,
             output_len,
             problem,
-            written: fsutil::time_of(scanned.mtime_ms),
+            written: sys::time_of(scanned.mtime_ms),
             usage: usage.entry(scanned.key),
         }
     }
@@ -610,7 +611,7 @@ impl Cache {
                             let entry = &scan.entries[i];
                             let checked = match &dir {
                                 Ok(dir) => {
-                                    match read_at(dir, &format!("{:032x}.memo", entry.key)) {
+                                    match read_at(dir, &entry_file(entry.key)) {
                                         Ok(bytes) => {
                                             check(&bytes, entry.key, &function.name, &version.name)
                                         }
@@ -722,7 +723,7 @@ impl Cache {
             .map(|r| usage::Record {
                 key: r.key,
                 function: dir_hash(&r.function_dir),
-                time_ms: fsutil::millis(r.time),
+                time_ms: sys::millis(r.time),
                 kind: if r.hit {
                     usage::Kind::Hit
                 } else {
@@ -745,6 +746,12 @@ impl Cache {
     pub fn function_hash(dir: &str) -> u64 {
         dir_hash(dir)
     }
+}
+
+/// An entry's file name.
+fn entry_file(key: u128) -> String {
+    let name = crate::layout::entry_name(key);
+    String::from_utf8_lossy(&name[..name.len() - 1]).into_owned()
 }
 
 /// Checks an entry's bytes; says what is wrong.

@@ -14,12 +14,12 @@ use std::path::Path;
 use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
-use super::fsutil;
+use crate::sys;
 use crate::access::Access;
 use crate::store::read;
 
 /// The file's name inside a function directory.
-pub(crate) const CURRENT_FILE: &str = ".current";
+pub(crate) use crate::layout::CURRENT_FILE;
 
 /// More than any `.current` memo writes: a version and an identity.
 const MAX_CURRENT_LEN: u64 = 64 * 1024;
@@ -66,8 +66,8 @@ pub(crate) fn announce(
     current: &Current,
     access: Access,
 ) -> io::Result<()> {
-    let root = fsutil::open_root(root)?;
-    let function = fsutil::open_dir(&root, dir)?;
+    let root = sys::open_root(root)?;
+    let function = sys::open_dir(&root, dir)?;
     if read_at(&function).as_ref() == Some(current) {
         return Ok(());
     }
@@ -76,7 +76,7 @@ pub(crate) fn announce(
 
 /// Replaces `.current` in an open function directory, atomically.
 pub(crate) fn write_at(function: impl AsFd, current: &Current, access: Access) -> io::Result<()> {
-    let temp = crate::layout::current_temp_name(fsutil::random_u64());
+    let temp = crate::layout::current_temp_name(sys::random_u64());
     let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let mode = Mode::from_raw_mode(access.file_mode());
     let file = rustix::fs::openat(&function, temp.as_str(), flags, mode)?;
@@ -84,7 +84,7 @@ pub(crate) fn write_at(function: impl AsFd, current: &Current, access: Access) -
         if access != Access::Owner {
             rustix::fs::fchmod(&file, mode)?;
         }
-        fsutil::write_all(&file, current.render().as_bytes())?;
+        sys::write_all(&file, current.render().as_bytes())?;
         rustix::fs::renameat(&function, temp.as_str(), &function, CURRENT_FILE)?;
         Ok::<(), io::Error>(())
     })();

@@ -35,7 +35,6 @@
 mod api;
 mod cache;
 pub(crate) mod current;
-pub(crate) mod fsutil;
 mod reduce;
 pub(crate) mod remote;
 mod scan;

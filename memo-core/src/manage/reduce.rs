@@ -18,7 +18,8 @@ use rustix::io::Errno;
 
 use super::scan::{self, Scan, ScannedEntry};
 use super::usage::{self, Usage};
-use super::{Cache, Limits, Progress, fsutil};
+use super::{Cache, Limits, Progress};
+use crate::sys;
 use crate::layout;
 use crate::store::owned::{self, Proof};
 
@@ -192,7 +193,7 @@ impl Cache {
     ) -> io::Result<Reduced> {
         let usage = self.usage()?;
         let scan = self.scan(progress)?;
-        let now = fsutil::millis(self.now());
+        let now = sys::millis(self.now());
         let mut report = Reduced {
             dry_run: options.dry_run,
             ..Reduced::default()
@@ -345,13 +346,13 @@ impl Cache {
         emptied.dedup();
         for version in emptied {
             let dir = &scan.versions[version];
-            if let Ok(function) = fsutil::open_dir(&root, &scan.functions[dir.function].name) {
+            if let Ok(function) = sys::open_dir(&root, &scan.functions[dir.function].name) {
                 let _ = owned::remove_dir_if_empty(&function, &dir.name);
             }
         }
         // Forget the removed entries' records (their counts stay in their
         // functions' totals), and those of entries that are gone anyway.
-        let removed: fsutil::KeyMap<u128, ()> = victims
+        let removed: sys::KeyMap<u128, ()> = victims
             .iter()
             .filter(|&&i| !left.contains(i))
             .map(|&i| (scan.entries[i].key, ()))
@@ -370,7 +371,7 @@ impl Cache {
         if let Some(store) = &self.remote {
             return super::remote::compact(&**store, Some(scan), edit).map(drop);
         }
-        let present: fsutil::KeyMap<u128, ()> = scan.entries.iter().map(|e| (e.key, ())).collect();
+        let present: sys::KeyMap<u128, ()> = scan.entries.iter().map(|e| (e.key, ())).collect();
         let compacted = usage::compact(self.root(), self.access(), |usage| {
             edit(usage);
             let gone: Vec<u128> = usage

@@ -33,7 +33,8 @@ use super::scan::{
     FunctionDir, Scan, ScannedEntry, TEMP_PREFIX, TempFile, VersionDir, parse_entry_name,
 };
 use super::usage::{LOG_MAGIC, RECORD_LEN, Record, Usage, dir_hash, log_version, merge_records};
-use super::{Cache, Cleared, OpenError, Progress, Verified, fsutil};
+use super::{Cache, Cleared, OpenError, Progress, Verified};
+use crate::sys;
 use crate::store::{Put, Store};
 
 /// The usage directory in the store.
@@ -87,13 +88,13 @@ pub(crate) fn open(path: &Path) -> Result<Cache, OpenError> {
 
 /// Walks the store: one listing, plus one read per `.current`.
 pub(crate) fn scan(store: &dyn Store, progress: &dyn Progress) -> io::Result<Scan> {
-    let started_ms = fsutil::now_ms();
+    let started_ms = sys::now_ms();
     progress.start("Listing", None);
     type Versions = BTreeMap<String, (Vec<ScannedEntry>, Vec<(String, u64, u64)>)>;
     let mut functions: BTreeMap<String, (bool, Versions)> = BTreeMap::new();
     for object in store.list("")? {
         let parts: Vec<&str> = object.path.split('/').collect();
-        let mtime_ms = fsutil::millis(object.modified);
+        let mtime_ms = sys::millis(object.modified);
         match parts.as_slice() {
             [function, ".current"] if !function.starts_with('.') => {
                 functions.entry((*function).to_owned()).or_default().0 = true;
@@ -258,9 +259,9 @@ impl<'a> Lease<'a> {
     /// [`LEASE_WAIT`], compaction goes ahead anyway: the summary's
     /// create-once sequence keeps it correct.
     fn take(store: &'a dyn Store) -> io::Result<Lease<'a>> {
-        let deadline = fsutil::now_ms() + LEASE_WAIT.as_millis() as u64;
+        let deadline = sys::now_ms() + LEASE_WAIT.as_millis() as u64;
         loop {
-            let now = fsutil::now_ms();
+            let now = sys::now_ms();
             let text = format!("{}\n", now + LEASE_MS);
             if store.put_if_absent(LEASE, &[text.as_bytes()])? == Put::Created {
                 return Ok(Lease { store, held: true });
@@ -299,7 +300,7 @@ pub(crate) fn compact(
     edit: impl FnOnce(&mut Usage),
 ) -> io::Result<Usage> {
     let _lease = Lease::take(store)?;
-    let present: Option<fsutil::KeyMap<u128, ()>> =
+    let present: Option<sys::KeyMap<u128, ()>> =
         scan.map(|scan| scan.entries.iter().map(|e| (e.key, ())).collect());
     let mut edit = Some(edit);
     for _ in 0..8 {
@@ -488,7 +489,7 @@ pub(crate) fn write_log(store: &dyn Store, records: &[Record]) -> io::Result<()>
     for record in records {
         record.write(&mut bytes);
     }
-    let name = format!("{USAGE}/0-{:016x}.log", fsutil::random_u64());
+    let name = format!("{USAGE}/0-{:016x}.log", sys::random_u64());
     store.put(&name, &[&bytes])
 }
 
@@ -547,7 +548,7 @@ fn uploader() {
         if EXITING.load(Ordering::SeqCst) {
             return;
         }
-        let now = fsutil::now_ms();
+        let now = sys::now_ms();
         for sync in live_syncs() {
             let due = {
                 let state = sync.state();
@@ -571,7 +572,7 @@ impl RemoteSync {
                 "{}-{}-{:016x}",
                 host_name(),
                 std::process::id(),
-                fsutil::random_u64()
+                sys::random_u64()
             ),
             state: Mutex::new(SyncState::default()),
         });
@@ -605,7 +606,7 @@ impl RemoteSync {
         {
             let mut state = self.state();
             if state.pending.is_empty() {
-                state.pending_since_ms = fsutil::now_ms();
+                state.pending_since_ms = sys::now_ms();
             }
             if state.pending.len() + bytes.len() <= MAX_PENDING {
                 state.pending.extend_from_slice(bytes);

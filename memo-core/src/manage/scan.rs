@@ -17,11 +17,10 @@ use rustix::io::Errno;
 
 use super::Progress;
 use super::current::{self, Current};
-use super::fsutil;
+use crate::sys;
 use super::usage::dir_hash;
 
-/// Prefix of named temp files (the store's fallback write path).
-pub(crate) const TEMP_PREFIX: &str = ".tmp-";
+pub(crate) use crate::layout::{TEMP_PREFIX, entry_name, parse_entry_name};
 /// Entries stat'ed per unit of parallel work.
 const CHUNK: usize = 2048;
 
@@ -102,28 +101,8 @@ impl Scan {
     pub(crate) fn entry_path(&self, entry: &ScannedEntry) -> String {
         let version = &self.versions[entry.version as usize];
         let function = &self.functions[version.function];
-        format!("{}/{}/{:032x}.memo", function.name, version.name, entry.key)
+        crate::layout::entry_path(&function.name, &version.name, entry.key)
     }
-}
-
-/// An entry's file name, NUL-terminated, without allocating.
-pub(crate) fn entry_name(key: u128) -> [u8; 38] {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut name = [0u8; 38];
-    for (i, slot) in name[..32].iter_mut().enumerate() {
-        *slot = HEX[((key >> (124 - 4 * i)) & 0xf) as usize];
-    }
-    name[32..37].copy_from_slice(b".memo");
-    name
-}
-
-/// The key an entry file name stands for.
-pub(crate) fn parse_entry_name(name: &[u8]) -> Option<u128> {
-    let hex = name.strip_suffix(b".memo")?;
-    if hex.len() != 32 || !hex.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-        return None;
-    }
-    u128::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()
 }
 
 fn name_str(name: &CStr) -> Option<&str> {
@@ -137,15 +116,15 @@ pub(crate) fn threads() -> usize {
 
 /// Walks the cache at `root`.
 pub(crate) fn scan(root: &Path, progress: &dyn Progress) -> io::Result<Scan> {
-    let started_ms = fsutil::now_ms();
-    let root = fsutil::open_root(root)?;
+    let started_ms = sys::now_ms();
+    let root = sys::open_root(root)?;
     let mut scan = Scan {
         started_ms,
         ..Scan::default()
     };
     // Function and version directories.
     let mut candidates = Vec::new();
-    fsutil::list(&root, |name, is_dir, _| {
+    sys::list(&root, |name, is_dir, _| {
         if let Some(name) = name_str(name)
             && !name.starts_with('.')
             && is_dir != Some(false)
@@ -155,17 +134,17 @@ pub(crate) fn scan(root: &Path, progress: &dyn Progress) -> io::Result<Scan> {
     })?;
     candidates.sort();
     for name in candidates {
-        let dir = match fsutil::open_dir(&root, &name) {
+        let dir = match sys::open_dir(&root, &name) {
             Ok(dir) => dir,
             // A file or a symlink at the top: not ours to walk.
             Err(Errno::NOTDIR | Errno::LOOP | Errno::NOENT) => continue,
             Err(e) => return Err(e.into()),
         };
         let mut versions = Vec::new();
-        fsutil::list(&dir, |raw, is_dir, _| {
+        sys::list(&dir, |raw, is_dir, _| {
             if let Some(version) = name_str(raw)
                 && !version.starts_with('.')
-                && (is_dir == Some(true) || (is_dir.is_none() && fsutil::is_dir_at(&dir, raw)))
+                && (is_dir == Some(true) || (is_dir.is_none() && sys::is_dir_at(&dir, raw)))
             {
                 versions.push(version.to_owned());
             }
@@ -240,7 +219,7 @@ pub(crate) fn open_version(
     version: usize,
 ) -> rustix::io::Result<OwnedFd> {
     let version = &scan.versions[version];
-    fsutil::open_version_dir(root, &scan.functions[version.function].name, &version.name)
+    sys::open_version_dir(root, &scan.functions[version.function].name, &version.name)
 }
 
 type Listed = (Vec<(u128, u64)>, Vec<String>);
@@ -268,7 +247,7 @@ fn list_versions(root: &OwnedFd, scan: &Scan) -> io::Result<Vec<Listed>> {
                         };
                         let mut keys = Vec::new();
                         let mut temps = Vec::new();
-                        fsutil::list(&dir, |name, is_dir, ino| {
+                        sys::list(&dir, |name, is_dir, ino| {
                             let bytes = name.to_bytes();
                             if let Some(key) = parse_entry_name(bytes) {
                                 if is_dir != Some(true) {

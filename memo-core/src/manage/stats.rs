@@ -7,7 +7,8 @@ use std::time::{Duration, SystemTime};
 use super::reduce::{current_versions, last_use_ms};
 use super::scan::Scan;
 use super::usage::{Totals, Usage};
-use super::{Cache, fsutil};
+use super::Cache;
+use crate::sys;
 use crate::entry::Entry;
 
 /// At most this many entries are read to find durations their records
@@ -75,7 +76,7 @@ impl Cache {
     pub fn functions(&self, scan: &Scan, usage: &Usage) -> Vec<FunctionStats> {
         let currents = current_versions(scan, usage);
         // Counters from the records, per function directory hash.
-        let mut totals: fsutil::KeyMap<u64, Totals> = usage.retired.clone();
+        let mut totals: sys::KeyMap<u64, Totals> = usage.retired.clone();
         let mut unknown = Vec::new();
         for (key, k) in &usage.keys {
             let t = totals.entry(k.function).or_default();
@@ -113,7 +114,7 @@ impl Cache {
                                 .iter()
                                 .map(|e| last_use_ms(usage, e))
                                 .max()
-                                .map(fsutil::time_of),
+                                .map(sys::time_of),
                         }
                     })
                     .collect();
@@ -171,15 +172,15 @@ impl Cache {
         &self,
         scan: &Scan,
         unknown: &mut [(u128, u64, u64)],
-        totals: &mut fsutil::KeyMap<u64, Totals>,
+        totals: &mut sys::KeyMap<u64, Totals>,
     ) {
         unknown.sort_unstable_by_key(|u| std::cmp::Reverse(u.1));
-        let wanted: fsutil::KeyMap<u128, ()> = unknown
+        let wanted: sys::KeyMap<u128, ()> = unknown
             .iter()
             .take(DURATION_LOOKUPS)
             .map(|(key, _, _)| (*key, ()))
             .collect();
-        let mut found: fsutil::KeyMap<u128, f64> = fsutil::KeyMap::default();
+        let mut found: sys::KeyMap<u128, f64> = sys::KeyMap::default();
         for entry in scan.entries.iter().filter(|e| wanted.contains_key(&e.key)) {
             if let Ok(bytes) = self.read_entry(scan, entry)
                 && let Ok(meta) = Entry::parse(&bytes, Some(entry.key)).and_then(|e| e.meta())

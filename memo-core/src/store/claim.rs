@@ -188,7 +188,7 @@ fn write_marker(
     if !replace && read_small(dir, name).is_ok_and(|found| found.as_deref() == Some(text)) {
         return Ok(());
     }
-    let temp = layout::temp_name(super::fs::random_u64());
+    let temp = layout::temp_name(crate::sys::random_u64());
     let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let file = rustix::fs::openat(
         dir,
@@ -197,7 +197,7 @@ fn write_marker(
         Mode::from_raw_mode(access.file_mode()),
     )?;
     let placed = (|| {
-        super::fs::write_all(&file, text)?;
+        crate::sys::write_all(&file, text)?;
         if replace {
             rustix::fs::renameat(dir, temp.as_str(), dir, name)?;
         } else {

@@ -28,6 +28,7 @@ use crate::access::Access;
 use crate::entry;
 use crate::hash::Digest;
 use crate::layout;
+use crate::sys::{random_u64, write_all};
 
 /// Entries up to this size are read with a single `read` call.
 const SMALL_ENTRY: usize = 16 * 1024;
@@ -207,34 +208,10 @@ fn link_fd(file: &OwnedFd, dir: &OwnedFd, name: &str) -> rustix::io::Result<()> 
     rustix::fs::linkat(rustix::fs::CWD, &by_fd, dir, name, AtFlags::SYMLINK_FOLLOW)
 }
 
-/// A random 64-bit number for temp file names: uniqueness, not secrecy.
-pub(crate) fn random_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos(),
-    );
-    hasher.finish()
-}
-
 fn write_parts(file: &OwnedFd, parts: &[&[u8]]) -> io::Result<()> {
     parts.iter().try_for_each(|part| write_all(file, part))
 }
 
-pub(crate) fn write_all(file: &OwnedFd, mut bytes: &[u8]) -> io::Result<()> {
-    while !bytes.is_empty() {
-        match rustix::io::write(file, bytes) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(written) => bytes = &bytes[written..],
-            Err(Errno::INTR) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(())
-}
 
 /// Reads an entry file: all of a small one, with one `read` into a reused
 /// per-thread buffer and one exact-size copy. Of a large one, `fstat` for

@@ -26,7 +26,7 @@ use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use super::fs::{FdWriter, Outcome};
 use super::object::{Put, Store};
@@ -34,6 +34,7 @@ use super::{EntryStore, FsStore, KeyGuard, StoredEntry};
 use crate::entry::Entry;
 use crate::hash::Digest;
 use crate::layout::{MARKER, MARKER_TEXT};
+use crate::sys::now_ms;
 
 /// How long a shared store that failed is left alone.
 pub(crate) const OFFLINE_FOR: Duration = Duration::from_secs(30);
@@ -227,11 +228,6 @@ fn key_of(path: &str) -> Option<u128> {
         .flatten()
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
 
 #[cfg(test)]
 mod tests {

@@ -17,7 +17,7 @@ use rustix::io::Errno;
 use super::record::{LOG_MAGIC, RECORD_LEN, Record, log_version, merge_records};
 use super::{USAGE_DIR, Usage};
 use crate::access::Access;
-use crate::manage::fsutil;
+use crate::sys;
 use crate::store::read;
 
 pub(super) const LOG_SUFFIX: &str = ".log";
@@ -91,7 +91,7 @@ fn skip_log(name: &str, why: &dyn std::fmt::Display) {
 /// The log files in the usage directory.
 pub(super) fn log_names(dir: impl AsFd) -> io::Result<Vec<String>> {
     let mut names = Vec::new();
-    fsutil::list(dir, |name, _, _| {
+    sys::list(dir, |name, _, _| {
         let name = std::ffi::OsStr::from_bytes(name.to_bytes());
         if let Some(name) = name.to_str()
             && name.ends_with(LOG_SUFFIX)
@@ -107,8 +107,8 @@ pub(super) fn log_names(dir: impl AsFd) -> io::Result<Vec<String>> {
 /// Everything recorded in the cache at `root`, merged, without changing
 /// anything on disk.
 pub(crate) fn load(root: &Path) -> io::Result<Usage> {
-    let root = fsutil::open_root(root)?;
-    let dir = match fsutil::open_dir(&root, USAGE_DIR) {
+    let root = sys::open_root(root)?;
+    let dir = match sys::open_dir(&root, USAGE_DIR) {
         Ok(dir) => dir,
         Err(Errno::NOENT) => return Ok(Usage::default()),
         Err(e) => return Err(e.into()),
@@ -133,7 +133,7 @@ pub(crate) fn compact(
     access: Access,
     edit: impl FnOnce(&mut Usage),
 ) -> io::Result<Usage> {
-    let root = fsutil::open_root(root)?;
+    let root = sys::open_root(root)?;
     let dir = open_or_create_dir(&root, access)?;
     let lock = rustix::fs::openat(
         &dir,
@@ -141,7 +141,7 @@ pub(crate) fn compact(
         OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC,
         Mode::from_raw_mode(access.file_mode()),
     )?;
-    fsutil::lock_exclusive(&lock, true)?;
+    sys::lock_exclusive(&lock, true)?;
     let mut usage = read_summary(&dir)?;
     let mut present = BTreeSet::new();
     let mut finished = Vec::new();
@@ -173,7 +173,7 @@ pub(crate) fn compact(
             continue;
         }
         // A log whose lock we can take has no writer left.
-        let done = fsutil::lock_exclusive(&file, false).unwrap_or(false);
+        let done = sys::lock_exclusive(&file, false).unwrap_or(false);
         usage.merge_log(&name, &file)?;
         present.insert(name.clone());
         if done {
@@ -190,7 +190,7 @@ pub(crate) fn compact(
 }
 
 pub(super) fn open_or_create_dir(root: impl AsFd, access: Access) -> io::Result<OwnedFd> {
-    match fsutil::open_dir(&root, USAGE_DIR) {
+    match sys::open_dir(&root, USAGE_DIR) {
         Ok(dir) => return Ok(dir),
         Err(Errno::NOENT) => {}
         Err(e) => return Err(e.into()),
@@ -200,7 +200,7 @@ pub(super) fn open_or_create_dir(root: impl AsFd, access: Access) -> io::Result<
         Ok(()) | Err(Errno::EXIST) => {}
         Err(e) => return Err(e.into()),
     }
-    let dir = fsutil::open_dir(&root, USAGE_DIR)?;
+    let dir = sys::open_dir(&root, USAGE_DIR)?;
     if access != Access::Owner {
         let _ = rustix::fs::fchmod(&dir, mode);
     }
@@ -208,7 +208,7 @@ pub(super) fn open_or_create_dir(root: impl AsFd, access: Access) -> io::Result<
 }
 
 fn write_atomically(dir: impl AsFd, name: &str, bytes: &[u8], access: Access) -> io::Result<()> {
-    let temp = format!(".{name}-{:016x}", fsutil::random_u64());
+    let temp = format!(".{name}-{:016x}", sys::random_u64());
     let mode = Mode::from_raw_mode(access.file_mode());
     let file = rustix::fs::openat(
         &dir,
@@ -220,7 +220,7 @@ fn write_atomically(dir: impl AsFd, name: &str, bytes: &[u8], access: Access) ->
         if access != Access::Owner {
             rustix::fs::fchmod(&file, mode)?;
         }
-        fsutil::write_all(&file, bytes)?;
+        sys::write_all(&file, bytes)?;
         rustix::fs::renameat(&dir, temp.as_str(), &dir, name)?;
         Ok::<(), io::Error>(())
     })();
@@ -233,13 +233,13 @@ fn write_atomically(dir: impl AsFd, name: &str, bytes: &[u8], access: Access) ->
 /// Writes a log of `records` as a finished process would have left it: for
 /// tests and tools that build caches.
 pub(crate) fn write_log(root: &Path, records: &[Record], access: Access) -> io::Result<()> {
-    let root = fsutil::open_root(root)?;
+    let root = sys::open_root(root)?;
     let dir = open_or_create_dir(&root, access)?;
     let mut bytes = LOG_MAGIC.to_vec();
     for record in records {
         record.write(&mut bytes);
     }
-    let name = format!("0-{:016x}{LOG_SUFFIX}", fsutil::random_u64());
+    let name = format!("0-{:016x}{LOG_SUFFIX}", sys::random_u64());
     write_atomically(&dir, &name, &bytes, access)
 }
 
@@ -248,13 +248,13 @@ pub(super) fn last_checked_ms(root: &Path) -> u64 {
     let stamp = root.join(USAGE_DIR).join(CHECKED_STAMP);
     std::fs::symlink_metadata(stamp)
         .and_then(|m| m.modified())
-        .map_or(0, fsutil::millis)
+        .map_or(0, sys::millis)
 }
 
 /// Notes that the limits were just checked.
 pub(crate) fn mark_checked(root: &Path, access: Access) {
     let stamp = (|| {
-        let root = fsutil::open_root(root)?;
+        let root = sys::open_root(root)?;
         let dir = open_or_create_dir(&root, access)?;
         write_atomically(&dir, CHECKED_STAMP, b"", access)
     })();

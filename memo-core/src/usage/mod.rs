@@ -54,7 +54,7 @@ pub(crate) use summary::Totals;
 pub use summary::{EntryUsage, Usage};
 
 /// The usage directory, at the top of a cache.
-pub(crate) const USAGE_DIR: &str = ".usage";
+pub(crate) use crate::layout::USAGE_DIR;
 
 /// The hash that stands for a function directory in usage records.
 pub(crate) fn dir_hash(dir: &str) -> u64 {

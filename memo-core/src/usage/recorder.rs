@@ -23,7 +23,7 @@ use super::record::{LOG_MAGIC, RECORD_LEN, Record, UNKNOWN};
 use crate::access::Access;
 use crate::function::CachedFn;
 use crate::manage::current::{self, Current};
-use crate::manage::fsutil::{self, KeyMap};
+use crate::sys::{self, KeyMap};
 use crate::manage::{self, Limits};
 
 /// Flush pending records at most this often from the call path.
@@ -87,7 +87,7 @@ extern "C" fn flush_at_exit() {
     let Ok(live) = LIVE.try_lock() else { return };
     for recorder in live.iter().filter_map(Weak::upgrade) {
         if let Ok(mut state) = recorder.state.try_lock() {
-            recorder.flush_locked(&mut state, fsutil::now_ms());
+            recorder.flush_locked(&mut state, sys::now_ms());
         }
     }
 }
@@ -132,7 +132,7 @@ impl Recorder {
     /// Records a hit: one clock read and a count in a map (bounded by the
     /// entries touched, not the calls); a write at most once a second.
     pub(crate) fn hit(&self, function: &CachedFn, key: u128) {
-        let now = fsutil::now_ms();
+        let now = sys::now_ms();
         let derived = function.derived();
         let function_hash = dir_hash(&derived.dir);
         let mut state = self.state();
@@ -160,7 +160,7 @@ impl Recorder {
     /// says whether its output was stored. Runs the automatic limits in the
     /// background when they are due.
     pub(crate) fn miss(&self, function: &CachedFn, key: u128, duration: Duration, stored: bool) {
-        let now = fsutil::now_ms();
+        let now = sys::now_ms();
         let derived = function.derived();
         let record = Record::miss(
             key,
@@ -196,7 +196,7 @@ impl Recorder {
     /// Writes buffered records out now.
     pub(crate) fn flush(&self) -> io::Result<()> {
         let mut state = self.state();
-        self.flush_locked(&mut state, fsutil::now_ms());
+        self.flush_locked(&mut state, sys::now_ms());
         if state.broken {
             return Err(io::Error::other(
                 "usage records cannot be written to this cache",
@@ -242,7 +242,7 @@ impl Recorder {
             }
         }
         let (log, _) = state.log.as_ref().expect("opened above");
-        if let Err(e) = fsutil::write_all(log, &state.buffer) {
+        if let Err(e) = sys::write_all(log, &state.buffer) {
             tracing::debug!(target: "memory", %e, "cannot write usage records; usage is not recorded");
             state.broken = true;
         }
@@ -253,9 +253,9 @@ impl Recorder {
     /// locked and has its magic, so a compactor never takes it for a
     /// finished one.
     fn open_log(&self, pid: u32) -> io::Result<OwnedFd> {
-        let root = fsutil::open_root(&self.root)?;
+        let root = sys::open_root(&self.root)?;
         let dir = open_or_create_dir(&root, self.access)?;
-        let id = fsutil::random_u64();
+        let id = sys::random_u64();
         let temp = format!(".new-{pid}-{id:016x}");
         let mode = Mode::from_raw_mode(self.access.file_mode());
         let log = rustix::fs::openat(
@@ -273,8 +273,8 @@ impl Recorder {
             if self.access != Access::Owner {
                 rustix::fs::fchmod(&log, mode)?;
             }
-            fsutil::lock_exclusive(&log, false)?;
-            fsutil::write_all(&log, &LOG_MAGIC)?;
+            sys::lock_exclusive(&log, false)?;
+            sys::write_all(&log, &LOG_MAGIC)?;
             let name = format!("{pid}-{id:016x}{LOG_SUFFIX}");
             rustix::fs::renameat(&dir, temp.as_str(), &dir, name.as_str())?;
             Ok::<(), io::Error>(())
@@ -426,6 +426,6 @@ impl Drop for Recorder {
                 checked_once: true,
             },
         );
-        self.flush_locked(&mut state, fsutil::now_ms());
+        self.flush_locked(&mut state, sys::now_ms());
     }
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::record::{Kind, Record, UNKNOWN};
-use crate::manage::fsutil::{self, KeyMap};
+use crate::sys::{self, KeyMap};
 
 const SUMMARY_MAGIC: [u8; 8] = *b"MEMOSUM\x01";
 const SUMMARY_KEY_LEN: usize = 56;
@@ -69,7 +69,7 @@ impl Usage {
     /// What is recorded about the entry with `key`.
     pub fn entry(&self, key: u128) -> Option<EntryUsage> {
         self.keys.get(&key).map(|k| EntryUsage {
-            last_used: fsutil::time_of(k.last_use_ms),
+            last_used: sys::time_of(k.last_use_ms),
             hits: k.hits,
             misses: k.misses,
             duration: (k.duration_us != UNKNOWN).then(|| Duration::from_micros(k.duration_us)),
@@ -255,7 +255,7 @@ mod tests {
         usage.apply(&record(1, 200, Kind::Hit));
         let entry = usage.entry(1).unwrap();
         assert_eq!((entry.hits, entry.misses), (2, 1));
-        assert_eq!(entry.last_used, fsutil::time_of(300));
+        assert_eq!(entry.last_used, sys::time_of(300));
         assert_eq!(entry.duration, Some(Duration::from_secs(2)));
         usage.retire(1, None);
         assert_eq!(usage.entry(1), None);

@@ -1,6 +1,7 @@
-//! Small file-system helpers shared by the management code: directories
-//! opened without following symlinks, open-file-description locks, and
-//! clocks.
+//! The operating-system helpers every layer shares, each in one place:
+//! directories opened without following symlinks and listed fast, whole
+//! writes, open-file-description byte locks, the millisecond clock, random
+//! names, and maps keyed by hashes.
 
 use std::ffi::CStr;
 use std::io;
@@ -92,11 +93,20 @@ pub(crate) fn write_all(file: impl AsFd, mut bytes: &[u8]) -> io::Result<()> {
 /// `file`: waiting for it if `wait`, else `Ok(false)` when another holds it.
 /// The kernel releases it when the file is closed or its holder dies.
 pub(crate) fn lock_exclusive(file: &OwnedFd, wait: bool) -> io::Result<bool> {
-    // SAFETY: an all-zero `struct flock` is a valid value.
+    lock_byte(file, 0, wait)
+}
+
+/// Takes an exclusive open-file-description lock on byte `offset` of
+/// `file` (see [`lock_exclusive`]). Each open of a file is its own lock
+/// owner, so threads of one process exclude each other as processes do.
+pub(crate) fn lock_byte(file: &OwnedFd, offset: u64, wait: bool) -> io::Result<bool> {
+    // SAFETY: `struct flock` is plain C data (integers, and padding on some
+    // targets), for which all-zero bytes are a valid value; the fields that
+    // matter are set below.
     let mut request: libc::flock = unsafe { std::mem::zeroed() };
     request.l_type = libc::F_WRLCK as _;
     request.l_whence = libc::SEEK_SET as _;
-    request.l_start = 0;
+    request.l_start = offset as libc::off_t;
     request.l_len = 1;
     let command = if wait {
         libc::F_OFD_SETLKW
