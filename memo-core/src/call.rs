@@ -62,7 +62,7 @@ struct Missing {
     args: Vec<ArgRecord>,
     type_args: Vec<String>,
     /// The entry that was read and not used, if one was.
-    unused: Option<Unused>,
+    unused: Option<Box<Unused>>,
     /// The compute-once lock, released once the output is stored (or the
     /// body panicked).
     _lock: Option<KeyGuard>,
@@ -90,6 +90,10 @@ impl Unused {
 
 /// A found entry's fate once the caller's output type is known: decoded,
 /// or to be computed (the lock held where one could be taken).
+#[allow(
+    clippy::large_enum_variant,
+    reason = "made and matched once per miss, never stored"
+)]
 enum Settled<S> {
     Stored(S),
     Compute(Missing),
@@ -98,7 +102,7 @@ enum Settled<S> {
 /// No usable entry at a call's target; what was there, if anything.
 struct Passed {
     target: Target,
-    unused: Option<Unused>,
+    unused: Option<Box<Unused>>,
 }
 
 /// Starts a cached call: hashes `args` and looks the key up.
@@ -178,7 +182,7 @@ fn lookup(
         }
     };
     let Passed { target, unused } = match lock {
-        Some(_) => match read_entry(store, target, false, unused.as_ref()) {
+        Some(_) => match read_entry(store, target, false, unused.as_deref()) {
             Ok(found) => return State::Found(found),
             Err(passed) => passed,
         },
@@ -228,7 +232,7 @@ fn read_entry(
     if let Some(skip) = skip
         && skip.is(&stored)
     {
-        let unused = Some(skip.clone());
+        let unused = Some(Box::new(skip.clone()));
         return Err(Passed { target, unused });
     }
     let checked = Entry::parse_head(&stored.bytes, stored.len, Some(target.key))
@@ -247,7 +251,7 @@ fn read_entry(
     if let Some(head) = stored.bytes.get(..HEADER_LEN) {
         header.copy_from_slice(head);
     }
-    let unused = Some(Unused { header, reason });
+    let unused = Some(Box::new(Unused { header, reason }));
     Err(Passed { target, unused })
 }
 
@@ -352,7 +356,7 @@ impl Found {
             call,
             args,
             type_args,
-            unused: Some(Unused { header, reason }),
+            unused: Some(Box::new(Unused { header, reason })),
             _lock: None,
             lock_tried: false,
         }
@@ -394,7 +398,7 @@ impl Missing {
             self._lock = Some(lock);
             return Settled::Compute(self);
         }
-        match read_entry(store, self.target, false, self.unused.as_ref()) {
+        match read_entry(store, self.target, false, self.unused.as_deref()) {
             Ok(found) => match found.decode::<S>() {
                 Ok(stored) => Settled::Stored(stored),
                 Err(reason) => {
