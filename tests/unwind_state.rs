@@ -144,9 +144,17 @@ fn a_panic_in_a_handles_closure_leaves_later_calls_alone() {
     assert!(handle(|| double(21)).check_call_in_cache(), "not cleared");
 }
 
+static QUADRUPLE_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[memory::cache(memory = CACHE)]
+fn quadruple(x: u64) -> u64 {
+    QUADRUPLE_RUNS.fetch_add(1, Ordering::SeqCst);
+    x * 4
+}
+
 async fn boom_async(x: u64) -> u64 {
     assert!(x == 0, "the future panics before its cached call");
-    double(x)
+    quadruple(x)
 }
 
 #[test]
@@ -154,13 +162,13 @@ fn a_panic_in_an_async_handles_future_leaves_later_calls_alone() {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    assert_eq!(double(5), 10);
-    let runs = DOUBLE_RUNS.load(Ordering::SeqCst);
+    assert_eq!(quadruple(5), 20);
+    let runs = QUADRUPLE_RUNS.load(Ordering::SeqCst);
     let caught = catch_unwind(AssertUnwindSafe(|| {
         runtime.block_on(handle(|| boom_async(1)).call_async())
     }));
     assert!(caught.is_err());
-    let plain = catch_unwind(AssertUnwindSafe(|| double(5)));
-    assert_eq!(plain.ok(), Some(10));
-    assert_eq!(DOUBLE_RUNS.load(Ordering::SeqCst), runs, "a hit");
+    let plain = catch_unwind(AssertUnwindSafe(|| quadruple(5)));
+    assert_eq!(plain.ok(), Some(20));
+    assert_eq!(QUADRUPLE_RUNS.load(Ordering::SeqCst), runs, "a hit");
 }

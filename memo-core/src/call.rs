@@ -22,6 +22,7 @@ use crate::memory::Memory;
 use crate::store::{EntryStore, KeyGuard, StoredEntry};
 use crate::{key, trace};
 pub(crate) use reason::MissReason;
+use unused::{Settled, Unused, report_unused};
 
 /// Longest rendering of one argument in a trace or in metadata.
 const ARG_RENDER_LIMIT: usize = 200;
@@ -62,7 +63,7 @@ struct Missing {
     args: Vec<ArgRecord>,
     type_args: Vec<String>,
     /// The entry that was read and not used, if one was.
-    unused: Option<Unused>,
+    unused: Option<Box<Unused>>,
     /// The compute-once lock, released once the output is stored (or the
     /// body panicked).
     _lock: Option<KeyGuard>,
@@ -71,34 +72,10 @@ struct Missing {
     lock_tried: bool,
 }
 
-/// An entry that was read and not used, and why.
-#[derive(Clone)]
-struct Unused {
-    /// Its header, which names it: the checksum in it covers the metadata
-    /// (with its creation time) and the output. A look under the lock
-    /// skips this same entry instead of checking it again, so a validation
-    /// callback that rejects it runs once per call.
-    header: [u8; HEADER_LEN],
-    reason: MissReason,
-}
-
-impl Unused {
-    fn is(&self, stored: &StoredEntry) -> bool {
-        stored.bytes.get(..HEADER_LEN) == Some(&self.header[..])
-    }
-}
-
-/// A found entry's fate once the caller's output type is known: decoded,
-/// or to be computed (the lock held where one could be taken).
-enum Settled<S> {
-    Stored(S),
-    Compute(Missing),
-}
-
 /// No usable entry at a call's target; what was there, if anything.
 struct Passed {
     target: Target,
-    unused: Option<Unused>,
+    unused: Option<Box<Unused>>,
 }
 
 /// Starts a cached call: hashes `args` and looks the key up.
@@ -178,7 +155,7 @@ fn lookup(
         }
     };
     let Passed { target, unused } = match lock {
-        Some(_) => match read_entry(store, target, false, unused.as_ref()) {
+        Some(_) => match read_entry(store, target, false, unused.as_deref()) {
             Ok(found) => return State::Found(found),
             Err(passed) => passed,
         },
@@ -228,7 +205,7 @@ fn read_entry(
     if let Some(skip) = skip
         && skip.is(&stored)
     {
-        let unused = Some(skip.clone());
+        let unused = Some(Box::new(skip.clone()));
         return Err(Passed { target, unused });
     }
     let checked = Entry::parse_head(&stored.bytes, stored.len, Some(target.key))
@@ -247,27 +224,8 @@ fn read_entry(
     if let Some(head) = stored.bytes.get(..HEADER_LEN) {
         header.copy_from_slice(head);
     }
-    let unused = Some(Unused { header, reason });
+    let unused = Some(Box::new(Unused { header, reason }));
     Err(Passed { target, unused })
-}
-
-/// Says why the entry of `target` is recomputed: a damaged entry always
-/// (a warning), a stale one at verbose ≥ 1.
-fn report_unused(target: &Target, reason: &MissReason) {
-    let function = target.function;
-    let identity = &function.derived().identity;
-    match reason {
-        MissReason::Damaged(e) => trace::warn(format_args!(
-            "corrupt cache entry {} ({e}); recomputing {identity}",
-            target.path
-        )),
-        MissReason::Absent | MissReason::Refresh => {}
-        _ => trace::note(
-            verbosity(function, target.memory),
-            format_args!("recomputing {identity}: {reason}"),
-        ),
-    }
-    tracing::debug!(target: "memory", function = identity, path = target.path, %reason, "stored entry not used");
 }
 
 impl Call {
@@ -325,94 +283,9 @@ impl Found {
         crate::manage::record_hit(self.target.memory, function, self.target.key);
         Ok(stored)
     }
-
-    /// The one way a found entry becomes a recomputation: it is reported
-    /// (why it is not used), marked for replacement, and handed on as a
-    /// miss that still has to take the key's lock and look again
-    /// ([`Missing::settle`], or `lock_async`), like any other miss.
-    fn into_missing(self, reason: MissReason) -> Missing {
-        if let Some(store) = self.target.memory.store() {
-            store.rejected(&self.target.path);
-        }
-        report_unused(&self.target, &reason);
-        let mut header = [0; HEADER_LEN];
-        header.copy_from_slice(&self.stored.bytes[..HEADER_LEN]);
-        // Same key, same arguments: the old metadata renders this call.
-        let meta: Option<EntryMeta> = self.entry().meta().ok();
-        let (call, args, type_args) = match meta {
-            Some(meta) => (meta.call, meta.args, meta.type_args),
-            None => (
-                format!("{}(…)", self.target.function.spec.name),
-                Vec::new(),
-                Vec::new(),
-            ),
-        };
-        Missing {
-            target: self.target,
-            call,
-            args,
-            type_args,
-            unused: Some(Unused { header, reason }),
-            _lock: None,
-            lock_tried: false,
-        }
-    }
 }
 
 impl Missing {
-    /// Why this call computes.
-    fn reason(&self) -> &MissReason {
-        self.unused
-            .as_ref()
-            .map_or(&MissReason::Absent, |unused| &unused.reason)
-    }
-
-    /// Takes the compute-once lock (waiting for another caller that holds
-    /// it) unless that was tried already, then looks again.
-    fn settle<S: DeserializeOwned>(mut self) -> Settled<S> {
-        if self.lock_tried {
-            return Settled::Compute(self);
-        }
-        self.lock_tried = true;
-        let Some(store) = self.target.memory.store() else {
-            return Settled::Compute(self);
-        };
-        match store.lock(self.target.key) {
-            Ok(guard) => self.relook(store, guard),
-            Err(e) => {
-                tracing::debug!(target: "memory", path = self.target.path, %e, "no compute-once lock");
-                Settled::Compute(self)
-            }
-        }
-    }
-
-    /// With the compute-once lock held, looks again: another caller may
-    /// have stored the output while this one waited. A refresh computes
-    /// whatever is stored.
-    fn relook<S: DeserializeOwned>(mut self, store: &dyn EntryStore, lock: KeyGuard) -> Settled<S> {
-        if matches!(self.reason(), MissReason::Refresh) {
-            self._lock = Some(lock);
-            return Settled::Compute(self);
-        }
-        match read_entry(store, self.target, false, self.unused.as_ref()) {
-            Ok(found) => match found.decode::<S>() {
-                Ok(stored) => Settled::Stored(stored),
-                Err(reason) => {
-                    let mut missing = found.into_missing(reason);
-                    missing._lock = Some(lock);
-                    missing.lock_tried = true;
-                    Settled::Compute(missing)
-                }
-            },
-            Err(Passed { target, unused }) => {
-                self.target = target;
-                self.unused = unused;
-                self._lock = Some(lock);
-                Settled::Compute(self)
-            }
-        }
-    }
-
     /// Runs the body, stores what `storable` picks of its output, returns it.
     ///
     /// With memory-mapped arrays, the output is returned as every later hit
@@ -581,3 +454,4 @@ mod async_call;
 mod freshness;
 pub(crate) mod probe;
 mod reason;
+mod unused;

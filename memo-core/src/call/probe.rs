@@ -212,6 +212,10 @@ impl Call {
     /// computed: a stored output the handle asks about is decoded and
     /// returned (`Ok`); a call that must not run ends here; a recomputation
     /// drops the stored entry. Otherwise returns the call to finish.
+    #[allow(
+        clippy::result_large_err,
+        reason = "the call is handed straight back to be finished, once"
+    )]
     fn probed<S: DeserializeOwned>(self, probed: &Probed) -> Result<S, Call> {
         let probe = &probed.probe;
         probe.acting(&self, probed.function);
