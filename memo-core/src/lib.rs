@@ -313,6 +313,7 @@ mod key;
 mod layout;
 pub mod manage;
 mod memory;
+mod readable;
 mod registry;
 mod render;
 pub mod store;

@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::entry::EntryError;
-use crate::manage::format_duration;
+use crate::readable::format_duration;
 
 /// Why a call misses: no entry, or an entry that was found and not used.
 ///

@@ -51,9 +51,8 @@ pub use cache::{
 };
 pub use reduce::{FunctionRemoval, ReduceOptions, Reduced, Tally};
 pub use scan::Scan;
-pub use size::{
-    ByteSize, IntoByteSize, ParseError, format_ago, format_duration, format_utc, parse_age,
-};
+pub use crate::readable::{format_ago, format_duration, format_utc};
+pub use size::{ByteSize, IntoByteSize, ParseError, parse_age};
 pub use stats::{FunctionStats, VersionStats};
 pub use usage::{EntryUsage, Usage};
 // Administration reads and folds what the call path records.
