@@ -2,7 +2,8 @@
 //! body and store its output.
 //!
 //! Generated code calls [`begin`] while it can still borrow the arguments,
-//! then hands the body to [`Call::finish`] (through `__private`). A
+//! then hands the body to [`Call::finish`] (through `output.rs`, which
+//! picks how the output is [`Stored`]). A
 //! hit is one read and a checksum; nothing is rendered, allocated per
 //! argument or written. A miss renders the call for the trace and the
 //! metadata, runs the body, and stores the result atomically. No failure of
@@ -11,17 +12,19 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::__private::Arg;
 use crate::entry::{self, ArgRecord, Entry, EntryMeta, HEADER_LEN};
 use crate::function::CachedFn;
 use crate::hash::Digest;
 use crate::memory::Memory;
 use crate::store::{EntryStore, KeyGuard, StoredEntry};
 use crate::{key, trace};
+pub use arg::Arg;
+pub use output::{FinishResult, FinishValue, Output, typed};
+use probe::Probed;
 pub(crate) use reason::MissReason;
+use stored::Stored;
 use unused::{Settled, Unused, report_unused};
 
 /// Longest rendering of one argument in a trace or in metadata.
@@ -30,6 +33,8 @@ const ARG_RENDER_LIMIT: usize = 200;
 /// A cached call between the lookup and the result.
 pub struct Call {
     state: State,
+    /// Set when a [`Handle`](crate::Handle) made this call.
+    probed: Option<Probed>,
 }
 
 enum State {
@@ -81,16 +86,45 @@ struct Passed {
 /// Starts a cached call: hashes `args` and looks the key up.
 ///
 /// `type_args` holds `type_name::<T>()` for each type parameter of a generic
-/// function (and, for methods, of `Self`), so each instantiation has its own
-/// entries; it is empty for ordinary functions.
+/// function (and first, for a method, of `Self`), so each instantiation has
+/// its own entries; it is empty for ordinary functions.
+#[inline]
 pub fn begin(function: &'static CachedFn, type_args: &[&'static str], args: &[&dyn Arg]) -> Call {
-    begin_resolved(function.resolve(type_args), type_args, args, true)
+    start(function, type_args, args, true)
+}
+
+/// [`begin`] for an `async fn`: it never waits for another caller computing
+/// the same key (that wait happens off the executor, in `finish_async`).
+#[inline]
+pub fn begin_async(
+    function: &'static CachedFn,
+    type_args: &[&'static str],
+    args: &[&dyn Arg],
+) -> Call {
+    start(function, type_args, args, false)
+}
+
+/// The one way a call starts: the function resolved (for a method, to its
+/// `Self` type), its `Memory` and key looked up, unless a handle's probe
+/// is set on this thread. `wait`: whether a miss waits for another caller
+/// computing the same key.
+#[inline]
+fn start(
+    function: &'static CachedFn,
+    type_args: &[&'static str],
+    args: &[&dyn Arg],
+    wait: bool,
+) -> Call {
+    match probe::take() {
+        None => begin_resolved(function.resolve(type_args), type_args, args, wait),
+        Some(probe) => probe::begin(probe, function, type_args, args),
+    }
 }
 
 /// [`begin`] for a function already resolved (for a method, to its `Self`
 /// type). `wait`: whether a miss waits for another caller computing the same
 /// key (async calls wait off the executor instead, in `finish_async`).
-pub(crate) fn begin_resolved(
+fn begin_resolved(
     function: &'static CachedFn,
     type_args: &[&'static str],
     args: &[&dyn Arg],
@@ -101,7 +135,10 @@ pub(crate) fn begin_resolved(
         None => State::Uncached,
         Some(store) => lookup(function, memory, store, type_args, args, wait),
     };
-    Call { state }
+    Call {
+        state,
+        probed: None,
+    }
 }
 
 fn lookup(
@@ -229,29 +266,28 @@ fn read_entry(
 }
 
 impl Call {
-    /// The shared finish: `storable` picks what of an output is stored
-    /// (`None`: nothing), `rebuild` turns a stored value back into an output.
-    pub(crate) fn finish<R, S, F>(
-        self,
-        body: F,
-        storable: fn(&R) -> Option<&S>,
-        rebuild: fn(S) -> R,
-    ) -> R
-    where
-        S: Serialize + DeserializeOwned,
-        F: FnOnce() -> R,
-    {
+    /// Finishes the call, its output stored as `K` says: a hit returns the
+    /// stored value, a miss runs `body`; a handle's call acts as it asked.
+    pub(crate) fn finish<K: Stored, F: FnOnce() -> K::Output>(mut self, body: F) -> K::Output {
+        match self.probed.take() {
+            None => self.finish_unprobed::<K, F>(body),
+            Some(probed) => probe::finish::<K, F>(self, probed, body),
+        }
+    }
+
+    /// [`Call::finish`] once any probe was dealt with.
+    fn finish_unprobed<K: Stored, F: FnOnce() -> K::Output>(self, body: F) -> K::Output {
         let missing = match self.state {
             State::Uncached => return body(),
             State::Missing(missing) => missing,
-            State::Found(found) => match found.decode::<S>() {
-                Ok(stored) => return rebuild(stored),
+            State::Found(found) => match found.decode::<K::Value>() {
+                Ok(stored) => return K::rebuild(stored),
                 Err(reason) => found.into_missing(reason),
             },
         };
-        match missing.settle::<S>() {
-            Settled::Stored(stored) => rebuild(stored),
-            Settled::Compute(missing) => missing.run(body, storable, rebuild),
+        match missing.settle::<K::Value>() {
+            Settled::Stored(stored) => K::rebuild(stored),
+            Settled::Compute(missing) => missing.run::<K>(body),
         }
     }
 }
@@ -286,21 +322,16 @@ impl Found {
 }
 
 impl Missing {
-    /// Runs the body, stores what `storable` picks of its output, returns it.
+    /// Runs the body, stores what `K` keeps of its output, returns it.
     ///
     /// With memory-mapped arrays, the output is returned as every later hit
-    /// will return it: reloaded from its entry (`rebuild` makes an output of
-    /// it), so the first call does not hand back a plain array where the
+    /// will return it: reloaded from its entry (and rebuilt into an
+    /// output), so the first call does not hand back a plain array where the
     /// next ones hand back a map (a joblib gotcha).
-    fn run<R, S: Serialize + DeserializeOwned>(
-        self,
-        body: impl FnOnce() -> R,
-        storable: fn(&R) -> Option<&S>,
-        rebuild: fn(S) -> R,
-    ) -> R {
+    fn run<K: Stored>(self, body: impl FnOnce() -> K::Output) -> K::Output {
         let started = self.start();
         let output = body();
-        self.complete(started, output, storable, rebuild)
+        self.complete::<K>(started, output)
     }
 
     /// Traces the start of the computation; returns when it started.
@@ -312,14 +343,8 @@ impl Missing {
         Instant::now()
     }
 
-    /// Stores what `storable` picks of the body's `output`, returns it.
-    fn complete<R, S: Serialize + DeserializeOwned>(
-        self,
-        started: Instant,
-        output: R,
-        storable: fn(&R) -> Option<&S>,
-        rebuild: fn(S) -> R,
-    ) -> R {
+    /// Stores what `K` keeps of the body's `output`, returns it.
+    fn complete<K: Stored>(self, started: Instant, output: K::Output) -> K::Output {
         let Target {
             function,
             memory,
@@ -333,11 +358,11 @@ impl Missing {
             trace::computed(function.spec.name, duration);
         }
         tracing::info!(target: "memory", function = derived.identity, call = self.call, ?duration, "computed");
-        if let Some(stored) = storable(&output) {
+        if let Some(stored) = K::kept(&output) {
             let meta = EntryMeta {
                 identity: derived.identity.clone(),
                 fingerprint: format!("{:032x}", function.spec.fingerprint),
-                output_type: std::any::type_name::<S>().to_owned(),
+                output_type: std::any::type_name::<K::Value>().to_owned(),
                 call: self.call,
                 args: self.args,
                 type_args: self.type_args,
@@ -347,8 +372,8 @@ impl Missing {
             let mapped = store(function, memory, path, key, &meta, stored)
                 && function.array_mode(memory).is_some();
             crate::manage::record_miss(memory, function, key, duration, true);
-            if mapped && let Some(reloaded) = reload::<S>(function, memory, path, key) {
-                return rebuild(reloaded);
+            if mapped && let Some(reloaded) = reload::<K::Value>(function, memory, path, key) {
+                return K::rebuild(reloaded);
             }
         } else {
             crate::manage::record_miss(memory, function, key, duration, false);
@@ -372,7 +397,7 @@ fn reload<S: DeserializeOwned>(
 }
 
 /// Stores an entry; `true` if it was written and holds out-of-line arrays.
-fn store<S: Serialize>(
+fn store<S: serde::Serialize>(
     function: &CachedFn,
     memory: &Memory,
     path: &str,
@@ -450,8 +475,11 @@ fn unix_millis() -> u64 {
     u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX)
 }
 
+mod arg;
 mod async_call;
 mod freshness;
+mod output;
 pub(crate) mod probe;
 mod reason;
+mod stored;
 mod unused;

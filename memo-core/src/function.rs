@@ -10,9 +10,11 @@
 use std::sync::atomic::AtomicBool;
 use std::sync::{Mutex, OnceLock, PoisonError};
 
-use crate::__private::MemorySource;
 use crate::memory::Memory;
 use crate::registry::Apart;
+
+/// Resolves `memory = EXPR`: a `&'static` place that derefs to a [`Memory`].
+pub type MemorySource = fn() -> &'static Memory;
 
 /// The compile-time description of a cached function, written by the macro.
 #[derive(Debug, Clone, Copy)]

@@ -305,6 +305,7 @@ mod access;
 pub mod array;
 mod call;
 pub mod entry;
+mod fingerprint;
 mod function;
 mod handle;
 pub mod hash;

@@ -26,39 +26,44 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Call, Missing, Settled, State};
+use super::stored::Stored;
+use super::{Call, Missing, Settled, State, probe};
 use crate::store::KeyGuard;
 
 impl Call {
     /// [`Call::finish`] for a body that is a future.
-    pub(crate) async fn finish_async<R, S, F>(
+    pub(crate) async fn finish_async<K: Stored, F: Future<Output = K::Output>>(
+        mut self,
+        body: F,
+    ) -> K::Output {
+        match self.probed.take() {
+            None => self.finish_async_unprobed::<K, F>(body).await,
+            Some(probed) => probe::finish_async::<K, F>(self, probed, body).await,
+        }
+    }
+
+    /// [`Call::finish_async`] once any probe was dealt with.
+    pub(super) async fn finish_async_unprobed<K: Stored, F: Future<Output = K::Output>>(
         self,
         body: F,
-        storable: fn(&R) -> Option<&S>,
-        rebuild: fn(S) -> R,
-    ) -> R
-    where
-        S: Serialize + DeserializeOwned,
-        F: Future<Output = R>,
-    {
+    ) -> K::Output {
         let missing = match self.state {
             State::Uncached => return body.await,
             State::Missing(missing) => missing,
-            State::Found(found) => match found.decode::<S>() {
-                Ok(stored) => return rebuild(stored),
+            State::Found(found) => match found.decode::<K::Value>() {
+                Ok(stored) => return K::rebuild(stored),
                 Err(reason) => found.into_missing(reason),
             },
         };
-        let missing = match missing.lock_async::<S>().await {
-            Settled::Stored(stored) => return rebuild(stored),
+        let missing = match missing.lock_async::<K::Value>().await {
+            Settled::Stored(stored) => return K::rebuild(stored),
             Settled::Compute(missing) => missing,
         };
         let started = missing.start();
         let output = body.await;
-        missing.complete(started, output, storable, rebuild)
+        missing.complete::<K>(started, output)
     }
 }
 

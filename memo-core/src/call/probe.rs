@@ -23,11 +23,10 @@ use std::cell::Cell;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Call, Found, MissReason, State, Target, read_entry};
-use crate::__private::Arg;
+use super::stored::Stored;
+use super::{Arg, Call, Found, MissReason, State, Target, read_entry};
 use crate::entry::{self, Entry};
 use crate::function::CachedFn;
 use crate::hash::Digest;
@@ -182,15 +181,17 @@ pub(crate) struct Probed {
 /// Begins a cached call that took `probe`. Nothing waits yet: whether the
 /// call is the handle's is known only at its finish, which takes the
 /// compute-once lock if it computes.
-pub(crate) fn begin(
+#[cold]
+pub(super) fn begin(
     probe: Probe,
     function: &'static CachedFn,
     type_args: &[&'static str],
     args: &[&dyn Arg],
-) -> (Call, Probed) {
+) -> Call {
     let function = function.resolve(type_args);
-    let call = super::begin_resolved(function, type_args, args, false);
-    (call, Probed { probe, function })
+    let mut call = super::begin_resolved(function, type_args, args, false);
+    call.probed = Some(Probed { probe, function });
+    call
 }
 
 impl Call {
@@ -222,8 +223,12 @@ impl Call {
         match (probe.mode, self.state) {
             (Mode::Recompute, State::Found(found)) => Err(Call {
                 state: State::Missing(found.into_missing(MissReason::Refresh)),
+                probed: None,
             }),
-            (Mode::Recompute | Mode::Shelve, state) => Err(Call { state }),
+            (Mode::Recompute | Mode::Shelve, state) => Err(Call {
+                state,
+                probed: None,
+            }),
             (Mode::Check | Mode::Identify, State::Found(found)) => match found.decode::<S>() {
                 Ok(stored) => {
                     probe.report(|outcome| outcome.hit = true);
@@ -239,48 +244,36 @@ impl Call {
 /// Finishes a call that took `probe`: as usual if it is not the handle's
 /// call, else as the handle asked. The probe goes back to the thread for
 /// the calls that follow.
-pub(crate) fn finish<R, S, F>(
+pub(super) fn finish<K: Stored, F: FnOnce() -> K::Output>(
     call: Call,
     probed: Probed,
     body: F,
-    storable: fn(&R) -> Option<&S>,
-    rebuild: fn(S) -> R,
-) -> R
-where
-    S: Serialize + DeserializeOwned,
-    F: FnOnce() -> R,
-{
-    let output = if probed.probe.wants::<R>() {
-        match call.probed::<S>(&probed) {
-            Ok(stored) => rebuild(stored),
-            Err(call) => call.finish(body, storable, rebuild),
+) -> K::Output {
+    let output = if probed.probe.wants::<K::Output>() {
+        match call.probed::<K::Value>(&probed) {
+            Ok(stored) => K::rebuild(stored),
+            Err(call) => call.finish_unprobed::<K, F>(body),
         }
     } else {
-        call.finish(body, storable, rebuild)
+        call.finish_unprobed::<K, F>(body)
     };
     put_back(probed.probe);
     output
 }
 
 /// [`finish`] for an `async fn`.
-pub(crate) async fn finish_async<R, S, F>(
+pub(super) async fn finish_async<K: Stored, F: Future<Output = K::Output>>(
     call: Call,
     probed: Probed,
     body: F,
-    storable: fn(&R) -> Option<&S>,
-    rebuild: fn(S) -> R,
-) -> R
-where
-    S: Serialize + DeserializeOwned,
-    F: Future<Output = R>,
-{
-    let output = if probed.probe.wants::<R>() {
-        match call.probed::<S>(&probed) {
-            Ok(stored) => rebuild(stored),
-            Err(call) => call.finish_async(body, storable, rebuild).await,
+) -> K::Output {
+    let output = if probed.probe.wants::<K::Output>() {
+        match call.probed::<K::Value>(&probed) {
+            Ok(stored) => K::rebuild(stored),
+            Err(call) => call.finish_async_unprobed::<K, F>(body).await,
         }
     } else {
-        call.finish_async(body, storable, rebuild).await
+        call.finish_async_unprobed::<K, F>(body).await
     };
     put_back(probed.probe);
     output

@@ -44,6 +44,7 @@ mod stats;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+pub use crate::readable::{format_ago, format_duration, format_utc};
 pub use api::expires_after;
 pub(crate) use api::{count_written, record_hit, record_miss};
 pub use cache::{
@@ -51,7 +52,6 @@ pub use cache::{
 };
 pub use reduce::{FunctionRemoval, ReduceOptions, Reduced, Tally};
 pub use scan::Scan;
-pub use crate::readable::{format_ago, format_duration, format_utc};
 pub use size::{ByteSize, IntoByteSize, ParseError, parse_age};
 pub use stats::{FunctionStats, VersionStats};
 pub use usage::{EntryUsage, Usage};

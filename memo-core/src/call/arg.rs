@@ -1,0 +1,25 @@
+//! One argument of a cached call, as the call path sees it: something to
+//! hash into the key, and to render for the trace and the metadata.
+
+use serde::Serialize;
+
+use crate::hash::{Digest, HashError};
+
+/// One argument of a cached call, type-erased so a call passes any number of
+/// them as `&[&dyn Arg]`.
+pub trait Arg {
+    /// The canonical digest of the argument.
+    fn digest(&self) -> Result<Digest, HashError>;
+    /// A readable rendering, for metadata and the verbose trace.
+    fn render(&self, limit: usize, out: &mut String);
+}
+
+impl<T: Serialize + ?Sized> Arg for T {
+    fn digest(&self) -> Result<Digest, HashError> {
+        crate::hash::digest(self)
+    }
+
+    fn render(&self, limit: usize, out: &mut String) {
+        crate::render::render(self, limit, out);
+    }
+}
