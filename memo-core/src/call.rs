@@ -316,7 +316,9 @@ impl Found {
             trace::loading(function.spec.name, &function.derived().identity);
         }
         tracing::debug!(target: "memory", function = function.derived().identity, "cache hit");
-        crate::manage::record_hit(self.target.memory, function, self.target.key);
+        if let Some(recorder) = self.target.memory.recorder() {
+            recorder.hit(function, self.target.key);
+        }
         Ok(stored)
     }
 }
@@ -371,12 +373,14 @@ impl Missing {
             };
             let mapped = store(function, memory, path, key, &meta, stored)
                 && function.array_mode(memory).is_some();
-            crate::manage::record_miss(memory, function, key, duration, true);
+            if let Some(recorder) = memory.recorder() {
+                recorder.miss(function, key, duration, true);
+            }
             if mapped && let Some(reloaded) = reload::<K::Value>(function, memory, path, key) {
                 return K::rebuild(reloaded);
             }
-        } else {
-            crate::manage::record_miss(memory, function, key, duration, false);
+        } else if let Some(recorder) = memory.recorder() {
+            recorder.miss(function, key, duration, false);
         }
         output
     }
@@ -423,7 +427,9 @@ fn store<S: serde::Serialize>(
     // `encoded` borrows the arrays of `stored`, alive for this whole call.
     match store.write(path, &encoded.parts()) {
         Ok(()) => {
-            crate::manage::count_written(memory, encoded.file_len());
+            if let Some(recorder) = memory.recorder() {
+                recorder.written(encoded.file_len());
+            }
             encoded.has_blobs()
         }
         Err(e) => {

@@ -3,12 +3,17 @@
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use crate::access::Access;
 use crate::array::MmapMode;
 use crate::store::EntryStore;
+use crate::usage::Recorder;
+use upkeep::Upkeep;
+
+mod admin;
+mod upkeep;
 
 /// The environment variable that sets the default cache location.
 pub const CACHE_DIR_ENV: &str = "MEMO_CACHE_DIR";
@@ -47,8 +52,8 @@ pub struct Memory {
     pub(crate) access: Access,
     mmap_mode: Option<MmapMode>,
     compress: Option<i32>,
-    /// Limits, expiry and usage records (see `manage`).
-    pub(crate) manage: Box<crate::manage::ManageState>,
+    /// Limits, expiry and the usage recorder.
+    pub(crate) upkeep: Box<Upkeep>,
     /// A shared store and its local tier (see `Memory::with_store`).
     pub(crate) remote: crate::store::Remote,
     /// Opened on first use; `None` when the location cannot be opened (the
@@ -93,12 +98,51 @@ impl Memory {
             access: Access::Owner,
             mmap_mode: None,
             compress: None,
-            manage: Default::default(),
+            upkeep: Default::default(),
             remote: Default::default(),
             store: OnceLock::new(),
             read_failure_reported: AtomicBool::new(false),
             write_failure_reported: AtomicBool::new(false),
         }
+    }
+
+    /// A cache kept in a shared [`Store`](crate::store::Store), behind a local tier: what a
+    /// cluster of workers, CI runners or a team share.
+    ///
+    /// Hits are served from the local tier (a cache directory on local
+    /// disk, so memory maps work) when the entry is there, and fetched from
+    /// `store` into it when not; new results go to both. The local tier is
+    /// [`Memory::local_tier`], else `$MEMO_LOCAL_TIER`, else a directory
+    /// named after the store under `$XDG_CACHE_HOME/memo/tiers` (or
+    /// `~/.cache/memo/tiers`). `docs/backends.md` says what a shared store
+    /// guarantees.
+    ///
+    /// ```
+    /// use memory::Memory;
+    /// use memory::store::FsStore;
+    ///
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// // A directory on a network file system, say.
+    /// let shared = FsStore::open(dir.path().join("shared")).unwrap();
+    /// let memory = Memory::with_store(shared).local_tier(dir.path().join("tier"));
+    /// ```
+    ///
+    /// `Memory::new("s3://bucket/prefix")` is the same with an
+    /// [`S3Store`](crate::store::S3Store) configured from the environment
+    /// (with the `s3` feature).
+    pub fn with_store(store: impl crate::store::Store) -> Memory {
+        let mut memory = Memory::new(store.location());
+        memory.remote.store = Some(Arc::new(store));
+        memory
+    }
+
+    /// Where the local tier of a `Memory` on a shared store goes (see
+    /// [`Memory::with_store`]). It is an ordinary cache directory: `memo`
+    /// inspects and trims it like any other, and deleting it loses nothing
+    /// the shared store has. Ignored for a `Memory` on a directory.
+    pub fn local_tier(mut self, dir: impl Into<PathBuf>) -> Memory {
+        self.remote.local_tier = Some(dir.into());
+        self
     }
 
     /// How much to print on stderr: 0 is silent; 1 traces every computed
@@ -224,6 +268,18 @@ impl Memory {
                         None
                     }
                 }
+            })
+            .as_deref()
+    }
+
+    /// The usage recorder, created on first use; `None` when nothing is
+    /// stored.
+    pub(crate) fn recorder(&self) -> Option<&Recorder> {
+        self.upkeep
+            .recorder
+            .get_or_init(|| {
+                let store = self.store()?;
+                Some(upkeep::recorder(store, self.access, &self.upkeep.limits))
             })
             .as_deref()
     }

@@ -30,7 +30,7 @@ pub(crate) fn check(
     len: u64,
 ) -> Result<(), MissReason> {
     let spec = &function.spec;
-    let state = &memory.manage;
+    let state = &memory.upkeep;
     if spec.expires_after.is_none()
         && spec.validate.is_none()
         && state.expires_after.is_none()

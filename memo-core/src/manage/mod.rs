@@ -32,7 +32,6 @@
 //! [`Memory`]: crate::Memory
 //! [`Memory::reduce_size`]: crate::Memory::reduce_size
 
-mod api;
 mod cache;
 pub(crate) mod current;
 mod reduce;
@@ -40,13 +39,11 @@ pub(crate) mod remote;
 mod scan;
 mod size;
 mod stats;
+mod validation;
 
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 pub use crate::readable::{format_ago, format_duration, format_utc};
-pub use api::expires_after;
-pub(crate) use api::{count_written, record_hit, record_miss};
 pub use cache::{
     Cache, Cleared, EntryDetails, EntryRow, FindError, OpenError, Problem, UsageRecord, Verified,
 };
@@ -55,10 +52,9 @@ pub use scan::Scan;
 pub use size::{ByteSize, IntoByteSize, ParseError, parse_age};
 pub use stats::{FunctionStats, VersionStats};
 pub use usage::{EntryUsage, Usage};
+pub use validation::expires_after;
 // Administration reads and folds what the call path records.
 pub(crate) use crate::usage;
-
-use crate::EntryInfo;
 
 /// Limits for [`Memory::reduce_size`](crate::Memory::reduce_size) and
 /// [`Cache::reduce`] (joblib's `bytes_limit`, `items_limit`, `age_limit`),
@@ -151,27 +147,3 @@ pub trait Progress: Sync {
 pub struct NoProgress;
 
 impl Progress for NoProgress {}
-
-/// A validation callback: `true` keeps an entry, `false` has it recomputed.
-pub(crate) type Validator = Arc<dyn Fn(&EntryInfo) -> bool + Send + Sync>;
-
-/// The management side of a `Memory`: its limits, expiry, and usage
-/// recorder.
-#[derive(Default)]
-pub(crate) struct ManageState {
-    pub(crate) limits: Limits,
-    pub(crate) expires_after: Option<Duration>,
-    pub(crate) validation: Option<Validator>,
-    /// Created on the first recorded call; `None` for a disabled `Memory`.
-    pub(crate) recorder: OnceLock<Option<Arc<usage::Recorder>>>,
-}
-
-impl std::fmt::Debug for ManageState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ManageState")
-            .field("limits", &self.limits)
-            .field("expires_after", &self.expires_after)
-            .field("validation", &self.validation.is_some())
-            .finish()
-    }
-}

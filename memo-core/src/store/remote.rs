@@ -20,9 +20,9 @@ pub const LOCAL_TIER_ENV: &str = "MEMO_LOCAL_TIER";
 pub(crate) struct Remote {
     /// A store given with [`Memory::with_store`]; `None` for a location
     /// (a directory, or a URL opened on first use).
-    store: Option<Arc<dyn Store>>,
+    pub(crate) store: Option<Arc<dyn Store>>,
     /// The local tier's directory, if set.
-    local_tier: Option<PathBuf>,
+    pub(crate) local_tier: Option<PathBuf>,
 }
 
 impl Remote {
@@ -38,47 +38,6 @@ impl fmt::Debug for Remote {
             .field("store", &self.store.as_ref().map(|s| s.location()))
             .field("local_tier", &self.local_tier)
             .finish()
-    }
-}
-
-impl Memory {
-    /// A cache kept in a shared [`Store`], behind a local tier: what a
-    /// cluster of workers, CI runners or a team share.
-    ///
-    /// Hits are served from the local tier (a cache directory on local
-    /// disk, so memory maps work) when the entry is there, and fetched from
-    /// `store` into it when not; new results go to both. The local tier is
-    /// [`Memory::local_tier`], else `$MEMO_LOCAL_TIER`, else a directory
-    /// named after the store under `$XDG_CACHE_HOME/memo/tiers` (or
-    /// `~/.cache/memo/tiers`). `docs/backends.md` says what a shared store
-    /// guarantees.
-    ///
-    /// ```
-    /// use memory::Memory;
-    /// use memory::store::FsStore;
-    ///
-    /// # let dir = tempfile::tempdir().unwrap();
-    /// // A directory on a network file system, say.
-    /// let shared = FsStore::open(dir.path().join("shared")).unwrap();
-    /// let memory = Memory::with_store(shared).local_tier(dir.path().join("tier"));
-    /// ```
-    ///
-    /// `Memory::new("s3://bucket/prefix")` is the same with an
-    /// [`S3Store`](crate::store::S3Store) configured from the environment
-    /// (with the `s3` feature).
-    pub fn with_store(store: impl Store) -> Memory {
-        let mut memory = Memory::new(store.location());
-        memory.remote.store = Some(Arc::new(store));
-        memory
-    }
-
-    /// Where the local tier of a `Memory` on a shared store goes (see
-    /// [`Memory::with_store`]). It is an ordinary cache directory: `memo`
-    /// inspects and trims it like any other, and deleting it loses nothing
-    /// the shared store has. Ignored for a `Memory` on a directory.
-    pub fn local_tier(mut self, dir: impl Into<PathBuf>) -> Memory {
-        self.remote.local_tier = Some(dir.into());
-        self
     }
 }
 

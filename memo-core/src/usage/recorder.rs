@@ -2,9 +2,9 @@
 //! hits counted per entry in memory, misses buffered, both appended to
 //! this process's log (see the module docs for when).
 //!
-//! It still reaches into administration for what happens beside the
-//! records — running the automatic limits, noting `.current`, forwarding
-//! records to a shared store — through `manage`'s public operations only.
+//! What happens beside the records — running the automatic limits, noting
+//! `.current`, forwarding records to a shared store — is administration's:
+//! the recorder triggers it through the [`Hooks`] its `Memory` gave it.
 
 use std::io;
 use std::os::fd::OwnedFd;
@@ -19,11 +19,10 @@ use super::dir_hash;
 use super::files::{
     LOG_SUFFIX, compact, last_checked_ms, log_names, mark_checked, open_or_create_dir,
 };
+use super::hooks::{Hooks, Thresholds};
 use super::record::{LOG_MAGIC, RECORD_LEN, Record, UNKNOWN};
 use crate::access::Access;
 use crate::function::CachedFn;
-use crate::manage::current::{self, Current};
-use crate::manage::{self, Limits};
 use crate::sys::{self, KeyMap};
 
 /// Flush pending records at most this often from the call path.
@@ -50,13 +49,13 @@ struct PendingHits {
 pub(crate) struct Recorder {
     root: PathBuf,
     access: Access,
-    /// Limits enforced automatically, if any.
-    limits: Option<Limits>,
+    /// When limits enforced automatically are due; `None` without any.
+    limits: Option<Thresholds>,
     state: Mutex<State>,
     /// Set while a background reduction runs.
     reducing: Arc<AtomicBool>,
-    /// For a cache in a shared store: uploads records and announcements.
-    pub(crate) remote: std::sync::OnceLock<Arc<crate::manage::remote::RemoteSync>>,
+    /// Administration's side of recording (see [`Hooks`]).
+    hooks: Arc<dyn Hooks>,
 }
 
 #[derive(Debug)]
@@ -93,8 +92,14 @@ extern "C" fn flush_at_exit() {
 }
 
 impl Recorder {
-    /// A recorder for the cache at `root` (absolute).
-    pub(crate) fn new(root: PathBuf, access: Access, limits: Option<Limits>) -> Arc<Recorder> {
+    /// A recorder for the cache at `root` (absolute); `limits` says when
+    /// [`Hooks::reduce`] is due.
+    pub(crate) fn new(
+        root: PathBuf,
+        access: Access,
+        limits: Option<Thresholds>,
+        hooks: Arc<dyn Hooks>,
+    ) -> Arc<Recorder> {
         let recorder = Arc::new(Recorder {
             root,
             access,
@@ -111,7 +116,7 @@ impl Recorder {
                 checked_once: false,
             }),
             reducing: Arc::new(AtomicBool::new(false)),
-            remote: std::sync::OnceLock::new(),
+            hooks,
         });
         static AT_EXIT: Once = Once::new();
         AT_EXIT.call_once(|| {
@@ -203,10 +208,7 @@ impl Recorder {
             ));
         }
         drop(state);
-        match self.remote.get() {
-            Some(remote) => remote.flush(),
-            None => Ok(()),
-        }
+        self.hooks.flush()
     }
 
     fn flush_locked(&self, state: &mut State, now: u64) {
@@ -220,9 +222,7 @@ impl Recorder {
             state.buffer.clear();
             return;
         }
-        if let Some(remote) = self.remote.get() {
-            remote.records(&state.buffer);
-        }
+        self.hooks.records(&state.buffer);
         let pid = std::process::id();
         // A log deleted under us (the cache was cleared) is replaced.
         let gone = |log: &OwnedFd| rustix::fs::fstat(log).is_ok_and(|stat| stat.st_nlink == 0);
@@ -291,22 +291,10 @@ impl Recorder {
         Ok(log)
     }
 
-    /// Writes `.current` for a function seen for the first time in this
-    /// process: once per function, never per call.
+    /// Announces a function seen for the first time in this process: once
+    /// per function, never per call.
     fn announce(&self, function: &CachedFn) {
-        let derived = function.derived();
-        let current = Current {
-            version: derived.version.clone(),
-            identity: derived.identity.clone(),
-        };
-        if let Err(e) = current::announce(&self.root, &derived.dir, &current, self.access)
-            && !current::is_missing(&e)
-        {
-            tracing::debug!(target: "memory", %e, function = derived.identity, "cannot record the current code version");
-        }
-        if let Some(remote) = self.remote.get() {
-            remote.announce(&derived.dir, &current);
-        }
+        self.hooks.announce(function);
     }
 
     /// Whether the limits should be checked now: after a tenth of a limit
@@ -319,7 +307,7 @@ impl Recorder {
         let tenth = |limit: u64| (limit / 10).max(1);
         let due = limits
             .bytes
-            .is_some_and(|limit| state.written_bytes >= tenth(limit.0))
+            .is_some_and(|limit| state.written_bytes >= tenth(limit))
             || limits
                 .items
                 .is_some_and(|limit| state.written_items >= tenth(limit))
@@ -335,34 +323,18 @@ impl Recorder {
 
     /// Runs the automatic limits in a background thread, one at a time.
     fn reduce_in_background(&self) {
-        let Some(limits) = self.limits.clone() else {
-            return;
-        };
-        if self.reducing.swap(true, Ordering::AcqRel) {
+        if self.limits.is_none() || self.reducing.swap(true, Ordering::AcqRel) {
             return;
         }
         let reducing = Arc::clone(&self.reducing);
         let root = self.root.clone();
         let access = self.access;
-        // In a shared store, the limits hold there and in the local tier.
-        let shared = self.remote.get().map(|remote| remote.store());
+        let hooks = Arc::clone(&self.hooks);
         let spawned = std::thread::Builder::new()
             .name("memo-limits".into())
             .spawn(move || {
                 mark_checked(&root, access);
-                let caches = shared
-                    .map(manage::Cache::on_store)
-                    .into_iter()
-                    .chain([manage::Cache::at(root, access)]);
-                for cache in caches {
-                    if let Err(e) = cache.reduce(
-                        &limits,
-                        &manage::ReduceOptions::default(),
-                        &manage::NoProgress,
-                    ) {
-                        tracing::warn!(target: "memory", %e, "cannot enforce the cache limits");
-                    }
-                }
+                hooks.reduce();
                 reducing.store(false, Ordering::Release);
             });
         if spawned.is_err() {

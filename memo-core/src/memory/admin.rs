@@ -1,15 +1,16 @@
-//! The management side of [`Memory`]: limits (by hand and automatic),
-//! stale code versions, expiry, usage records and statistics.
+//! The administration side of [`Memory`]: limits (by hand and automatic),
+//! stale code versions, expiry, usage records and statistics, each
+//! delegating to `manage`.
 
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::usage::Recorder;
-use super::{Cache, FunctionStats, IntoByteSize, Limits, NoProgress, ReduceOptions, Reduced};
-use crate::function::CachedFn;
 use crate::info::EntryInfo;
+use crate::manage::{
+    Cache, FunctionStats, IntoByteSize, Limits, NoProgress, ReduceOptions, Reduced,
+};
 use crate::memory::Memory;
 
 impl Memory {
@@ -31,23 +32,23 @@ impl Memory {
     /// # Panics
     ///
     /// If `limit` is a string that is not a size (see
-    /// [`ByteSize`](super::ByteSize)).
+    /// [`ByteSize`](crate::manage::ByteSize)).
     pub fn bytes_limit(mut self, limit: impl IntoByteSize) -> Self {
-        self.manage.limits.bytes = Some(limit.into_byte_size());
+        self.upkeep.limits.bytes = Some(limit.into_byte_size());
         self
     }
 
     /// Keeps at most `limit` entries, evicting least recently used ones
     /// automatically (checked like [`Memory::bytes_limit`]).
     pub fn items_limit(mut self, limit: u64) -> Self {
-        self.manage.limits.items = Some(limit);
+        self.upkeep.limits.items = Some(limit);
         self
     }
 
     /// Removes entries unused for longer than `limit` automatically
     /// (checked like [`Memory::bytes_limit`]).
     pub fn age_limit(mut self, limit: Duration) -> Self {
-        self.manage.limits.age = Some(limit);
+        self.upkeep.limits.age = Some(limit);
         self
     }
 
@@ -62,7 +63,7 @@ impl Memory {
     /// let memory = memory::Memory::new(dir.path()).expires_after(Duration::from_secs(3600));
     /// ```
     pub fn expires_after(mut self, age: Duration) -> Self {
-        self.manage.expires_after = Some(age);
+        self.upkeep.expires_after = Some(age);
         self
     }
 
@@ -84,7 +85,7 @@ impl Memory {
         mut self,
         valid: impl Fn(&EntryInfo) -> bool + Send + Sync + 'static,
     ) -> Self {
-        self.manage.validation = Some(Arc::new(valid));
+        self.upkeep.validation = Some(Arc::new(valid));
         self
     }
 
@@ -121,7 +122,7 @@ impl Memory {
     /// the cache now. memo also does so on every miss, at most a second
     /// after a hit, when the `Memory` is dropped, and at normal process exit.
     pub fn flush_usage(&self) -> io::Result<()> {
-        match self.manage.recorder.get() {
+        match self.upkeep.recorder.get() {
             Some(Some(recorder)) => recorder.flush(),
             _ => Ok(()),
         }
@@ -141,7 +142,7 @@ impl Memory {
     /// Whether an automatic limit check is running in the background.
     #[doc(hidden)]
     pub fn enforcing_limits(&self) -> bool {
-        matches!(self.manage.recorder.get(), Some(Some(r)) if r.reducing())
+        matches!(self.upkeep.recorder.get(), Some(Some(r)) if r.reducing())
     }
 
     /// This `Memory`'s directory as a [`Cache`], after flushing usage;
@@ -181,70 +182,4 @@ impl Memory {
         }
         Ok(())
     }
-
-    /// The usage recorder, created on first use.
-    pub(crate) fn recorder(&self) -> Option<&Recorder> {
-        self.manage
-            .recorder
-            .get_or_init(|| {
-                // The local directory (a shared store's local tier).
-                let store = self.store()?;
-                let root = store.root().to_owned();
-                let limits = &self.manage.limits;
-                let automatic =
-                    (limits.bytes.is_some() || limits.items.is_some() || limits.age.is_some())
-                        .then(|| limits.clone());
-                let recorder = Recorder::new(root, self.access, automatic);
-                if let Some(shared) = store.remote() {
-                    let _ = recorder
-                        .remote
-                        .set(super::remote::RemoteSync::new(Arc::clone(shared)));
-                }
-                Some(recorder)
-            })
-            .as_deref()
-    }
-}
-
-/// Records a hit of `function`'s entry `key` in `memory`.
-pub(crate) fn record_hit(memory: &Memory, function: &CachedFn, key: u128) {
-    if let Some(recorder) = memory.recorder() {
-        recorder.hit(function, key);
-    }
-}
-
-/// Records a miss: how long the body ran, and whether its output was
-/// stored.
-pub(crate) fn record_miss(
-    memory: &Memory,
-    function: &CachedFn,
-    key: u128,
-    duration: Duration,
-    stored: bool,
-) {
-    if let Some(recorder) = memory.recorder() {
-        recorder.miss(function, key, duration, stored);
-    }
-}
-
-/// Counts `bytes` written to `memory` by this process, for the automatic
-/// limits.
-pub(crate) fn count_written(memory: &Memory, bytes: u64) {
-    if let Some(recorder) = memory.recorder() {
-        recorder.written(bytes);
-    }
-}
-
-/// joblib's `expires_after`: a validation callback that accepts entries
-/// computed less than `age` ago. For [`Memory::cache_validation`]; a
-/// function can say `#[memory::cache(expires_after = "1d")]` instead.
-///
-/// ```
-/// use std::time::Duration;
-/// # let dir = tempfile::tempdir().unwrap();
-/// let memory = memory::Memory::new(dir.path())
-///     .cache_validation(memory::manage::expires_after(Duration::from_secs(3600)));
-/// ```
-pub fn expires_after(age: Duration) -> impl Fn(&EntryInfo) -> bool + Send + Sync + Clone + 'static {
-    move |entry: &EntryInfo| entry.age() <= age
 }
