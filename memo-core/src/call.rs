@@ -317,7 +317,7 @@ impl Found {
         }
         tracing::debug!(target: "memory", function = function.derived().identity, "cache hit");
         if let Some(recorder) = self.target.memory.recorder() {
-            recorder.hit(function, self.target.key);
+            recorder.hit(function.used(), self.target.key);
         }
         Ok(stored)
     }
@@ -374,13 +374,13 @@ impl Missing {
             let mapped = store(function, memory, path, key, &meta, stored)
                 && function.array_mode(memory).is_some();
             if let Some(recorder) = memory.recorder() {
-                recorder.miss(function, key, duration, true);
+                recorder.miss(function.used(), key, duration, true);
             }
             if mapped && let Some(reloaded) = reload::<K::Value>(function, memory, path, key) {
                 return K::rebuild(reloaded);
             }
         } else if let Some(recorder) = memory.recorder() {
-            recorder.miss(function, key, duration, false);
+            recorder.miss(function.used(), key, duration, false);
         }
         output
     }

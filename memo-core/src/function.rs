@@ -122,6 +122,16 @@ impl CachedFn {
         }
     }
 
+    /// The function as usage records name it.
+    pub(crate) fn used(&self) -> crate::usage::Used<'_> {
+        let derived = self.derived();
+        crate::usage::Used {
+            dir: &derived.dir,
+            version: &derived.version,
+            identity: &derived.identity,
+        }
+    }
+
     /// The compile-time description.
     pub(crate) fn spec(&self) -> &FnSpec {
         &self.spec

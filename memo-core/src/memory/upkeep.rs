@@ -11,13 +11,12 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::access::Access;
-use crate::function::CachedFn;
 use crate::info::EntryInfo;
 use crate::manage::current::{self, Current};
 use crate::manage::remote::RemoteSync;
 use crate::manage::{Cache, Limits, NoProgress, ReduceOptions};
 use crate::store::EntryStore;
-use crate::usage::{Hooks, Recorder, Thresholds};
+use crate::usage::{Hooks, Recorder, Thresholds, Used};
 
 /// A validation callback: `true` keeps an entry, `false` has it recomputed.
 pub(crate) type Validator = Arc<dyn Fn(&EntryInfo) -> bool + Send + Sync>;
@@ -75,19 +74,18 @@ struct Administration {
 
 impl Hooks for Administration {
     /// Writes `.current` (here and in a shared store) for the function.
-    fn announce(&self, function: &CachedFn) {
-        let derived = function.derived();
+    fn announce(&self, function: Used<'_>) {
         let current = Current {
-            version: derived.version.clone(),
-            identity: derived.identity.clone(),
+            version: function.version.to_owned(),
+            identity: function.identity.to_owned(),
         };
-        if let Err(e) = current::announce(&self.root, &derived.dir, &current, self.access)
+        if let Err(e) = current::announce(&self.root, function.dir, &current, self.access)
             && !current::is_missing(&e)
         {
-            tracing::debug!(target: "memory", %e, function = derived.identity, "cannot record the current code version");
+            tracing::debug!(target: "memory", %e, function = function.identity, "cannot record the current code version");
         }
         if let Some(shared) = &self.shared {
-            shared.announce(&derived.dir, &current);
+            shared.announce(function.dir, &current);
         }
     }
 

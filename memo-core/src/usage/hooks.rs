@@ -6,12 +6,10 @@
 use std::fmt;
 use std::io;
 
-use crate::function::CachedFn;
-
 /// The operations a [`Recorder`](super::Recorder) triggers but does not own.
 pub(crate) trait Hooks: Send + Sync + fmt::Debug {
     /// `function` is used by this process for the first time.
-    fn announce(&self, function: &CachedFn);
+    fn announce(&self, function: Used<'_>);
     /// Records about to be appended to this process's log.
     fn records(&self, records: &[u8]);
     /// Writes out what [`Hooks::records`] buffered.
@@ -19,6 +17,17 @@ pub(crate) trait Hooks: Send + Sync + fmt::Debug {
     /// Brings the cache within its automatic limits. Blocking: the recorder
     /// calls it on a background thread, one at a time.
     fn reduce(&self);
+}
+
+/// The function a record is about, as usage and administration name it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Used<'a> {
+    /// Its directory in the cache.
+    pub dir: &'a str,
+    /// Its code-version directory inside `dir`.
+    pub version: &'a str,
+    /// `crate::module::f`.
+    pub identity: &'a str,
 }
 
 /// When the automatic limits are due: after this process wrote a tenth of

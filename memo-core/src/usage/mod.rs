@@ -49,7 +49,7 @@ mod summary;
 use xxhash_rust::xxh3::xxh3_64;
 
 pub(crate) use files::{compact, load, write_log};
-pub(crate) use hooks::{Hooks, Thresholds};
+pub(crate) use hooks::{Hooks, Thresholds, Used};
 pub(crate) use record::{Kind, LOG_MAGIC, RECORD_LEN, Record, log_version, merge_records};
 pub(crate) use recorder::Recorder;
 pub(crate) use summary::Totals;

@@ -19,10 +19,9 @@ use super::dir_hash;
 use super::files::{
     LOG_SUFFIX, compact, last_checked_ms, log_names, mark_checked, open_or_create_dir,
 };
-use super::hooks::{Hooks, Thresholds};
+use super::hooks::{Hooks, Thresholds, Used};
 use super::record::{LOG_MAGIC, RECORD_LEN, Record, UNKNOWN};
 use crate::access::Access;
-use crate::function::CachedFn;
 use crate::sys::{self, KeyMap};
 
 /// Flush pending records at most this often from the call path.
@@ -136,10 +135,9 @@ impl Recorder {
 
     /// Records a hit: one clock read and a count in a map (bounded by the
     /// entries touched, not the calls); a write at most once a second.
-    pub(crate) fn hit(&self, function: &CachedFn, key: u128) {
+    pub(crate) fn hit(&self, function: Used<'_>, key: u128) {
         let now = sys::now_ms();
-        let derived = function.derived();
-        let function_hash = dir_hash(&derived.dir);
+        let function_hash = dir_hash(function.dir);
         let mut state = self.state();
         if state.broken {
             return;
@@ -164,12 +162,11 @@ impl Recorder {
     /// Records a miss (a computation) and writes the buffer out; `stored`
     /// says whether its output was stored. Runs the automatic limits in the
     /// background when they are due.
-    pub(crate) fn miss(&self, function: &CachedFn, key: u128, duration: Duration, stored: bool) {
+    pub(crate) fn miss(&self, function: Used<'_>, key: u128, duration: Duration, stored: bool) {
         let now = sys::now_ms();
-        let derived = function.derived();
         let record = Record::miss(
             key,
-            dir_hash(&derived.dir),
+            dir_hash(function.dir),
             now,
             u64::try_from(duration.as_micros()).unwrap_or(UNKNOWN - 1),
         );
@@ -293,7 +290,7 @@ impl Recorder {
 
     /// Announces a function seen for the first time in this process: once
     /// per function, never per call.
-    fn announce(&self, function: &CachedFn) {
+    fn announce(&self, function: Used<'_>) {
         self.hooks.announce(function);
     }
 
