@@ -10,15 +10,15 @@ use std::time::{Duration, SystemTime};
 
 use rustix::io::Errno;
 
-use super::Progress;
 use super::reduce::{Leftovers, Tally, current_versions, last_use_ms, remove_entries};
 use super::scan::{self, Scan, ScannedEntry};
 use super::usage::{self, EntryUsage, Usage, dir_hash};
+use super::Progress;
+use crate::sys;
 use crate::access::Access;
 use crate::entry::{Entry, EntryMeta};
 use crate::store::owned::{self, Proof};
 use crate::store::{Store, read};
-use crate::sys;
 
 /// A cache directory, opened for inspection and management: what the
 /// `memo` binary works on.
@@ -430,9 +430,9 @@ impl Cache {
                     version: scan.versions[entry.version as usize].name.clone(),
                     call: meta.as_ref().map(|m| m.call.clone()),
                     size: entry.size,
-                    created: meta
-                        .as_ref()
-                        .map_or(sys::time_of(entry.mtime_ms), |m| sys::time_of(m.created_ms)),
+                    created: meta.as_ref().map_or(sys::time_of(entry.mtime_ms), |m| {
+                        sys::time_of(m.created_ms)
+                    }),
                     last_used: sys::time_of(last_use_ms(usage, entry)),
                     hits: recorded.map_or(0, |r| r.hits),
                     duration: meta

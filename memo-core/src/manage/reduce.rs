@@ -19,9 +19,9 @@ use rustix::io::Errno;
 use super::scan::{self, Scan, ScannedEntry};
 use super::usage::{self, Usage};
 use super::{Cache, Limits, Progress};
+use crate::sys;
 use crate::layout;
 use crate::store::owned::{self, Proof};
-use crate::sys;
 
 /// Temp files older than this are left by a crash, not a write in progress.
 const TEMP_GRACE_MS: u64 = 3600 * 1000;

@@ -34,8 +34,8 @@ use super::scan::{
 };
 use super::usage::{LOG_MAGIC, RECORD_LEN, Record, Usage, dir_hash, log_version, merge_records};
 use super::{Cache, Cleared, OpenError, Progress, Verified};
-use crate::store::{Put, Store};
 use crate::sys;
+use crate::store::{Put, Store};
 
 /// The usage directory in the store.
 const USAGE: &str = ".usage";

@@ -228,6 +228,7 @@ fn key_of(path: &str) -> Option<u128> {
         .flatten()
 }
 
+
 #[cfg(test)]
 mod tests {
     use super::*;
