@@ -33,13 +33,18 @@
 //! [`Memory::reduce_size`]: crate::Memory::reduce_size
 
 mod api;
+mod backend;
 mod cache;
+mod clear;
 pub(crate) mod current;
+mod on_dir;
+mod on_store;
 mod reduce;
 pub(crate) mod remote;
 mod scan;
 mod size;
 mod stats;
+mod verify;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;

@@ -17,8 +17,8 @@ use rustix::io::Errno;
 use super::record::{LOG_MAGIC, RECORD_LEN, Record, log_version, merge_records};
 use super::{USAGE_DIR, Usage};
 use crate::access::Access;
-use crate::sys;
 use crate::store::read;
+use crate::sys;
 
 pub(super) const LOG_SUFFIX: &str = ".log";
 const SUMMARY: &str = "summary";

@@ -23,8 +23,8 @@ use super::record::{LOG_MAGIC, RECORD_LEN, Record, UNKNOWN};
 use crate::access::Access;
 use crate::function::CachedFn;
 use crate::manage::current::{self, Current};
-use crate::sys::{self, KeyMap};
 use crate::manage::{self, Limits};
+use crate::sys::{self, KeyMap};
 
 /// Flush pending records at most this often from the call path.
 const FLUSH_INTERVAL_MS: u64 = 1000;
