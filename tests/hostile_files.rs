@@ -176,10 +176,24 @@ fn a_fifo_marker_hangs_no_administration() {
     let cache = cache_dir();
     stored_square(cache.path());
     make_fifo(&cache.path().join("CACHEDIR.TAG"));
-    // `.gitignore` still says the directory is a memo cache.
-    assert_administration_finishes(cache.path());
+    // A FIFO is no marker: the directory is refused at once, never read.
+    assert_refused_at_once(cache.path());
     let again = run_bounded(WORKER, cache.path(), &["square", "5"]);
     assert_eq!(again.count("square(5) = 25"), 1, "{again:?}");
+    assert!(
+        is_fifo(&cache.path().join("CACHEDIR.TAG")),
+        "left as it was"
+    );
+}
+
+/// Opening the cache answers within the timeout, refusing it.
+fn assert_refused_at_once(cache: &Path) {
+    let root = cache.to_path_buf();
+    let opened = bounded("opening the cache", move || Cache::open(&root).is_ok());
+    assert!(
+        !opened,
+        "a marker that is not a regular file was taken as memo's"
+    );
 }
 
 #[test]
@@ -189,12 +203,9 @@ fn a_marker_linked_to_dev_zero_is_not_followed() {
     let tag = cache.path().join("CACHEDIR.TAG");
     std::fs::remove_file(&tag).unwrap();
     std::os::unix::fs::symlink("/dev/zero", &tag).unwrap();
-    assert_administration_finishes(cache.path());
-    // Without the other marker, a link is no proof of a memo cache.
-    std::fs::remove_file(cache.path().join(".gitignore")).unwrap();
-    let root = cache.path().to_path_buf();
-    let opened = bounded("opening the cache", move || Cache::open(&root).is_ok());
-    assert!(!opened, "a marker linked to /dev/zero was taken as memo's");
+    // A link is no marker: refused at once, never followed.
+    assert_refused_at_once(cache.path());
+    assert!(tag.is_symlink(), "left as it was");
 }
 
 #[test]

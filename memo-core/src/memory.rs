@@ -210,6 +210,8 @@ impl Memory {
     /// Only memo's own files are removed, each checked to be one; a
     /// directory that is not a memo cache is refused with
     /// [`NotACache`](crate::store::NotACache) and nothing in it is touched.
+    /// A location that does not exist yet (or an empty directory) becomes
+    /// an empty cache, as on the first cached call.
     pub fn clear(&self) -> io::Result<()> {
         let Some(location) = self.root() else {
             return Ok(());
@@ -222,10 +224,7 @@ impl Memory {
                 None => crate::store::open(self, location)?.clear(),
             };
         }
-        match std::fs::symlink_metadata(location) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            _ => self.clear_directory(location),
-        }
+        self.clear_directory(location)
     }
 
     /// The location, resolved against the working directory once, at the

@@ -1,24 +1,22 @@
 //! `Cache`: a cache directory opened for inspection and management.
 
 use std::io;
-use std::os::fd::AsFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use rustix::io::Errno;
-
-use super::reduce::{Leftovers, Tally, current_versions, last_use_ms, remove_entries};
-use super::scan::{self, Scan, ScannedEntry};
-use super::usage::{self, EntryUsage, Usage, dir_hash};
 use super::Progress;
-use crate::sys;
+use super::backend::Backend;
+use super::on_dir::OnDir;
+use super::on_store::OnStore;
+use super::reduce::{Tally, current_versions, last_use_ms};
+use super::scan::{Scan, ScannedEntry};
+use super::usage::{self, EntryUsage, Usage, dir_hash};
 use crate::access::Access;
 use crate::entry::{Entry, EntryMeta};
-use crate::store::owned::{self, Proof};
-use crate::store::{Store, read};
+use crate::store::Store;
+use crate::sys;
 
 /// A cache directory, opened for inspection and management: what the
 /// `memo` binary works on.
@@ -37,12 +35,12 @@ use crate::store::{Store, read};
 /// ```
 #[derive(Debug, Clone)]
 pub struct Cache {
+    /// Where it is, as the user named it: a directory, or a store's URL.
     root: PathBuf,
-    access: Access,
     pub(crate) now: Option<SystemTime>,
-    /// The shared store (`s3://...`) this cache is in, if it is not a
-    /// directory (see `remote.rs`).
-    pub(crate) remote: Option<Arc<dyn Store>>,
+    /// A directory or a shared store: everything below is written once
+    /// over it.
+    backend: Arc<dyn Backend>,
 }
 
 /// One usage record, for [`Cache::write_usage`]. Not a stable API.
@@ -255,40 +253,30 @@ impl Cache {
                 });
             }
         }
-        Ok(Cache {
-            root,
-            access,
-            now: None,
-            remote: None,
-        })
+        Ok(Cache::at(root, access))
     }
 
-    /// The cache directory, opened after checking (again: it may have been
-    /// replaced since `open`) that it is memo's. Every operation that
-    /// removes files starts here.
-    pub(crate) fn open_root(&self) -> io::Result<std::os::fd::OwnedFd> {
-        crate::store::claim::verify(&self.root, self.access)
-    }
-
-    /// A `Memory`'s own cache directory (checked by `open_root` before
-    /// anything is removed).
+    /// A `Memory`'s own cache directory (checked again before anything is
+    /// removed from it).
     pub(crate) fn at(root: PathBuf, access: Access) -> Cache {
         Cache {
-            root,
-            access,
+            root: root.clone(),
             now: None,
-            remote: None,
+            backend: Arc::new(OnDir { root, access }),
         }
     }
 
-    /// A cache in the shared store `store`, shown as `root`.
-    pub(crate) fn remote_at(root: PathBuf, store: Arc<dyn Store>) -> Cache {
+    /// A cache in the shared store `store` (trusted: no marker check).
+    pub(crate) fn on_store(store: Arc<dyn Store>) -> Cache {
         Cache {
-            root,
-            access: Access::Owner,
+            root: PathBuf::from(store.location()),
             now: None,
-            remote: Some(store),
+            backend: Arc::new(OnStore { store }),
         }
+    }
+
+    pub(crate) fn backend(&self) -> &dyn Backend {
+        &*self.backend
     }
 
     /// Measures ages from `now` instead of the clock (for reproducible
@@ -303,37 +291,20 @@ impl Cache {
         &self.root
     }
 
-    pub(crate) fn access(&self) -> Access {
-        self.access
-    }
-
     /// Walks the cache: every function, code version and entry, with sizes
     /// and times (no entry file is read).
     pub fn scan(&self, progress: &dyn Progress) -> io::Result<Scan> {
-        if let Some(store) = &self.remote {
-            return super::remote::scan(&**store, progress);
-        }
-        scan::scan(&self.root, progress)
+        self.backend.scan(progress)
     }
 
     /// Every usage record, merged (nothing is written).
     pub fn usage(&self) -> io::Result<Usage> {
-        if let Some(store) = &self.remote {
-            return super::remote::load_usage(&**store);
-        }
-        usage::load(&self.root)
+        self.backend.usage()
     }
 
     /// Reads a whole entry file.
     pub(crate) fn read_entry(&self, scan: &Scan, entry: &ScannedEntry) -> io::Result<Vec<u8>> {
-        if let Some(store) = &self.remote {
-            return store
-                .get(&scan.entry_path(entry))?
-                .ok_or_else(|| io::ErrorKind::NotFound.into());
-        }
-        let root = sys::open_root(&self.root)?;
-        let dir = scan::open_version(&root, scan, entry.version as usize)?;
-        read_at(&dir, &entry_file(entry.key))
+        self.backend.read_entry(scan, entry)
     }
 
     /// The identity of the function at index `function` of `scan` (from
@@ -430,9 +401,9 @@ impl Cache {
                     version: scan.versions[entry.version as usize].name.clone(),
                     call: meta.as_ref().map(|m| m.call.clone()),
                     size: entry.size,
-                    created: meta.as_ref().map_or(sys::time_of(entry.mtime_ms), |m| {
-                        sys::time_of(m.created_ms)
-                    }),
+                    created: meta
+                        .as_ref()
+                        .map_or(sys::time_of(entry.mtime_ms), |m| sys::time_of(m.created_ms)),
                     last_used: sys::time_of(last_use_ms(usage, entry)),
                     hits: recorded.map_or(0, |r| r.hits),
                     duration: meta
@@ -522,186 +493,9 @@ impl Cache {
         }
     }
 
-    /// Removes every entry, or those of one function (an index into
-    /// `scan`), with their records; the function's directory goes too.
-    pub fn clear(
-        &self,
-        scan: &Scan,
-        function: Option<usize>,
-        progress: &dyn Progress,
-    ) -> io::Result<Cleared> {
-        if let Some(store) = &self.remote {
-            return super::remote::clear(self, &**store, scan, function, progress);
-        }
-        let root = self.open_root()?;
-        let functions: Vec<usize> = match function {
-            Some(f) => vec![f],
-            None => (0..scan.functions.len()).collect(),
-        };
-        let victims: Vec<usize> = functions
-            .iter()
-            .flat_map(|&f| scan.functions[f].versions.clone())
-            .flat_map(|v| scan.versions[v].entries.clone())
-            .collect();
-        // Entries first, in parallel and counted; then whatever else of
-        // memo's each function directory holds (entries written since the
-        // scan, `.current`, temp files), and the directories once empty.
-        // Writers racing with a clear are normal on a shared cache: what
-        // they add after this starts may stay, and that is no failure.
-        let left = remove_entries(&root, scan, &victims, Proof::Format, progress);
-        let mut cleared = Cleared::default();
-        for &i in &victims {
-            if !left.contains(i) {
-                cleared.removed.add(scan.entries[i].size);
-            }
-        }
-        for &f in &functions {
-            let name = &scan.functions[f].name;
-            let removal = owned::remove_function(&root, name)?;
-            cleared.kept += removal.kept;
-            if !owned::exists(
-                &root,
-                &std::ffi::CString::new(name.as_str()).unwrap_or_default(),
-            ) {
-                cleared.functions.push(name.clone());
-            }
-        }
-        cleared.failed = left.failed.len() as u64;
-        let hashes: Vec<u64> = functions.iter().map(|&f| scan.functions[f].hash).collect();
-        let all = function.is_none();
-        self.forget(scan, |usage| {
-            if all {
-                usage.forget_all();
-            } else {
-                for hash in hashes {
-                    usage.forget_function(hash);
-                }
-            }
-        })?;
-        Ok(cleared)
-    }
-
-    /// Reads every entry and checks it (header, lengths, checksum, key,
-    /// metadata, and that it sits where its identity and fingerprint say);
-    /// with `repair`, removes the damaged ones.
-    pub fn verify(
-        &self,
-        scan: &Scan,
-        repair: bool,
-        progress: &dyn Progress,
-    ) -> io::Result<Verified> {
-        if let Some(store) = &self.remote {
-            return super::remote::verify(self, &**store, scan, repair, progress);
-        }
-        let root = self.open_root()?;
-        progress.start("Verifying", Some(scan.total_bytes()));
-        let problems = Mutex::new(Vec::new());
-        let next = AtomicU64::new(0);
-        std::thread::scope(|threads| {
-            for _ in 0..scan::threads().min(scan.versions.len().max(1)) {
-                threads.spawn(|| {
-                    loop {
-                        let v = next.fetch_add(1, Ordering::Relaxed) as usize;
-                        let Some(version) = scan.versions.get(v) else {
-                            break;
-                        };
-                        let function = &scan.functions[version.function];
-                        let dir = scan::open_version(&root, scan, v);
-                        for i in version.entries.clone() {
-                            let entry = &scan.entries[i];
-                            let checked = match &dir {
-                                Ok(dir) => {
-                                    match read_at(dir, &entry_file(entry.key)) {
-                                        Ok(bytes) => {
-                                            check(&bytes, entry.key, &function.name, &version.name)
-                                        }
-                                        // Removed since the scan (a gc beside
-                                        // us): gone, not damaged.
-                                        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-                                        Err(e) => Err(format!("cannot read it: {e}")),
-                                    }
-                                }
-                                Err(Errno::NOENT) => Ok(()),
-                                Err(e) => Err(format!("cannot open its directory: {e}")),
-                            };
-                            if let Err(problem) = checked {
-                                problems.lock().unwrap().push((i, problem));
-                            }
-                            progress.advance(entry.size);
-                        }
-                    }
-                });
-            }
-        });
-        progress.finish();
-        let mut problems = problems.into_inner().unwrap();
-        problems.sort_by_key(|(i, _)| *i);
-        self.settle_verification(scan, problems, repair, |victims| {
-            remove_entries(&root, scan, victims, Proof::Damaged, &super::NoProgress)
-        })
-    }
-
-    /// What `verify` reports, local or on a store: totals, the problems
-    /// found (`(entry index, problem)`, in index order) and, with `repair`,
-    /// their removal by `remove` (which returns the indices it failed to
-    /// remove); removed entries' usage is retired.
-    pub(crate) fn settle_verification(
-        &self,
-        scan: &Scan,
-        problems: Vec<(usize, String)>,
-        repair: bool,
-        remove: impl FnOnce(&[usize]) -> Leftovers,
-    ) -> io::Result<Verified> {
-        let mut verified = Verified::default();
-        for entry in &scan.entries {
-            verified.checked.add(entry.size);
-        }
-        let victims: Vec<usize> = problems.iter().map(|(i, _)| *i).collect();
-        let left = if repair && !victims.is_empty() {
-            let left = remove(&victims);
-            let removed: Vec<u128> = victims
-                .iter()
-                .filter(|&&i| !left.contains(i))
-                .map(|&i| scan.entries[i].key)
-                .collect();
-            self.forget(scan, |usage| {
-                for key in removed {
-                    usage.retire(key, None);
-                }
-            })?;
-            left
-        } else {
-            Leftovers::default()
-        };
-        verified.problems = problems
-            .into_iter()
-            .map(|(i, problem)| Problem {
-                path: scan.entry_path(&scan.entries[i]),
-                problem: if left.foreign.contains(&i) {
-                    format!("{problem}; named like an entry but not memo's: left in place")
-                } else {
-                    problem
-                },
-                size: scan.entries[i].size,
-                removed: repair && !left.contains(i),
-            })
-            .collect();
-        Ok(verified)
-    }
-
     /// How many bytes the usage records take.
     pub fn usage_bytes(&self) -> u64 {
-        if let Some(store) = &self.remote {
-            return super::remote::usage_bytes(&**store);
-        }
-        std::fs::read_dir(self.root.join(usage::USAGE_DIR))
-            .map(|dir| {
-                dir.flatten()
-                    .filter_map(|e| e.metadata().ok())
-                    .map(|m| m.len())
-                    .sum()
-            })
-            .unwrap_or(0)
+        self.backend.usage_bytes()
     }
 
     /// Leftover temp files in the scan: how many, and their bytes.
@@ -735,10 +529,7 @@ impl Cache {
                 count: 1,
             })
             .collect();
-        if let Some(store) = &self.remote {
-            return super::remote::write_log(&**store, &records);
-        }
-        usage::write_log(&self.root, &records, self.access)
+        self.backend.write_log(&records)
     }
 
     /// The hash usage records use for the function directory `dir`.
@@ -746,40 +537,4 @@ impl Cache {
     pub fn function_hash(dir: &str) -> u64 {
         dir_hash(dir)
     }
-}
-
-/// An entry's file name.
-fn entry_file(key: u128) -> String {
-    let name = crate::layout::entry_name(key);
-    String::from_utf8_lossy(&name[..name.len() - 1]).into_owned()
-}
-
-/// Checks an entry's bytes; says what is wrong.
-pub(crate) fn check(
-    bytes: &[u8],
-    key: u128,
-    function_dir: &str,
-    version: &str,
-) -> Result<(), String> {
-    let entry = Entry::parse(bytes, Some(key)).map_err(|e| e.to_string())?;
-    let meta = entry.meta().map_err(|e| e.to_string())?;
-    if !crate::key::dir_holds(function_dir, &meta.identity) {
-        return Err(format!(
-            "it belongs to {} but sits in {function_dir}/",
-            meta.identity
-        ));
-    }
-    if !meta.fingerprint.starts_with(version) {
-        return Err(format!(
-            "its fingerprint {} does not match its code version directory {version}",
-            meta.fingerprint
-        ));
-    }
-    Ok(())
-}
-
-/// Reads a whole entry file for verification, refusing anything but a
-/// regular file (see `store/read.rs`).
-fn read_at(dir: impl AsFd, name: &str) -> io::Result<Vec<u8>> {
-    read::read_small(dir, name, u64::MAX)?.ok_or_else(|| io::ErrorKind::NotFound.into())
 }

@@ -14,9 +14,9 @@ use std::path::Path;
 use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
-use crate::sys;
 use crate::access::Access;
 use crate::store::read;
+use crate::sys;
 
 /// The file's name inside a function directory.
 pub(crate) use crate::layout::CURRENT_FILE;

@@ -32,14 +32,19 @@
 //! [`Memory`]: crate::Memory
 //! [`Memory::reduce_size`]: crate::Memory::reduce_size
 
+mod backend;
 mod cache;
+mod clear;
 pub(crate) mod current;
+mod on_dir;
+mod on_store;
 mod reduce;
 pub(crate) mod remote;
 mod scan;
 mod size;
 mod stats;
 mod validation;
+mod verify;
 
 use std::time::Duration;
 

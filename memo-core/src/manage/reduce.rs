@@ -9,27 +9,17 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::os::fd::OwnedFd;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
-use rustix::io::Errno;
-
-use super::scan::{self, Scan, ScannedEntry};
-use super::usage::{self, Usage};
+use super::backend::Leftovers;
+use super::scan::{Scan, ScannedEntry};
+use super::usage::Usage;
 use super::{Cache, Limits, Progress};
+use crate::store::owned::Proof;
 use crate::sys;
-use crate::layout;
-use crate::store::owned::{self, Proof};
 
 /// Temp files older than this are left by a crash, not a write in progress.
 const TEMP_GRACE_MS: u64 = 3600 * 1000;
-/// Entries removed per unit of parallel work.
-const CHUNK: usize = 1024;
-/// Threads removing entries: an unlink mostly waits for the file system's
-/// journal, so a few more threads than cores overlap those waits.
-const REMOVERS: usize = 4;
 
 /// A count of entries and their bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -300,42 +290,11 @@ impl Cache {
         if options.dry_run {
             return Ok(report);
         }
-        if let Some(store) = &self.remote {
-            // Objects: no directories to tidy up.
-            let failed = super::remote::remove_entries(&**store, &scan, &victims, progress);
-            let left = Leftovers {
-                failed,
-                foreign: Vec::new(),
-            };
-            report.settle_failures(&scan, &left, &reasons);
-            let failed = left.failed;
-            super::remote::remove_temps(&**store, &scan, &temps);
-            let failed: std::collections::HashSet<usize> = failed.into_iter().collect();
-            let removed: Vec<u128> = victims
-                .iter()
-                .filter(|i| !failed.contains(i))
-                .map(|&i| scan.entries[i].key)
-                .collect();
-            self.forget(&scan, |usage| {
-                for key in removed {
-                    usage.retire(key, None);
-                }
-            })?;
-            return Ok(report);
-        }
-        let root = self.open_root()?;
-        let left = remove_entries(&root, &scan, &victims, Proof::Format, progress);
+        let left = self
+            .backend()
+            .remove_entries(&scan, &victims, Proof::Format, progress)?;
         report.settle_failures(&scan, &left, &reasons);
-        let mut temps_removed = Tally::default();
-        for &t in &temps {
-            let temp = &scan.temps[t];
-            if let Ok(dir) = scan::open_version(&root, &scan, temp.version)
-                && owned::remove_temp(&dir, &temp.name).unwrap_or(false)
-            {
-                temps_removed.add(temp.size);
-            }
-        }
-        report.temp_files = temps_removed;
+        report.temp_files = self.backend().remove_temps(&scan, &temps);
         // Version directories left empty go; a function's own directory
         // (and its `.current`) stays.
         let mut emptied: Vec<usize> = victims
@@ -344,12 +303,7 @@ impl Cache {
             .chain(stale_versions.iter().copied())
             .collect();
         emptied.dedup();
-        for version in emptied {
-            let dir = &scan.versions[version];
-            if let Ok(function) = sys::open_dir(&root, &scan.functions[dir.function].name) {
-                let _ = owned::remove_dir_if_empty(&function, &dir.name);
-            }
-        }
+        self.backend().remove_empty_versions(&scan, &emptied);
         // Forget the removed entries' records (their counts stay in their
         // functions' totals), and those of entries that are gone anyway.
         let removed: sys::KeyMap<u128, ()> = victims
@@ -365,119 +319,20 @@ impl Cache {
         Ok(report)
     }
 
-    /// Compacts the usage records, letting `edit` change them, and retires
-    /// the records of entries that no longer exist (older than `scan`).
+    /// Compacts the usage records, letting `edit` change them (once), and
+    /// retires the records of entries that no longer exist (older than
+    /// `scan`).
     pub(crate) fn forget(&self, scan: &Scan, edit: impl FnOnce(&mut Usage)) -> io::Result<()> {
-        if let Some(store) = &self.remote {
-            return super::remote::compact(&**store, Some(scan), edit).map(drop);
-        }
-        let present: sys::KeyMap<u128, ()> = scan.entries.iter().map(|e| (e.key, ())).collect();
-        let compacted = usage::compact(self.root(), self.access(), |usage| {
-            edit(usage);
-            let gone: Vec<u128> = usage
-                .keys
-                .iter()
-                .filter(|(key, k)| k.last_use_ms < scan.started_ms && !present.contains_key(key))
-                .map(|(key, _)| *key)
-                .collect();
-            for key in gone {
-                usage.retire(key, None);
+        let mut edit = Some(edit);
+        self.backend().compact_usage(scan, &mut |usage| {
+            if let Some(edit) = edit.take() {
+                edit(usage);
             }
-        });
-        match compacted {
-            Ok(_) => Ok(()),
-            // A cache we may not write to keeps its records as they are.
-            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Ok(()),
-            Err(e) if e.raw_os_error() == Some(libc::EROFS) => Ok(()),
-            Err(e) => Err(e),
-        }
+        })
     }
 
     /// The time to measure ages against.
     pub(crate) fn now(&self) -> SystemTime {
         self.now.unwrap_or_else(SystemTime::now)
-    }
-}
-
-/// What [`remove_entries`] could not remove (indices into the scan).
-#[derive(Debug, Default)]
-pub(crate) struct Leftovers {
-    /// Removal failed (a read-only cache, a permission).
-    pub failed: Vec<usize>,
-    /// Named like an entry but not memo's: never removed.
-    pub foreign: Vec<usize>,
-}
-
-impl Leftovers {
-    pub(crate) fn contains(&self, i: usize) -> bool {
-        self.failed.contains(&i) || self.foreign.contains(&i)
-    }
-}
-
-/// Removes the entries `victims` (indices into the scan) on several
-/// threads, each only if it is memo's (see `store::owned`); says which
-/// stayed. An entry already gone (a concurrent gc) counts as removed.
-pub(crate) fn remove_entries(
-    root: &OwnedFd,
-    scan: &Scan,
-    victims: &[usize],
-    proof: Proof,
-    progress: &dyn Progress,
-) -> Leftovers {
-    progress.start("Removing", Some(victims.len() as u64));
-    // By directory, then inode: the file system frees them in sequence.
-    let mut victims = victims.to_vec();
-    victims.sort_unstable_by_key(|&i| (scan.entries[i].version, scan.entries[i].ino));
-    let failed = Mutex::new(Vec::new());
-    let foreign = Mutex::new(Vec::new());
-    let next = AtomicU64::new(0);
-    let chunks: Vec<&[usize]> = victims.chunks(CHUNK).collect();
-    std::thread::scope(|threads| {
-        for _ in 0..REMOVERS.min(chunks.len()) {
-            threads.spawn(|| {
-                let mut open: Option<(u32, OwnedFd)> = None;
-                loop {
-                    let chunk = next.fetch_add(1, Ordering::Relaxed) as usize;
-                    let Some(chunk) = chunks.get(chunk) else {
-                        break;
-                    };
-                    for &i in *chunk {
-                        let entry = &scan.entries[i];
-                        if open.as_ref().is_none_or(|(v, _)| *v != entry.version) {
-                            match scan::open_version(root, scan, entry.version as usize) {
-                                Ok(dir) => open = Some((entry.version, dir)),
-                                // Its directory is gone: so is the entry.
-                                Err(Errno::NOENT) => {
-                                    open = None;
-                                    continue;
-                                }
-                                Err(_) => {
-                                    open = None;
-                                    failed.lock().unwrap().push(i);
-                                    continue;
-                                }
-                            }
-                        }
-                        let (_, dir) = open.as_ref().expect("opened above");
-                        let name = layout::entry_name(entry.key);
-                        let name =
-                            std::ffi::CStr::from_bytes_with_nul(&name).expect("NUL-terminated");
-                        match owned::remove_entry(dir, name, proof) {
-                            Ok(true) => {}
-                            // Gone already.
-                            Ok(false) if !owned::exists(dir, name) => {}
-                            Ok(false) => foreign.lock().unwrap().push(i),
-                            Err(_) => failed.lock().unwrap().push(i),
-                        }
-                    }
-                    progress.advance(chunk.len() as u64);
-                }
-            });
-        }
-    });
-    progress.finish();
-    Leftovers {
-        failed: failed.into_inner().unwrap(),
-        foreign: foreign.into_inner().unwrap(),
     }
 }

@@ -21,21 +21,19 @@
 //! programs use now, as the local files do; each process announces its
 //! functions once.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Once, PoisonError, Weak};
 use std::time::Duration;
 
 use super::current::Current;
-use super::scan::{
-    FunctionDir, Scan, ScannedEntry, TEMP_PREFIX, TempFile, VersionDir, parse_entry_name,
-};
-use super::usage::{LOG_MAGIC, RECORD_LEN, Record, Usage, dir_hash, log_version, merge_records};
-use super::{Cache, Cleared, OpenError, Progress, Verified};
-use crate::sys;
+use super::scan::Scan;
+use super::usage::{LOG_MAGIC, RECORD_LEN, Record, Usage, log_version, merge_records};
+use super::{Cache, OpenError};
 use crate::store::{Put, Store};
+use crate::sys;
 
 /// The usage directory in the store.
 const USAGE: &str = ".usage";
@@ -55,14 +53,6 @@ const MAX_PENDING: usize = 64 * 1024 * RECORD_LEN;
 const COMPACT_CHECK_EVERY: u64 = 64;
 /// Compact when the store holds more logs than this.
 const COMPACT_AFTER_LOGS: usize = 256;
-
-impl Cache {
-    /// A cache in the shared store `store` (trusted: no marker check).
-    pub(crate) fn on_store(store: Arc<dyn Store>) -> Cache {
-        let root = PathBuf::from(store.location());
-        Cache::remote_at(root, store)
-    }
-}
 
 /// Opens the cache at the URL `path` (`s3://bucket/prefix`), refusing a
 /// prefix that holds something else.
@@ -84,87 +74,6 @@ pub(crate) fn open(path: &Path) -> Result<Cache, OpenError> {
         }
     }
     Ok(Cache::on_store(store))
-}
-
-/// Walks the store: one listing, plus one read per `.current`.
-pub(crate) fn scan(store: &dyn Store, progress: &dyn Progress) -> io::Result<Scan> {
-    let started_ms = sys::now_ms();
-    progress.start("Listing", None);
-    type Versions = BTreeMap<String, (Vec<ScannedEntry>, Vec<(String, u64, u64)>)>;
-    let mut functions: BTreeMap<String, (bool, Versions)> = BTreeMap::new();
-    for object in store.list("")? {
-        let parts: Vec<&str> = object.path.split('/').collect();
-        let mtime_ms = sys::millis(object.modified);
-        match parts.as_slice() {
-            [function, ".current"] if !function.starts_with('.') => {
-                functions.entry((*function).to_owned()).or_default().0 = true;
-            }
-            [function, version, name]
-                if !function.starts_with('.') && !version.starts_with('.') =>
-            {
-                let versions = &mut functions.entry((*function).to_owned()).or_default().1;
-                let (entries, temps) = versions.entry((*version).to_owned()).or_default();
-                if let Some(key) = parse_entry_name(name.as_bytes()) {
-                    entries.push(ScannedEntry {
-                        key,
-                        ino: 0,
-                        size: object.size,
-                        disk: object.size,
-                        mtime_ms,
-                        version: 0,
-                    });
-                } else if name.starts_with(TEMP_PREFIX) {
-                    temps.push(((*name).to_owned(), object.size, mtime_ms));
-                }
-            }
-            _ => {}
-        }
-        progress.advance(1);
-    }
-    let mut scan = Scan {
-        started_ms,
-        ..Scan::default()
-    };
-    for (name, (has_current, versions)) in functions {
-        let current = if has_current {
-            store
-                .get(&format!("{name}/{}", super::current::CURRENT_FILE))?
-                .and_then(|text| Current::parse(&text))
-        } else {
-            None
-        };
-        let function = scan.functions.len();
-        let first = scan.versions.len();
-        for (version, (mut entries, temps)) in versions {
-            let index = scan.versions.len();
-            entries.sort_unstable_by_key(|e| e.key);
-            for entry in &mut entries {
-                entry.version = index as u32;
-            }
-            let start = scan.entries.len();
-            scan.entries.extend(entries);
-            scan.temps
-                .extend(temps.into_iter().map(|(name, size, mtime_ms)| TempFile {
-                    version: index,
-                    name,
-                    size,
-                    mtime_ms,
-                }));
-            scan.versions.push(VersionDir {
-                function,
-                name: version,
-                entries: start..scan.entries.len(),
-            });
-        }
-        scan.functions.push(FunctionDir {
-            hash: dir_hash(&name),
-            name,
-            current,
-            versions: first..scan.versions.len(),
-        });
-    }
-    progress.finish();
-    Ok(scan)
 }
 
 /// The usage objects of a store, as one listing saw them.
@@ -300,8 +209,6 @@ pub(crate) fn compact(
     edit: impl FnOnce(&mut Usage),
 ) -> io::Result<Usage> {
     let _lease = Lease::take(store)?;
-    let present: Option<sys::KeyMap<u128, ()>> =
-        scan.map(|scan| scan.entries.iter().map(|e| (e.key, ())).collect());
     let mut edit = Some(edit);
     for _ in 0..8 {
         let (sequence, mut usage, listed) = read_state(store)?;
@@ -310,16 +217,8 @@ pub(crate) fn compact(
         if let Some(edit) = edit.take() {
             edit(&mut usage);
         }
-        if let (Some(scan), Some(present)) = (scan, &present) {
-            let gone: Vec<u128> = usage
-                .keys
-                .iter()
-                .filter(|(key, k)| k.last_use_ms < scan.started_ms && !present.contains_key(key))
-                .map(|(key, _)| *key)
-                .collect();
-            for key in gone {
-                usage.retire(key, None);
-            }
+        if let Some(scan) = scan {
+            super::backend::retire_gone(&mut usage, scan);
         }
         let next = format!("{USAGE}/{SUMMARY_PREFIX}{:016x}", sequence + 1);
         if store.put_if_absent(&next, &[&usage.encode()])? == Put::Exists {
@@ -343,136 +242,6 @@ pub(crate) fn compact(
     Err(io::Error::other(
         "cannot commit a usage summary: compactions keep racing",
     ))
-}
-
-/// Removes the entries `victims` (indices into `scan`); returns those that
-/// could not be removed.
-pub(crate) fn remove_entries(
-    store: &dyn Store,
-    scan: &Scan,
-    victims: &[usize],
-    progress: &dyn Progress,
-) -> Vec<usize> {
-    progress.start("Removing", Some(victims.len() as u64));
-    let mut failed = Vec::new();
-    for chunk in victims.chunks(1000) {
-        let paths: Vec<String> = chunk
-            .iter()
-            .map(|&i| scan.entry_path(&scan.entries[i]))
-            .collect();
-        let not_removed: BTreeSet<String> = store.delete_many(&paths).into_iter().collect();
-        failed.extend(
-            chunk
-                .iter()
-                .zip(&paths)
-                .filter(|(_, path)| not_removed.contains(*path))
-                .map(|(&i, _)| i),
-        );
-        progress.advance(chunk.len() as u64);
-    }
-    progress.finish();
-    failed
-}
-
-/// Removes leftover temp objects (indices into `scan.temps`).
-pub(crate) fn remove_temps(store: &dyn Store, scan: &Scan, temps: &[usize]) {
-    let paths: Vec<String> = temps
-        .iter()
-        .map(|&t| {
-            let temp = &scan.temps[t];
-            let version = &scan.versions[temp.version];
-            let function = &scan.functions[version.function];
-            format!("{}/{}/{}", function.name, version.name, temp.name)
-        })
-        .collect();
-    store.delete_many(&paths);
-}
-
-/// [`Cache::clear`] on a store: every object of the functions, then their
-/// records.
-pub(crate) fn clear(
-    cache: &Cache,
-    store: &dyn Store,
-    scan: &Scan,
-    function: Option<usize>,
-    progress: &dyn Progress,
-) -> io::Result<Cleared> {
-    let functions: Vec<usize> = match function {
-        Some(f) => vec![f],
-        None => (0..scan.functions.len()).collect(),
-    };
-    let mut cleared = Cleared::default();
-    let mut paths = Vec::new();
-    for &f in &functions {
-        let name = &scan.functions[f].name;
-        for object in store.list(name)? {
-            // Only memo's own objects, in memo's own places.
-            if !crate::layout::is_function_object(name, &object.path) {
-                cleared.kept += 1;
-                continue;
-            }
-            if parse_entry_name(object.path.rsplit('/').next().unwrap_or("").as_bytes()).is_some() {
-                cleared.removed.add(object.size);
-            }
-            paths.push(object.path);
-        }
-        cleared.functions.push(name.clone());
-    }
-    progress.start("Removing", Some(paths.len() as u64));
-    let failed = store.delete_many(&paths);
-    progress.advance(paths.len() as u64);
-    progress.finish();
-    if let Some(first) = failed.first() {
-        return Err(io::Error::other(format!(
-            "cannot remove {}/{first} (and {} more)",
-            store.location(),
-            failed.len() - 1
-        )));
-    }
-    let hashes: Vec<u64> = functions.iter().map(|&f| scan.functions[f].hash).collect();
-    let all = function.is_none();
-    cache.forget(scan, |usage| {
-        if all {
-            usage.forget_all();
-        } else {
-            for hash in hashes {
-                usage.forget_function(hash);
-            }
-        }
-    })?;
-    Ok(cleared)
-}
-
-/// [`Cache::verify`] on a store: reads every entry.
-pub(crate) fn verify(
-    cache: &Cache,
-    store: &dyn Store,
-    scan: &Scan,
-    repair: bool,
-    progress: &dyn Progress,
-) -> io::Result<Verified> {
-    progress.start("Verifying", Some(scan.total_bytes()));
-    let mut problems = Vec::new();
-    for (i, entry) in scan.entries.iter().enumerate() {
-        let version = &scan.versions[entry.version as usize];
-        let function = &scan.functions[version.function];
-        let checked = match store.get(&scan.entry_path(entry)) {
-            Ok(Some(bytes)) => {
-                super::cache::check(&bytes, entry.key, &function.name, &version.name)
-            }
-            Ok(None) => continue,
-            Err(e) => Err(format!("cannot read it: {e}")),
-        };
-        if let Err(problem) = checked {
-            problems.push((i, problem));
-        }
-        progress.advance(entry.size);
-    }
-    progress.finish();
-    cache.settle_verification(scan, problems, repair, |victims| super::reduce::Leftovers {
-        failed: remove_entries(store, scan, victims, &super::NoProgress),
-        foreign: Vec::new(),
-    })
 }
 
 /// How many bytes the usage records take in the store.

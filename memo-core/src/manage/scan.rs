@@ -17,8 +17,8 @@ use rustix::io::Errno;
 
 use super::Progress;
 use super::current::{self, Current};
-use crate::sys;
 use super::usage::dir_hash;
+use crate::sys;
 
 pub(crate) use crate::layout::{TEMP_PREFIX, entry_name, parse_entry_name};
 /// Entries stat'ed per unit of parallel work.

@@ -4,12 +4,12 @@
 
 use std::time::{Duration, SystemTime};
 
+use super::Cache;
 use super::reduce::{current_versions, last_use_ms};
 use super::scan::Scan;
 use super::usage::{Totals, Usage};
-use super::Cache;
-use crate::sys;
 use crate::entry::Entry;
+use crate::sys;
 
 /// At most this many entries are read to find durations their records
 /// lack (entries written before usage was recorded, or by a killed process).

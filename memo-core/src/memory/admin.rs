@@ -170,6 +170,8 @@ impl Memory {
     /// records, through the same checks as `memo clear`.
     pub(crate) fn clear_directory(&self, root: &Path) -> io::Result<()> {
         let _ = self.flush_usage();
+        // Creates a new location, marks an empty one, refuses a foreign one.
+        crate::store::claim::claim(root, self.access)?;
         let cache = Cache::at(root.to_owned(), self.access);
         let scan = cache.scan(&NoProgress)?;
         let cleared = cache.clear(&scan, None, &NoProgress)?;

@@ -212,7 +212,6 @@ fn write_parts(file: &OwnedFd, parts: &[&[u8]]) -> io::Result<()> {
     parts.iter().try_for_each(|part| write_all(file, part))
 }
 
-
 /// Reads an entry file: all of a small one, with one `read` into a reused
 /// per-thread buffer and one exact-size copy. Of a large one, `fstat` for
 /// its length and reads up to the end of its output as its header

@@ -228,7 +228,6 @@ fn key_of(path: &str) -> Option<u128> {
         .flatten()
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

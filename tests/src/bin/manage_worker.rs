@@ -32,7 +32,7 @@ fn main() {
         Some("repeat") => {
             let mut numbers = numbers;
             let (times, x) = (numbers.next().unwrap(), numbers.next().unwrap());
-            let last = (0..times).map(|_| square(x)).last();
+            let last = (0..times).fold(None, |_, _| Some(square(x)));
             println!("square({x}) = {last:?} ({times} calls)");
         }
         other => panic!("unknown command {other:?}"),

@@ -1,0 +1,105 @@
+//! Where a cache's entries live, as administration sees them: one trait,
+//! and the administration in `cache.rs` and `reduce.rs` written once over it.
+//!
+//! Two implementations: a local directory (`on_dir.rs`) and a shared
+//! object store (`on_store.rs`). What differs between them is only *how*:
+//! walking directories or listing objects, `unlinkat` with ownership
+//! proofs or batched deletes, usage records in `.usage/` files or objects.
+//! *What* to remove and what to report is decided once, above.
+
+use std::fmt;
+use std::io;
+
+use super::Progress;
+use super::reduce::Tally;
+use super::scan::{Scan, ScannedEntry};
+use crate::store::owned::Proof;
+use crate::sys;
+use crate::usage::{Record, Usage};
+
+/// What could not be removed (indices into the scan).
+#[derive(Debug, Default)]
+pub(crate) struct Leftovers {
+    /// Removal failed (a read-only cache, a permission, an unreachable store).
+    pub failed: Vec<usize>,
+    /// Named like an entry but not memo's: never removed.
+    pub foreign: Vec<usize>,
+}
+
+impl Leftovers {
+    pub(crate) fn contains(&self, i: usize) -> bool {
+        self.failed.contains(&i) || self.foreign.contains(&i)
+    }
+}
+
+/// What removing whole function directories did.
+#[derive(Debug, Default)]
+pub(crate) struct FunctionsRemoved {
+    /// The function directories that are gone.
+    pub removed: Vec<String>,
+    /// Files left because they are not memo's.
+    pub kept: u64,
+}
+
+/// The operations administration needs from the place a cache lives.
+pub(crate) trait Backend: Send + Sync + fmt::Debug {
+    /// Walks the cache: every function, code version, entry and temp file,
+    /// with sizes and times (no entry is read).
+    fn scan(&self, progress: &dyn Progress) -> io::Result<Scan>;
+
+    /// Reads a whole entry; `NotFound` if it is gone.
+    fn read_entry(&self, scan: &Scan, entry: &ScannedEntry) -> io::Result<Vec<u8>>;
+
+    /// Removes the entries `victims` (indices into `scan`), each only if it
+    /// is memo's; an entry already gone counts as removed.
+    fn remove_entries(
+        &self,
+        scan: &Scan,
+        victims: &[usize],
+        proof: Proof,
+        progress: &dyn Progress,
+    ) -> io::Result<Leftovers>;
+
+    /// Removes leftover temp files (indices into `scan.temps`); says what
+    /// was removed.
+    fn remove_temps(&self, scan: &Scan, temps: &[usize]) -> Tally;
+
+    /// Removes whatever else of memo's the function directories hold after
+    /// their entries went (`.current`, entries written since the scan), and
+    /// the directories themselves once empty.
+    fn remove_functions(&self, scan: &Scan, functions: &[usize]) -> io::Result<FunctionsRemoved>;
+
+    /// Removes the code-version directories `versions` (indices into
+    /// `scan.versions`) that are empty now. Objects have no directories.
+    fn remove_empty_versions(&self, scan: &Scan, versions: &[usize]) {
+        let _ = (scan, versions);
+    }
+
+    /// Every usage record, merged (nothing is written).
+    fn usage(&self) -> io::Result<Usage>;
+
+    /// Folds the usage records into one summary, letting `edit` change it,
+    /// and retires the records of entries not in `scan` (older than it).
+    fn compact_usage(&self, scan: &Scan, edit: &mut dyn FnMut(&mut Usage)) -> io::Result<()>;
+
+    /// How many bytes the usage records take.
+    fn usage_bytes(&self) -> u64;
+
+    /// Appends usage records, as a finished process would have left them.
+    fn write_log(&self, records: &[Record]) -> io::Result<()>;
+}
+
+/// Retires the records of entries that are gone: not in `scan`, and not
+/// used since it started (a concurrent writer's new entry keeps its own).
+pub(crate) fn retire_gone(usage: &mut Usage, scan: &Scan) {
+    let present: sys::KeyMap<u128, ()> = scan.entries.iter().map(|e| (e.key, ())).collect();
+    let gone: Vec<u128> = usage
+        .keys
+        .iter()
+        .filter(|(key, k)| k.last_use_ms < scan.started_ms && !present.contains_key(key))
+        .map(|(key, _)| *key)
+        .collect();
+    for key in gone {
+        usage.retire(key, None);
+    }
+}

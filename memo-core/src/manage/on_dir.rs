@@ -1,0 +1,214 @@
+//! [`Backend`] for a cache in a local directory: walks with `getdents`,
+//! removes with `unlinkat` after an ownership proof (`store::owned`), on
+//! several threads; usage records in `.usage/`.
+
+use std::io;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rustix::io::Errno;
+
+use super::Progress;
+use super::backend::{Backend, FunctionsRemoved, Leftovers};
+use super::reduce::Tally;
+use super::scan::{self, Scan, ScannedEntry};
+use crate::access::Access;
+use crate::layout;
+use crate::store::owned::{self, Proof};
+use crate::store::read;
+use crate::sys;
+use crate::usage::{self, Record, Usage};
+
+/// Entries removed per unit of parallel work.
+const CHUNK: usize = 1024;
+/// Threads removing entries: an unlink mostly waits for the file system,
+/// so a few more threads than cores overlap those waits.
+const REMOVERS: usize = 4;
+
+/// A cache directory.
+#[derive(Debug)]
+pub(crate) struct OnDir {
+    pub root: PathBuf,
+    pub access: Access,
+}
+
+impl OnDir {
+    /// The cache directory, opened after checking (again: it may have been
+    /// replaced since it was opened as a cache) that it is memo's. Every
+    /// removal starts here.
+    fn open_root(&self) -> io::Result<OwnedFd> {
+        crate::store::claim::verify(&self.root, self.access)
+    }
+}
+
+impl Backend for OnDir {
+    fn scan(&self, progress: &dyn Progress) -> io::Result<Scan> {
+        scan::scan(&self.root, progress)
+    }
+
+    fn read_entry(&self, scan: &Scan, entry: &ScannedEntry) -> io::Result<Vec<u8>> {
+        let root = sys::open_root(&self.root)?;
+        let dir = scan::open_version(&root, scan, entry.version as usize)?;
+        let name = layout::entry_name(entry.key);
+        let name = std::str::from_utf8(&name[..name.len() - 1]).expect("hex digits");
+        let (file, len) = read::open_regular(&dir, name)?.ok_or(io::ErrorKind::NotFound)?;
+        let mut bytes = Vec::new();
+        read::reserve(&mut bytes, len)?;
+        read::read_up_to(&file, &mut bytes, len)?;
+        Ok(bytes)
+    }
+
+    fn remove_entries(
+        &self,
+        scan: &Scan,
+        victims: &[usize],
+        proof: Proof,
+        progress: &dyn Progress,
+    ) -> io::Result<Leftovers> {
+        let root = self.open_root()?;
+        Ok(remove_entries(&root, scan, victims, proof, progress))
+    }
+
+    fn remove_temps(&self, scan: &Scan, temps: &[usize]) -> Tally {
+        let mut removed = Tally::default();
+        let Ok(root) = self.open_root() else {
+            return removed;
+        };
+        for &t in temps {
+            let temp = &scan.temps[t];
+            if let Ok(dir) = scan::open_version(&root, scan, temp.version)
+                && owned::remove_temp(&dir, &temp.name).unwrap_or(false)
+            {
+                removed.add(temp.size);
+            }
+        }
+        removed
+    }
+
+    fn remove_functions(&self, scan: &Scan, functions: &[usize]) -> io::Result<FunctionsRemoved> {
+        let root = self.open_root()?;
+        let mut done = FunctionsRemoved::default();
+        for &f in functions {
+            let name = &scan.functions[f].name;
+            done.kept += owned::remove_function(&root, name)?.kept;
+            if matches!(sys::open_dir(&root, name), Err(Errno::NOENT)) {
+                done.removed.push(name.clone());
+            }
+        }
+        Ok(done)
+    }
+
+    fn remove_empty_versions(&self, scan: &Scan, versions: &[usize]) {
+        let Ok(root) = self.open_root() else {
+            return;
+        };
+        for &version in versions {
+            let dir = &scan.versions[version];
+            if let Ok(function) = sys::open_dir(&root, &scan.functions[dir.function].name) {
+                let _ = owned::remove_dir_if_empty(&function, &dir.name);
+            }
+        }
+    }
+
+    fn usage(&self) -> io::Result<Usage> {
+        usage::load(&self.root)
+    }
+
+    fn compact_usage(&self, scan: &Scan, edit: &mut dyn FnMut(&mut Usage)) -> io::Result<()> {
+        let compacted = usage::compact(&self.root, self.access, |usage| {
+            edit(usage);
+            super::backend::retire_gone(usage, scan);
+        });
+        match compacted {
+            Ok(_) => Ok(()),
+            // A cache we may not write to keeps its records as they are.
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EROFS) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn usage_bytes(&self) -> u64 {
+        std::fs::read_dir(self.root.join(usage::USAGE_DIR))
+            .map(|dir| {
+                dir.flatten()
+                    .filter_map(|e| e.metadata().ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
+    fn write_log(&self, records: &[Record]) -> io::Result<()> {
+        usage::write_log(&self.root, records, self.access)
+    }
+}
+
+/// Removes the entries `victims` (indices into the scan) on several
+/// threads, each only if it is memo's; says which stayed.
+fn remove_entries(
+    root: &OwnedFd,
+    scan: &Scan,
+    victims: &[usize],
+    proof: Proof,
+    progress: &dyn Progress,
+) -> Leftovers {
+    progress.start("Removing", Some(victims.len() as u64));
+    // By directory, then inode: the file system frees them in sequence.
+    let mut victims = victims.to_vec();
+    victims.sort_unstable_by_key(|&i| (scan.entries[i].version, scan.entries[i].ino));
+    let failed = Mutex::new(Vec::new());
+    let foreign = Mutex::new(Vec::new());
+    let next = AtomicU64::new(0);
+    let chunks: Vec<&[usize]> = victims.chunks(CHUNK).collect();
+    std::thread::scope(|threads| {
+        for _ in 0..REMOVERS.min(chunks.len()) {
+            threads.spawn(|| {
+                let mut open: Option<(u32, OwnedFd)> = None;
+                loop {
+                    let chunk = next.fetch_add(1, Ordering::Relaxed) as usize;
+                    let Some(chunk) = chunks.get(chunk) else {
+                        break;
+                    };
+                    for &i in *chunk {
+                        let entry = &scan.entries[i];
+                        if open.as_ref().is_none_or(|(v, _)| *v != entry.version) {
+                            match scan::open_version(root, scan, entry.version as usize) {
+                                Ok(dir) => open = Some((entry.version, dir)),
+                                // Its directory is gone: so is the entry.
+                                Err(Errno::NOENT) => {
+                                    open = None;
+                                    continue;
+                                }
+                                Err(_) => {
+                                    open = None;
+                                    failed.lock().unwrap().push(i);
+                                    continue;
+                                }
+                            }
+                        }
+                        let (_, dir) = open.as_ref().expect("opened above");
+                        let name = layout::entry_name(entry.key);
+                        let name =
+                            std::ffi::CStr::from_bytes_with_nul(&name).expect("NUL-terminated");
+                        match owned::remove_entry(dir, name, proof) {
+                            Ok(true) => {}
+                            // Gone already.
+                            Ok(false) if !owned::exists(dir, name) => {}
+                            Ok(false) => foreign.lock().unwrap().push(i),
+                            Err(_) => failed.lock().unwrap().push(i),
+                        }
+                    }
+                    progress.advance(chunk.len() as u64);
+                }
+            });
+        }
+    });
+    progress.finish();
+    Leftovers {
+        failed: failed.into_inner().unwrap(),
+        foreign: foreign.into_inner().unwrap(),
+    }
+}
