@@ -325,3 +325,47 @@ fn a_functions_own_mmap_mode_and_compression_override_its_memorys() {
         compressed[0].len()
     );
 }
+
+/// An output whose `Serialize` builds a temporary `Array`: the array is
+/// dropped before the entry is written, so the entry must keep its bytes
+/// alive itself (it once kept only a pointer to them).
+#[derive(Debug, PartialEq)]
+struct Resampled(Vec<f64>);
+
+impl Serialize for Resampled {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let serialized = Array::from_vec(self.0.clone()).serialize(serializer);
+        // The temporary is gone; its memory is reused at once, as a real
+        // program's next allocation of that size would.
+        let noise = vec![f64::from_bits(0xDEAD_BEEF); self.0.len()];
+        std::hint::black_box(&noise);
+        serialized
+    }
+}
+
+impl<'de> Deserialize<'de> for Resampled {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Array::<f64>::deserialize(deserializer).map(|array| Resampled(array.to_vec()))
+    }
+}
+
+#[memory::cache(memory = READ_ONLY)]
+fn resampled(n: usize, salt: u64) -> Resampled {
+    Resampled(awkward(n, salt))
+}
+
+#[test]
+fn an_array_serialized_as_a_temporary_is_stored_whole() {
+    for salt in 0..4 {
+        let expected = awkward(512 * 1024, salt);
+        let first = resampled(512 * 1024, salt);
+        let second = resampled(512 * 1024, salt);
+        let bits = |values: &[f64]| values.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&first.0), bits(&expected), "the miss");
+        assert_eq!(
+            bits(&second.0),
+            bits(&expected),
+            "the hit, mapped from the entry"
+        );
+    }
+}

@@ -244,12 +244,7 @@ impl Encoded<'_> {
         for blob in &self.blobs {
             let start = blobs_at + blob.offset;
             parts.push(&PADDING[..(start - at) as usize]);
-            // SAFETY: the blob points into an array of the output that `'a`
-            // borrows (the premise `encode_parts` documents), and `self`
-            // cannot outlive `'a`, so that array is still alive and, shared-
-            // borrowed, not moved or dropped; the slice returned is tied to
-            // `&self`, so it ends no later than `'a` does.
-            let bytes = unsafe { blob.bytes() };
+            let bytes = blob.bytes();
             parts.push(bytes);
             at = start + bytes.len() as u64;
         }
@@ -313,12 +308,9 @@ pub(crate) fn encode_parts<'a, T: Serialize + ?Sized>(
     let (written, blobs) =
         crate::array::collect(|| rmp_serde::encode::write_named(&mut head, output));
     written?;
-    // SAFETY: the last blob points into an array of `output` (the premise
-    // above), borrowed for this whole call, so it is alive; only its length
-    // is read, within this statement.
     let blobs_len = blobs
         .last()
-        .map_or(0, |blob| blob.offset + unsafe { blob.bytes() }.len() as u64);
+        .map_or(0, |blob| blob.offset + blob.bytes().len() as u64);
     seal(&mut head, key, type_hash, meta_len, blobs_len, None);
     let file_len = if blobs.is_empty() {
         head.len() as u64

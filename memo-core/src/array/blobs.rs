@@ -31,24 +31,40 @@ pub(crate) const MARKER_LEN: usize = 25;
 /// whose base is page-aligned): enough for every element type and for SIMD.
 pub const BLOB_ALIGN: u64 = 64;
 
-/// A blob waiting to be written: borrowed from the value being encoded,
-/// which outlives the write.
-#[derive(Debug)]
+/// What keeps a blob's bytes alive and unchanged while it waits to be
+/// written: the storage of the array it came from, shared (an `Arc` of its
+/// `Vec` or of its map). An array is written to only through
+/// `Array::make_mut`, which copies storage that is shared, so these bytes
+/// never change under the blob, whatever the user's code does meanwhile
+/// (drop the array, serialize a temporary, mutate it through a `RefCell`).
+pub(crate) type BlobOwner = Arc<dyn std::any::Any>;
+
+/// A blob waiting to be written.
 pub(crate) struct PendingBlob {
+    /// Keeps the bytes at `ptr` alive and unchanged (see [`BlobOwner`]).
+    _owner: BlobOwner,
     ptr: *const u8,
     len: usize,
     /// Offset from the start of the blob section.
     pub offset: u64,
 }
 
+impl std::fmt::Debug for PendingBlob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingBlob")
+            .field("len", &self.len)
+            .field("offset", &self.offset)
+            .finish()
+    }
+}
+
 impl PendingBlob {
     /// The blob's bytes.
-    ///
-    /// # Safety
-    /// Only while the value that was encoded is alive and unchanged.
-    pub(crate) unsafe fn bytes(&self) -> &[u8] {
-        // SAFETY: the caller keeps the encoded value alive; `ptr`/`len` came
-        // from one of its slices.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        // SAFETY: `ptr`/`len` came from one slice of the storage `_owner`
+        // holds; that storage is neither freed (the `Arc` is ours) nor
+        // written (writes copy shared storage first) while `self` lives, and
+        // the slice returned is tied to `&self`.
         unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
     }
 }
@@ -124,8 +140,13 @@ pub(crate) fn collect<R>(encode: impl FnOnce() -> R) -> (R, Vec<PendingBlob>) {
     (result, sink.blobs)
 }
 
-/// Hands `bytes` to the open sink; `None` when no entry is being encoded.
-pub(crate) fn push(bytes: &[u8], dtype: Dtype) -> Option<Marker> {
+/// Hands `bytes`, which `owner` keeps alive and unchanged, to the open
+/// sink; `None` when no entry is being encoded.
+pub(crate) fn push(
+    bytes: &[u8],
+    dtype: Dtype,
+    owner: impl FnOnce() -> BlobOwner,
+) -> Option<Marker> {
     SINK.with(|sink| {
         let mut sink = sink.try_borrow_mut().ok()?;
         let sink = sink.as_mut()?;
@@ -141,6 +162,7 @@ pub(crate) fn push(bytes: &[u8], dtype: Dtype) -> Option<Marker> {
         let offset = sink.end.next_multiple_of(BLOB_ALIGN);
         sink.end = offset + bytes.len() as u64;
         sink.blobs.push(PendingBlob {
+            _owner: owner(),
             ptr: bytes.as_ptr(),
             len: bytes.len(),
             offset,

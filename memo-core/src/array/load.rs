@@ -13,7 +13,7 @@
 use std::fs::File;
 use std::io;
 use std::mem::MaybeUninit;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 
 use super::checksum::{self, Chunked};
 use memmap2::{MmapMut, MmapOptions};
@@ -41,7 +41,7 @@ pub(super) fn from_bytes<T: Element>(bytes: &[u8], count: usize, checksum: u64) 
     }
     let mut values = vec![T::default(); count];
     as_bytes_mut(&mut values).copy_from_slice(bytes);
-    Some(Data::Owned(values))
+    Some(Data::Owned(Arc::new(values)))
 }
 
 /// `count` elements read from `file` at byte `at`, if they match
@@ -72,14 +72,14 @@ pub(super) fn from_file<T: Element>(
         // SAFETY: every byte was written by `pread_exact`, and any bytes
         // are a valid `T`.
         unsafe { values.set_len(count) };
-        return Ok((hasher.finish() == checksum).then_some(Data::Owned(values)));
+        return Ok((hasher.finish() == checksum).then_some(Data::Owned(Arc::new(values))));
     }
     let mut map = MmapOptions::new().len(len).map_anon()?;
     // SAFETY: advice about memory this map owns; ignoring it is harmless.
     unsafe { libc::madvise(map.as_mut_ptr().cast(), len, libc::MADV_HUGEPAGE) };
     let matches = read_and_hash(file, at, &mut map)? == checksum;
     Ok(matches.then_some(Data::Private {
-        map,
+        map: Arc::new(map),
         start: 0,
         len: count,
         of_entry: false,

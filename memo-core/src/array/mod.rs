@@ -77,7 +77,9 @@ pub struct Array<T: Element> {
 }
 
 enum Data<T> {
-    Owned(Vec<T>),
+    /// In memory. Shared (an `Arc`) so that an entry being written can keep
+    /// the elements it points to alive; writes copy them first if shared.
+    Owned(Arc<Vec<T>>),
     /// `len` elements at byte `start` of a map shared by the arrays of one
     /// entry.
     Shared {
@@ -89,7 +91,7 @@ enum Data<T> {
     /// write: a private copy-on-write map of the entry (`of_entry`), or
     /// anonymous memory a large array was read into (see `load.rs`).
     Private {
-        map: MmapMut,
+        map: Arc<MmapMut>,
         start: usize,
         len: usize,
         of_entry: bool,
@@ -100,14 +102,14 @@ impl<T: Element> Array<T> {
     /// An array that owns `values`.
     pub fn from_vec(values: Vec<T>) -> Self {
         Array {
-            data: Data::Owned(values),
+            data: Data::Owned(Arc::new(values)),
         }
     }
 
     /// The elements.
     pub fn as_slice(&self) -> &[T] {
         match &self.data {
-            Data::Owned(values) => values,
+            Data::Owned(values) => values.as_slice(),
             Data::Shared { map, start, len } => cast(&map[*start..], *len),
             Data::Private {
                 map, start, len, ..
@@ -119,14 +121,23 @@ impl<T: Element> Array<T> {
     /// is written in place; one in a read-only map is first copied into
     /// memory (the cache entry is never written).
     pub fn make_mut(&mut self) -> &mut [T] {
-        if let Data::Shared { .. } = self.data {
-            self.data = Data::Owned(self.as_slice().to_vec());
+        // A read-only map, or a private one an entry being written still
+        // points into, is copied into memory first.
+        let copy = match &mut self.data {
+            Data::Shared { .. } => true,
+            Data::Private { map, .. } => Arc::get_mut(map).is_none(),
+            Data::Owned(_) => false,
+        };
+        if copy {
+            self.data = Data::Owned(Arc::new(self.as_slice().to_vec()));
         }
         match &mut self.data {
-            Data::Owned(values) => values,
+            // Copies the elements if an entry being written shares them.
+            Data::Owned(values) => Arc::make_mut(values).as_mut_slice(),
             Data::Private {
                 map, start, len, ..
             } => {
+                let map = Arc::get_mut(map).expect("copied above if shared");
                 let bytes = &mut map[*start..*start + *len * size_of::<T>()];
                 // SAFETY: `Element` types have no padding and accept any bit
                 // pattern, so the bytes may be read as `T`s and any `T`
@@ -145,7 +156,7 @@ impl<T: Element> Array<T> {
     /// The elements in a `Vec` (a copy, if the array is mapped).
     pub fn into_vec(self) -> Vec<T> {
         match self.data {
-            Data::Owned(values) => values,
+            Data::Owned(values) => Arc::unwrap_or_clone(values),
             _ => self.as_slice().to_vec(),
         }
     }
@@ -266,7 +277,14 @@ impl Serialize for Bin<'_> {
 
 impl<T: Element> Serialize for Array<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match blobs::push(as_bytes(self.as_slice()), T::DTYPE) {
+        let owner = || -> blobs::BlobOwner {
+            match &self.data {
+                Data::Owned(values) => Arc::clone(values) as blobs::BlobOwner,
+                Data::Shared { map, .. } => Arc::clone(map) as blobs::BlobOwner,
+                Data::Private { map, .. } => Arc::clone(map) as blobs::BlobOwner,
+            }
+        };
+        match blobs::push(as_bytes(self.as_slice()), T::DTYPE, owner) {
             // Inside an entry: out of line, a marker in the stream.
             Some(marker) => serializer.serialize_newtype_struct(
                 rmp_serde::MSGPACK_EXT_STRUCT_NAME,
@@ -408,7 +426,7 @@ fn resolve<T: Element>(marker: Marker, source: &Source<'_>) -> Result<Array<T>, 
             }
             .map_err(|e| format!("cannot map the entry: {e}"))?;
             Data::Private {
-                map,
+                map: Arc::new(map),
                 start: within,
                 len: count,
                 of_entry: true,
