@@ -83,8 +83,9 @@ pub(crate) fn claim(root: &Path, access: Access) -> io::Result<OwnedFd> {
     Ok(dir)
 }
 
-/// Checks that `root` is a memo cache without creating anything; repairs a
-/// torn marker. For tools that open an existing cache (`memo`, `clear`).
+/// Checks that `root` is a memo cache (or an empty directory: nothing there
+/// to protect) without creating anything; repairs a torn marker. For tools
+/// that open an existing cache (`memo`, `clear`), and before every removal.
 pub(crate) fn verify(root: &Path, access: Access) -> io::Result<OwnedFd> {
     let dir = open_dir(root)?;
     match inspect(root, &dir)? {
@@ -94,11 +95,8 @@ pub(crate) fn verify(root: &Path, access: Access) -> io::Result<OwnedFd> {
             let _ = write_marker(&dir, GITIGNORE, GITIGNORE_TEXT, access, true);
             Ok(dir)
         }
-        State::Empty => Err(NotACache {
-            path: root.to_owned(),
-            example: String::new(),
-        }
-        .into()),
+        // Nothing in it, so nothing to protect: an empty cache.
+        State::Empty => Ok(dir),
         State::Foreign(example) => Err(NotACache {
             path: root.to_owned(),
             example,
