@@ -146,21 +146,11 @@ fn a_read_only_cache_serves_hits_and_computes_the_rest() {
     let cache = cache_dir();
     run(WORKER, cache.path(), &["square", "1", "2"]);
     make_read_only(cache.path());
-    // Permission bits do not stop root: run the worker as `nobody` then.
     let mut command = Command::new(WORKER);
     command
         .env("MEMO_CACHE_DIR", cache.path())
         .args(["square", "1", "2", "3", "4"]);
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } == 0 {
-        std::fs::set_permissions(
-            cache.path().parent().unwrap(),
-            std::fs::Permissions::from_mode(0o1777),
-        )
-        .ok();
-        command.uid(65534).gid(65534);
-    }
-    let run = run_with(&mut command);
+    let run = run_with(unprivileged(&mut command, cache.path()));
     assert_all_squares(&run, 4);
     assert_eq!(
         run.count("computing square(1)"),
@@ -191,23 +181,28 @@ fn gc_on_a_read_only_cache_reports_what_really_happened() {
             "--json",
         ])
         .args(["gc", "--items-limit", "0"]);
-    // Permission bits do not stop root: run `memo` as `nobody` then.
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } == 0 {
-        std::fs::set_permissions(
-            cache.path().parent().unwrap(),
-            std::fs::Permissions::from_mode(0o1777),
-        )
-        .ok();
-        command.uid(65534).gid(65534);
-    }
-    let output = command.output().unwrap();
+    let output = unprivileged(&mut command, cache.path()).output().unwrap();
     let report: serde_json::Value =
         serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {output:?}"));
     assert_eq!(output.status.code(), Some(1), "entries stayed: {output:?}");
     assert_eq!(report["removed"]["entries"], 0, "{report}");
     assert_eq!(report["failed"], 4, "{report}");
     assert_eq!(entry_files(cache.path()).len(), 4);
+}
+
+/// Permission bits do not stop root: as root, `command` runs as `nobody`,
+/// with the parent of `cache` open to it.
+fn unprivileged<'c>(command: &'c mut Command, cache: &Path) -> &'c mut Command {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        std::fs::set_permissions(
+            cache.parent().unwrap(),
+            std::fs::Permissions::from_mode(0o1777),
+        )
+        .ok();
+        command.uid(65534).gid(65534);
+    }
+    command
 }
 
 /// Directories `0555`, files `0444`, readable by anyone.

@@ -89,18 +89,9 @@ pub(crate) fn remove_temp(dir: impl AsFd, name: &str) -> rustix::io::Result<bool
 /// else is left in it.
 pub(crate) fn remove_version(function: impl AsFd, name: &str) -> io::Result<Removal> {
     let mut removal = Removal::default();
-    if !layout::is_version_dir(name) {
-        removal.kept += 1;
+    let Some(dir) = open_own_dir(&function, name, layout::is_version_dir(name), &mut removal)?
+    else {
         return Ok(removal);
-    }
-    let dir = match open_dir(&function, name) {
-        Ok(dir) => dir,
-        Err(Errno::NOENT) => return Ok(removal),
-        Err(Errno::NOTDIR | Errno::LOOP) => {
-            removal.kept += 1;
-            return Ok(removal);
-        }
-        Err(e) => return Err(e.into()),
     };
     for child in children(&dir)? {
         let removed = match child.to_str().ok() {
@@ -122,18 +113,9 @@ pub(crate) fn remove_version(function: impl AsFd, name: &str) -> io::Result<Remo
 /// if nothing else is left in it.
 pub(crate) fn remove_function(root: impl AsFd, name: &str) -> io::Result<Removal> {
     let mut removal = Removal::default();
-    if !layout::is_function_dir(name) {
-        removal.kept += 1;
+    let Some(function) = open_own_dir(&root, name, layout::is_function_dir(name), &mut removal)?
+    else {
         return Ok(removal);
-    }
-    let function = match open_dir(&root, name) {
-        Ok(dir) => dir,
-        Err(Errno::NOENT) => return Ok(removal),
-        Err(Errno::NOTDIR | Errno::LOOP) => {
-            removal.kept += 1;
-            return Ok(removal);
-        }
-        Err(e) => return Err(e.into()),
     };
     for child in children(&function)? {
         let Some(text) = child.to_str().ok() else {
@@ -182,6 +164,31 @@ pub(crate) fn remove_dir_if_empty(parent: impl AsFd, name: &str) -> io::Result<b
     match rustix::fs::unlinkat(parent, name, AtFlags::REMOVEDIR) {
         Ok(()) => Ok(true),
         Err(Errno::NOENT | Errno::NOTEMPTY | Errno::EXIST) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Opens the directory `name` in `parent` if it is one of memo's
+/// (`named_as_ours`: its name is one memo gives) and really a directory;
+/// anything else there is counted as kept. `None`: nothing to walk.
+fn open_own_dir(
+    parent: impl AsFd,
+    name: &str,
+    named_as_ours: bool,
+    removal: &mut Removal,
+) -> io::Result<Option<OwnedFd>> {
+    if !named_as_ours {
+        removal.kept += 1;
+        return Ok(None);
+    }
+    match open_dir(&parent, name) {
+        Ok(dir) => Ok(Some(dir)),
+        Err(Errno::NOENT) => Ok(None),
+        // A file or a link where a directory of memo's would be.
+        Err(Errno::NOTDIR | Errno::LOOP) => {
+            removal.kept += 1;
+            Ok(None)
+        }
         Err(e) => Err(e.into()),
     }
 }
