@@ -138,13 +138,23 @@ fn inspect(root: &Path, dir: &OwnedFd) -> io::Result<State> {
     for child in std::fs::read_dir(root)? {
         let child = child?;
         let name = child.file_name().to_string_lossy().into_owned();
-        if child.file_type()?.is_dir() {
+        let kind = child.file_type()?;
+        // Another process claiming this directory at the same moment:
+        // its marker, complete, under a temp name about to be renamed.
+        if kind.is_file() && layout::is_temp_name(&name) {
+            continue;
+        }
+        if kind.is_dir() {
             dirs.insert(name.clone());
         }
         names.push(name);
     }
     if names.is_empty() {
         return Ok(State::Empty);
+    }
+    // Marked by another process while we listed.
+    if is_marked(dir) {
+        return Ok(State::Marked);
     }
     let torn_marker = |name: &str, text: &[u8]| matches!(read_small(dir, name), Ok(Some(found)) if text.starts_with(&found));
     // Both files exist only if memo created them (with O_EXCL, this pair
@@ -275,6 +285,28 @@ mod tests {
         std::fs::write(dir.path().join("notes.txt"), "mine").unwrap();
         assert!(verify(dir.path(), Access::Owner).is_err());
         assert_eq!(std::fs::read(dir.path().join(MARKER)).unwrap(), b"");
+    }
+
+    #[test]
+    fn a_directory_being_claimed_by_another_process_is_claimed_too() {
+        let dir = tempfile::tempdir().unwrap();
+        // The other process's marker, not yet renamed into place.
+        std::fs::write(dir.path().join(layout::temp_name(1)), MARKER_TEXT).unwrap();
+        claim(dir.path(), Access::Owner).unwrap();
+        assert!(is_marked(open_dir(dir.path()).unwrap()));
+    }
+
+    #[test]
+    fn claims_racing_in_threads_all_succeed() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            std::thread::scope(|threads| {
+                for _ in 0..4 {
+                    threads.spawn(|| claim(dir.path(), Access::Owner).unwrap());
+                }
+            });
+            assert!(is_marked(open_dir(dir.path()).unwrap()));
+        }
     }
 
     #[test]
