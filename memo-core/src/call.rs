@@ -175,7 +175,7 @@ fn lookup(
         function,
         memory,
         key,
-        path: key::entry_path(&derived.dir, &derived.version, key),
+        path: crate::layout::entry_path(&derived.dir, &derived.version, key),
     };
     let Passed { target, unused } = match read_entry(store, target, true, None) {
         Ok(found) => return State::Found(found),

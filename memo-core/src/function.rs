@@ -248,7 +248,7 @@ impl Derived {
         };
         Derived {
             dir: dir(&identity, spec, apart),
-            version: crate::key::version_dir(fingerprint),
+            version: crate::layout::version_dir(fingerprint),
             key_prefix,
             identity,
             apart,

@@ -105,8 +105,6 @@ pub(crate) fn call_key(prefix: Digest, type_args: &[&str], digests: &[Digest]) -
     hasher.digest128()
 }
 
-pub(crate) use crate::layout::{entry_path, version_dir};
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -54,7 +54,7 @@ pub(crate) const MARKER_CAP: usize = 512;
 
 /// The names memo keeps at the top of a cache directory besides function
 /// directories.
-pub(crate) fn is_top_level_file(name: &str) -> bool {
+pub(crate) fn is_top_level_name(name: &str) -> bool {
     matches!(name, MARKER | GITIGNORE | LOCK_FILE | USAGE_DIR)
 }
 

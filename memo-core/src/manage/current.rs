@@ -19,7 +19,7 @@ use crate::store::read;
 use crate::sys;
 
 /// The file's name inside a function directory.
-pub(crate) use crate::layout::CURRENT_FILE;
+use crate::layout::CURRENT_FILE;
 
 /// More than any `.current` memo writes: a version and an identity.
 const MAX_CURRENT_LEN: u64 = 64 * 1024;

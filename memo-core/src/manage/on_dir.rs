@@ -53,11 +53,7 @@ impl Backend for OnDir {
         let dir = scan::open_version(&root, scan, entry.version as usize)?;
         let name = layout::entry_name(entry.key);
         let name = std::str::from_utf8(&name[..name.len() - 1]).expect("hex digits");
-        let (file, len) = read::open_regular(&dir, name)?.ok_or(io::ErrorKind::NotFound)?;
-        let mut bytes = Vec::new();
-        read::reserve(&mut bytes, len)?;
-        read::read_up_to(&file, &mut bytes, len)?;
-        Ok(bytes)
+        read::read_small(&dir, name, u64::MAX)?.ok_or_else(|| io::ErrorKind::NotFound.into())
     }
 
     fn remove_entries(
@@ -131,7 +127,7 @@ impl Backend for OnDir {
     }
 
     fn usage_bytes(&self) -> u64 {
-        std::fs::read_dir(self.root.join(usage::USAGE_DIR))
+        std::fs::read_dir(self.root.join(layout::USAGE_DIR))
             .map(|dir| {
                 dir.flatten()
                     .filter_map(|e| e.metadata().ok())

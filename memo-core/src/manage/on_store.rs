@@ -10,10 +10,8 @@ use super::Progress;
 use super::backend::{Backend, FunctionsRemoved, Leftovers};
 use super::current::Current;
 use super::reduce::Tally;
-use super::scan::{
-    FunctionDir, Scan, ScannedEntry, TEMP_PREFIX, TempFile, VersionDir, parse_entry_name,
-};
-use crate::layout;
+use super::scan::{FunctionDir, Scan, ScannedEntry, TempFile, VersionDir};
+use crate::layout::{self, TEMP_PREFIX, parse_entry_name};
 use crate::store::Store;
 use crate::store::owned::Proof;
 use crate::sys;

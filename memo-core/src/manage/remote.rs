@@ -455,7 +455,7 @@ impl Drop for RemoteSync {
 
 /// Writes `<dir>/.current` in the store unless it says so already.
 fn announce(store: &dyn Store, dir: &str, current: &Current) -> io::Result<()> {
-    let path = format!("{dir}/{}", super::current::CURRENT_FILE);
+    let path = format!("{dir}/{}", crate::layout::CURRENT_FILE);
     if store
         .get(&path)?
         .and_then(|text| Current::parse(&text))

@@ -20,7 +20,7 @@ use super::current::{self, Current};
 use super::usage::dir_hash;
 use crate::sys;
 
-pub(crate) use crate::layout::{TEMP_PREFIX, entry_name, parse_entry_name};
+use crate::layout::{TEMP_PREFIX, entry_name, parse_entry_name};
 /// Entries stat'ed per unit of parallel work.
 const CHUNK: usize = 2048;
 

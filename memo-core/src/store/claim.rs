@@ -161,7 +161,7 @@ fn inspect(root: &Path, dir: &OwnedFd) -> io::Result<State> {
     // of names); each holds at most the start of memo's text.
     if torn_marker(MARKER, MARKER_TEXT) && torn_marker(GITIGNORE, GITIGNORE_TEXT) {
         let memo_shaped = |name: &String| {
-            layout::is_top_level_file(name)
+            layout::is_top_level_name(name)
                 || (layout::is_function_dir(name) && dirs.contains(name))
         };
         match names.iter().find(|name| !memo_shaped(name)) {
@@ -172,7 +172,7 @@ fn inspect(root: &Path, dir: &OwnedFd) -> io::Result<State> {
     names.sort();
     let example = names
         .iter()
-        .find(|name| !layout::is_top_level_file(name))
+        .find(|name| !layout::is_top_level_name(name))
         .unwrap_or(&names[0]);
     Ok(State::Foreign(example.clone()))
 }

@@ -148,7 +148,7 @@ pub(crate) fn remove_functions(root: impl AsFd) -> io::Result<Removal> {
     let mut removal = Removal::default();
     for child in children(&root)? {
         match child.to_str().ok() {
-            Some(name) if layout::is_top_level_file(name) => {}
+            Some(name) if layout::is_top_level_name(name) => {}
             Some(name) if layout::is_function_dir(name) => {
                 removal += remove_function(&root, name)?;
             }

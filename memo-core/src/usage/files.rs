@@ -14,9 +14,10 @@ use std::path::Path;
 use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
+use super::Usage;
 use super::record::{LOG_MAGIC, RECORD_LEN, Record, log_version, merge_records};
-use super::{USAGE_DIR, Usage};
 use crate::access::Access;
+use crate::layout::USAGE_DIR;
 use crate::store::read;
 use crate::sys;
 

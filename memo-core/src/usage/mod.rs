@@ -55,9 +55,6 @@ pub(crate) use recorder::Recorder;
 pub(crate) use summary::Totals;
 pub use summary::{EntryUsage, Usage};
 
-/// The usage directory, at the top of a cache.
-pub(crate) use crate::layout::USAGE_DIR;
-
 /// The hash that stands for a function directory in usage records.
 pub(crate) fn dir_hash(dir: &str) -> u64 {
     xxh3_64(dir.as_bytes())
