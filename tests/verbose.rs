@@ -63,3 +63,42 @@ fn the_functions_own_level_overrides_the_memorys() {
         "{run:?}"
     );
 }
+
+fn worker_with_env(cache: &std::path::Path, memo_verbose: &str) -> memo_tests::Run {
+    let mut command = std::process::Command::new(WORKER);
+    command
+        .env("MEMO_CACHE_DIR", cache)
+        .env("MEMO_VERBOSE", memo_verbose)
+        .env_remove("WORKER_VERBOSE")
+        .args(["square", "3"]);
+    run_with(&mut command)
+}
+
+#[test]
+fn memo_verbose_sets_the_default_memorys_level_without_recompiling() {
+    let cache = cache_dir();
+    let miss = worker_with_env(cache.path(), "1");
+    assert!(
+        miss.stderr.contains("[Memory] Calling worker::square..."),
+        "{miss:?}"
+    );
+    let hit = worker_with_env(cache.path(), "2");
+    assert!(
+        hit.stderr.starts_with("[Memory] Loading square..."),
+        "{hit:?}"
+    );
+    assert_eq!(worker_with_env(cache.path(), "0").stderr, "");
+}
+
+#[test]
+fn a_memo_verbose_that_is_not_a_level_is_said_and_ignored() {
+    let cache = cache_dir();
+    let run = worker_with_env(cache.path(), "loud");
+    assert!(
+        run.stderr
+            .contains("MEMO_VERBOSE=\"loud\" is not a verbosity level (0 to 255); using 0"),
+        "{run:?}"
+    );
+    assert!(!run.stderr.contains("Calling"), "{run:?}");
+    assert!(run.stdout.contains("square(3) = 9"), "{run:?}");
+}

@@ -328,7 +328,7 @@ pub use array::NdArray;
 pub use array::{Array, Dtype, Element, MmapMode};
 pub use handle::{Handle, MemorizedResult, handle};
 pub use info::EntryInfo;
-pub use memory::{CACHE_DIR_ENV, DEFAULT_DIR, Memory, default_memory, set_default};
+pub use memory::{CACHE_DIR_ENV, DEFAULT_DIR, Memory, VERBOSE_ENV, default_memory, set_default};
 pub use registry::{RegisteredFn, registry};
 
 #[doc(hidden)]

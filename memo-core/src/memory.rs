@@ -18,6 +18,11 @@ mod upkeep;
 /// The environment variable that sets the default cache location.
 pub const CACHE_DIR_ENV: &str = "MEMO_CACHE_DIR";
 
+/// The environment variable that sets the verbosity of [`Memory::from_env`]
+/// (0 to 255), so a deployed program can be asked why it misses without
+/// recompiling. A function's own `verbose = N` still wins.
+pub const VERBOSE_ENV: &str = "MEMO_VERBOSE";
+
 /// The default cache directory, relative to the working directory, when
 /// [`CACHE_DIR_ENV`] is not set.
 pub const DEFAULT_DIR: &str = ".memo_cache";
@@ -81,13 +86,15 @@ impl Memory {
     }
 
     /// The default cache: `$MEMO_CACHE_DIR` if set, else `.memo_cache` in the
-    /// working directory. Used by cached functions without `memory = ...`
-    /// unless [`set_default`] installed another.
+    /// working directory, at the verbosity `$MEMO_VERBOSE` gives (else 0).
+    /// Used by cached functions without `memory = ...` unless
+    /// [`set_default`] installed another.
     pub fn from_env() -> Self {
-        match std::env::var_os(CACHE_DIR_ENV) {
+        let memory = match std::env::var_os(CACHE_DIR_ENV) {
             Some(dir) if !dir.is_empty() => Memory::new(dir),
             _ => Memory::new(DEFAULT_DIR),
-        }
+        };
+        memory.verbose(verbose_from_env())
     }
 
     fn with_location(location: Option<PathBuf>) -> Self {
@@ -344,4 +351,23 @@ pub fn set_default(memory: Memory) -> Result<(), Memory> {
 /// The process-wide default [`Memory`] (see [`set_default`]).
 pub fn default_memory() -> &'static Memory {
     DEFAULT.get_or_init(Memory::from_env)
+}
+
+/// `$MEMO_VERBOSE` as a level; unset or empty is 0, and a value that is not a
+/// level is said once and ignored rather than failing the program.
+fn verbose_from_env() -> u8 {
+    let Some(value) = std::env::var_os(VERBOSE_ENV) else {
+        return 0;
+    };
+    let text = value.to_string_lossy();
+    let text = text.trim();
+    if text.is_empty() {
+        return 0;
+    }
+    text.parse().unwrap_or_else(|_| {
+        crate::trace::warn(format_args!(
+            "{VERBOSE_ENV}={text:?} is not a verbosity level (0 to 255); using 0"
+        ));
+        0
+    })
 }
