@@ -95,15 +95,30 @@ pub(crate) fn entry_path(function_dir: &str, version_dir: &str, key: u128) -> St
     format!("{function_dir}/{version_dir}/{key:032x}.memo")
 }
 
-/// An entry's file name, NUL-terminated, without allocating.
-pub(crate) fn entry_name(key: u128) -> [u8; 38] {
+/// An entry's file name, built without allocating: `<32 hex digits>.memo`.
+pub(crate) struct EntryName([u8; 38]);
+
+impl EntryName {
+    /// The name for a system call (NUL-terminated).
+    pub(crate) fn as_cstr(&self) -> &std::ffi::CStr {
+        std::ffi::CStr::from_bytes_with_nul(&self.0).expect("one NUL, at the end")
+    }
+
+    /// The name as text.
+    pub(crate) fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0[..37]).expect("hex digits and .memo")
+    }
+}
+
+/// An entry's file name.
+pub(crate) fn entry_name(key: u128) -> EntryName {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut name = [0u8; 38];
     for (i, slot) in name[..32].iter_mut().enumerate() {
         *slot = HEX[((key >> (124 - 4 * i)) & 0xf) as usize];
     }
     name[32..37].copy_from_slice(b".memo");
-    name
+    EntryName(name)
 }
 
 /// The key an entry file name stands for.
@@ -186,10 +201,10 @@ mod tests {
     fn entry_and_temp_names_round_trip() {
         let key = 0x0123_4567_89ab_cdef_0011_2233_4455_6677;
         let name = entry_name(key);
-        assert_eq!(parse_entry_name(&name[..37]), Some(key));
+        assert_eq!(parse_entry_name(name.as_str().as_bytes()), Some(key));
         assert_eq!(
-            entry_path("f", "0123456789abcdef", key).as_bytes()[19..],
-            name[..37]
+            &entry_path("f", "0123456789abcdef", key)[19..],
+            name.as_str()
         );
         assert!(is_temp_name(&temp_name(7)));
         assert!(!is_temp_name(".tmp-notes.memo"));

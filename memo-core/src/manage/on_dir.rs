@@ -52,8 +52,8 @@ impl Backend for OnDir {
         let root = sys::open_root(&self.root)?;
         let dir = scan::open_version(&root, scan, entry.version as usize)?;
         let name = layout::entry_name(entry.key);
-        let name = std::str::from_utf8(&name[..name.len() - 1]).expect("hex digits");
-        read::read_small(&dir, name, u64::MAX)?.ok_or_else(|| io::ErrorKind::NotFound.into())
+        read::read_small(&dir, name.as_str(), u64::MAX)?
+            .ok_or_else(|| io::ErrorKind::NotFound.into())
     }
 
     fn remove_entries(
@@ -120,8 +120,14 @@ impl Backend for OnDir {
         match compacted {
             Ok(_) => Ok(()),
             // A cache we may not write to keeps its records as they are.
-            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Ok(()),
-            Err(e) if e.raw_os_error() == Some(libc::EROFS) => Ok(()),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
+                ) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(e),
         }
     }
@@ -187,8 +193,7 @@ fn remove_entries(
                         }
                         let (_, dir) = open.as_ref().expect("opened above");
                         let name = layout::entry_name(entry.key);
-                        let name =
-                            std::ffi::CStr::from_bytes_with_nul(&name).expect("NUL-terminated");
+                        let name = name.as_cstr();
                         match owned::remove_entry(dir, name, proof) {
                             Ok(true) => {}
                             // Gone already.

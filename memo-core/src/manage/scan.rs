@@ -328,7 +328,7 @@ fn stat_entries(root: &OwnedFd, scan: &mut Scan, progress: &dyn Progress) -> io:
                         }
                         let (_, dir) = open.as_ref().expect("opened above");
                         let name = entry_name(entry.key);
-                        let name = CStr::from_bytes_with_nul(&name).expect("one NUL at the end");
+                        let name = name.as_cstr();
                         match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
                             Ok(stat) => {
                                 entry.size = stat.st_size as u64;
@@ -367,9 +367,9 @@ mod tests {
             0x0123_4567_89ab_cdef_fedc_ba98_7654_3210,
         ] {
             let name = entry_name(key);
-            let name = CStr::from_bytes_with_nul(&name).unwrap();
-            assert_eq!(name.to_str().unwrap(), format!("{key:032x}.memo"));
-            assert_eq!(parse_entry_name(name.to_bytes()), Some(key));
+            assert_eq!(name.as_str(), format!("{key:032x}.memo"));
+            assert_eq!(name.as_cstr().to_bytes(), name.as_str().as_bytes());
+            assert_eq!(parse_entry_name(name.as_str().as_bytes()), Some(key));
         }
         assert_eq!(parse_entry_name(b"0123.memo"), None);
         assert_eq!(
