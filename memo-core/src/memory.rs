@@ -57,6 +57,8 @@ pub struct Memory {
     pub(crate) access: Access,
     mmap_mode: Option<MmapMode>,
     compress: Option<i32>,
+    /// The byte budget of the in-process tier, if one is kept.
+    in_process: Option<u64>,
     /// Limits, expiry and the usage recorder.
     pub(crate) upkeep: Box<Upkeep>,
     /// A shared store and its local tier (see `Memory::with_store`).
@@ -105,6 +107,7 @@ impl Memory {
             access: Access::Owner,
             mmap_mode: None,
             compress: None,
+            in_process: None,
             upkeep: Default::default(),
             remote: Default::default(),
             store: OnceLock::new(),
@@ -189,6 +192,43 @@ impl Memory {
         self
     }
 
+    /// Keeps entries this process read recently in memory, up to `budget`
+    /// bytes (`"64M"`, `"1GiB"`, or a number): a repeated call is served
+    /// without touching the file system (a small hit takes well under a
+    /// microsecond instead of a few).
+    ///
+    /// What is kept is the entry as stored, under its on-disk key (function,
+    /// code version, arguments), so an in-process hit returns exactly what a
+    /// hit from disk would: the entry is checked (checksum, expiry,
+    /// validation) and decoded on every hit, and outputs need no `Clone`.
+    /// Outputs with out-of-line arrays (see [`Array`](crate::Array)) are
+    /// not kept: they are mapped or read from their file every time.
+    ///
+    /// The least recently used entries go first once the budget is full
+    /// (an approximate LRU: two generations of half the budget each).
+    /// This `Memory`'s own [`clear`](Memory::clear),
+    /// [`reduce_size`](Memory::reduce_size) and
+    /// [`gc_stale`](Memory::gc_stale), a handle's `clear`, and any
+    /// recomputation of an entry drop the copies they concern. Removals by
+    /// *another* process (its `clear`, a `memo gc`) are not seen: this
+    /// process keeps serving its copies of those entries until they are
+    /// evicted, as any in-process cache would. A changed function still
+    /// misses: its code version is part of the key.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let memory = memory::Memory::new(dir.path()).in_process("64M");
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `budget` is a string that is not a size (see
+    /// [`ByteSize`](crate::manage::ByteSize)).
+    pub fn in_process(mut self, budget: impl crate::manage::IntoByteSize) -> Self {
+        self.in_process = Some(budget.into_byte_size().0);
+        self
+    }
+
     /// The level set with [`Memory::compress`].
     pub(crate) fn zstd_level(&self) -> Option<i32> {
         self.compress
@@ -260,7 +300,12 @@ impl Memory {
                     ));
                 }
                 match crate::store::open(self, location) {
-                    Ok(store) => Some(store),
+                    Ok(store) => Some(match self.in_process {
+                        Some(budget) => {
+                            Box::new(crate::store::in_process::InProcess::new(store, budget))
+                        }
+                        None => store,
+                    }),
                     Err(e) => {
                         crate::trace::warn(format_args!(
                             "cannot open cache {}{}: {e}; calls run uncached",
@@ -276,6 +321,14 @@ impl Memory {
                 }
             })
             .as_deref()
+    }
+
+    /// Drops what the in-process tier keeps, if the store was opened: entries
+    /// were removed by administration, not through the store.
+    pub(crate) fn forget_in_process(&self) {
+        if let Some(Some(store)) = self.store.get() {
+            store.forget_all();
+        }
     }
 
     /// The usage recorder, created on first use; `None` when nothing is

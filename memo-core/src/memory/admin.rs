@@ -105,6 +105,7 @@ impl Memory {
     /// println!("removed {} entries ({} bytes)", report.removed.entries, report.removed.bytes);
     /// ```
     pub fn reduce_size(&self, limits: Limits) -> io::Result<Reduced> {
+        self.forget_in_process();
         let Some(cache) = self.cache()? else {
             return Ok(Reduced::default());
         };
@@ -169,6 +170,7 @@ impl Memory {
     /// [`Memory::clear`] on a directory: every function and the usage
     /// records, through the same checks as `memo clear`.
     pub(crate) fn clear_directory(&self, root: &Path) -> io::Result<()> {
+        self.forget_in_process();
         let _ = self.flush_usage();
         // Creates a new location, marks an empty one, refuses a foreign one.
         crate::store::claim::claim(root, self.access)?;

@@ -36,6 +36,7 @@
 mod beneath;
 pub(crate) mod claim;
 mod fs;
+pub(crate) mod in_process;
 mod lock;
 mod object;
 pub(crate) mod owned;
@@ -107,4 +108,7 @@ pub(crate) trait EntryStore: Send + Sync + Debug {
     fn remote(&self) -> Option<&Arc<dyn Store>> {
         None
     }
+    /// Drops every copy kept in this process (the in-process tier), after
+    /// entries were removed behind the store's back (by administration).
+    fn forget_all(&self) {}
 }
