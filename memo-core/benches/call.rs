@@ -1,5 +1,6 @@
 //! Latency of a cached call on the local store: a hit and a miss with small
-//! arguments, and the disabled-Memory pass-through as the floor.
+//! arguments, a hit from the in-process tier, and the disabled-Memory
+//! pass-through as the floor.
 //!
 //! The cache lives in a fresh top-level directory (see `bench_dir`): file
 //! creation slows down for minutes near directories where many files were
@@ -24,9 +25,16 @@ static BENCH_DIR: LazyLock<PathBuf> = LazyLock::new(|| common::fresh_dir("memo-b
 
 static CACHE: LazyLock<Memory> = LazyLock::new(|| Memory::new(&*BENCH_DIR));
 static DISABLED: LazyLock<Memory> = LazyLock::new(Memory::disabled);
+static IN_PROCESS: LazyLock<Memory> =
+    LazyLock::new(|| Memory::new(BENCH_DIR.join("in-process")).in_process("16M"));
 
 #[memory::cache(memory = CACHE)]
 fn add(a: u64, b: &str) -> u64 {
+    a + b.len() as u64
+}
+
+#[memory::cache(memory = IN_PROCESS)]
+fn add_in_process(a: u64, b: &str) -> u64 {
     a + b.len() as u64
 }
 
@@ -40,6 +48,13 @@ fn add_uncached(a: u64, b: &str) -> u64 {
 fn hit(bencher: divan::Bencher) {
     add(1, "warm");
     bencher.bench(|| add(black_box(1), black_box("warm")));
+}
+
+/// The same hit served by the in-process tier (`Memory::in_process`).
+#[divan::bench]
+fn hit_in_process(bencher: divan::Bencher) {
+    add_in_process(1, "warm");
+    bencher.bench(|| add_in_process(black_box(1), black_box("warm")));
 }
 
 /// A small call never seen before: hash, look up, run, encode, write.

@@ -92,7 +92,17 @@ pub(crate) fn is_version_dir(name: &str) -> bool {
 
 /// The store path of an entry.
 pub(crate) fn entry_path(function_dir: &str, version_dir: &str, key: u128) -> String {
-    format!("{function_dir}/{version_dir}/{key:032x}.memo")
+    // By hand, not `format!`: this runs on every call, and formatting a
+    // `u128` as hex costs more than the rest of the path together.
+    let name = entry_name(key);
+    let name = name.as_str();
+    let mut path = String::with_capacity(function_dir.len() + version_dir.len() + 2 + name.len());
+    path.push_str(function_dir);
+    path.push('/');
+    path.push_str(version_dir);
+    path.push('/');
+    path.push_str(name);
+    path
 }
 
 /// An entry's file name, built without allocating: `<32 hex digits>.memo`.
@@ -206,6 +216,12 @@ mod tests {
             &entry_path("f", "0123456789abcdef", key)[19..],
             name.as_str()
         );
+        for key in [0, 1, key, u128::MAX, 1 << 127] {
+            assert_eq!(
+                entry_path("fn.dir", "0123456789abcdef", key),
+                format!("fn.dir/0123456789abcdef/{key:032x}.memo")
+            );
+        }
         assert!(is_temp_name(&temp_name(7)));
         assert!(!is_temp_name(".tmp-notes.memo"));
         assert!(is_current_temp_name(&current_temp_name(7)));
