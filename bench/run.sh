@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # memo and joblib on the same workloads, one table: `bash bench/run.sh`.
-# Installs joblib and numpy with pip if they are missing, builds in release,
-# runs both sides and prints the table (also written to bench/results.md).
-# Arguments go to the harness, e.g. `bash bench/run.sh --sizes 1,16`.
-# PYTHON picks the interpreter (default python3).
+# Installs joblib, numpy and xxhash (the machine's xxh3 limit) with pip if
+# they are missing, builds in release, runs both sides and the machine's
+# limits and prints the table (also written to bench/results.md).
+# Arguments go to the harness, e.g. `bash bench/run.sh --sizes 1,16`, or
+# `bash bench/run.sh --quick` (a few minutes on a small machine).
+# PYTHON picks the interpreter (default python3). RUSTFLAGS is honoured:
+# `RUSTFLAGS="-C target-cpu=native" bash bench/run.sh` builds for this CPU
+# (the table says which build it measured).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,12 +18,12 @@ fail() {
 }
 
 command -v "$python" >/dev/null || fail "no $python on PATH: install Python 3 (or set PYTHON=/path/to/python)"
-if ! "$python" -c 'import joblib, numpy' 2>/dev/null; then
-    echo "bench/run.sh: installing joblib and numpy with pip" >&2
-    "$python" -m pip install --quiet joblib numpy ||
-        fail "'$python -m pip install joblib numpy' failed: is pip installed and PyPI reachable?"
-    "$python" -c 'import joblib, numpy' ||
-        fail "joblib and numpy still do not import after pip installed them"
+if ! "$python" -c 'import joblib, numpy, xxhash' 2>/dev/null; then
+    echo "bench/run.sh: installing joblib, numpy and xxhash with pip" >&2
+    "$python" -m pip install --quiet joblib numpy xxhash ||
+        fail "'$python -m pip install joblib numpy xxhash' failed: is pip installed and PyPI reachable?"
+    "$python" -c 'import joblib, numpy, xxhash' ||
+        fail "joblib, numpy and xxhash still do not import after pip installed them"
 fi
 
 cargo run --release --quiet -p memo-bench -- --python "$python" "$@"

@@ -3,10 +3,16 @@
 //!
 //! The memo side runs in this process (`memo_side.rs`); the joblib side is
 //! `bench/joblib_bench.py`, run with the same plan (`joblib_side.rs`). Both
-//! time each call alone and report medians; `report.rs` prints one markdown
-//! table of the two and their ratio, and writes it to `bench/results.md`.
+//! time each call alone and report medians; management rows (`manage.rs`)
+//! time populating, hitting and reducing 10k entries and a whole process
+//! making one hit. The machine's own limits (`limits.rs`, and xxh3-128 in
+//! Python's C `xxhash` module) are measured in the same run, and each memo
+//! row is shown as a fraction of its limit. `report.rs` prints one
+//! markdown table and writes it to `bench/results.md`.
 
 mod joblib_side;
+mod limits;
+mod manage;
 mod memo_side;
 mod report;
 
@@ -39,11 +45,26 @@ enum Workload {
     /// The array-returning function called with a new key; its body returns
     /// an array computed beforehand, so the timing is the cache's work only.
     OutMiss,
+    /// A tiny function called with 10k new keys in a row on an empty cache:
+    /// the median call.
+    Populate,
+    /// The same function called with keys drawn at random among its 10k
+    /// entries.
+    HitAmongMany,
+    /// Bytes the cache takes on disk (allocated blocks of every file and
+    /// directory in it) per tiny entry, after populating.
+    DiskPerEntry,
+    /// `reduce_size` to 20k items over the 10k entries: nothing to remove.
+    ReduceNothing,
+    /// `reduce_size` to 5k items over the 10k entries: half of them go.
+    ReduceHalf,
+    /// A new process that makes one hit and exits, timed from outside.
+    ProcessHit,
 }
 
 impl Workload {
     /// Every workload, in table order.
-    const ALL: [Workload; 7] = [
+    const ALL: [Workload; 13] = [
         Workload::SmallHit,
         Workload::SmallMiss,
         Workload::ArgHit,
@@ -51,6 +72,12 @@ impl Workload {
         Workload::OutHitMmap,
         Workload::OutHitMmapTouch,
         Workload::OutMiss,
+        Workload::Populate,
+        Workload::HitAmongMany,
+        Workload::DiskPerEntry,
+        Workload::ReduceNothing,
+        Workload::ReduceHalf,
+        Workload::ProcessHit,
     ];
 
     fn label(self) -> &'static str {
@@ -62,12 +89,40 @@ impl Workload {
             Workload::OutHitMmap => "array-output hit, mmap",
             Workload::OutHitMmapTouch => "array-output hit, mmap + touch every page",
             Workload::OutMiss => "array-output miss (store only)",
+            Workload::Populate => "populate 10k entries, per call",
+            Workload::HitAmongMany => "hit, random key among 10k entries",
+            Workload::DiskPerEntry => "bytes on disk per tiny entry",
+            Workload::ReduceNothing => "reduce_size over 10k, nothing to remove",
+            Workload::ReduceHalf => "reduce_size over 10k, down to half",
+            Workload::ProcessHit => "process start + one hit (whole process)",
         }
     }
 
     /// Whether the workload runs once per array size.
     fn sized(self) -> bool {
-        !matches!(self, Workload::SmallHit | Workload::SmallMiss)
+        matches!(
+            self,
+            Workload::ArgHit
+                | Workload::OutHitLoad
+                | Workload::OutHitMmap
+                | Workload::OutHitMmapTouch
+                | Workload::OutMiss
+        )
+    }
+
+    /// Whether the value is bytes, not seconds.
+    fn in_bytes(self) -> bool {
+        self == Workload::DiskPerEntry
+    }
+
+    /// The machine limit a memo row is compared with, if any.
+    fn limit(self) -> Option<Limit> {
+        match self {
+            Workload::ArgHit => Some(Limit::Xxh3),
+            Workload::OutHitLoad => Some(Limit::Pread),
+            Workload::OutMiss => Some(Limit::Write),
+            _ => None,
+        }
     }
 
     /// Whether every byte of the array is processed, so that a throughput
@@ -85,10 +140,47 @@ impl Workload {
 #[derive(Debug, Clone, Deserialize)]
 struct Measurement {
     workload: Workload,
-    /// The array size; 0 for the small workloads.
+    /// The array size; 0 for the workloads without one.
     mib: usize,
-    /// The median call, in seconds.
-    median_s: f64,
+    /// The median call in seconds (bytes for [`Workload::DiskPerEntry`]).
+    value: f64,
+}
+
+/// What the machine itself does with the bytes of an array: the bound of
+/// each throughput row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Limit {
+    /// xxh3-128 of the bytes on one core, by the C library's best path
+    /// (Python's `xxhash` module, which picks its SIMD path at run time).
+    Xxh3,
+    /// A plain `write` of the bytes into a new file (the page cache).
+    Write,
+    /// A plain `pread` of a cached file into freshly allocated memory.
+    Pread,
+    /// `memcpy` between two buffers already in memory.
+    Memcpy,
+}
+
+impl Limit {
+    const ALL: [Limit; 4] = [Limit::Xxh3, Limit::Write, Limit::Pread, Limit::Memcpy];
+
+    fn label(self) -> &'static str {
+        match self {
+            Limit::Xxh3 => "xxh3-128, one core (Python xxhash, C, runtime SIMD dispatch)",
+            Limit::Write => "plain write into the page cache",
+            Limit::Pread => "plain pread into fresh memory",
+            Limit::Memcpy => "memcpy",
+        }
+    }
+}
+
+/// One limit at one size, in seconds for the whole array (median).
+#[derive(Debug, Clone, Deserialize)]
+struct LimitMeasurement {
+    limit: Limit,
+    mib: usize,
+    seconds: f64,
 }
 
 /// Sizes and repetitions, shared by both sides.
@@ -97,17 +189,23 @@ struct Plan {
     sizes_mib: Vec<usize>,
     small_hits: usize,
     small_misses: usize,
+    /// Entries of the management rows.
+    entries: usize,
+    /// Whole processes timed for [`Workload::ProcessHit`].
+    processes: usize,
+    quick: bool,
 }
 
 impl Plan {
     /// Calls timed per array workload: many for small arrays, a few for the
     /// large ones (a 1 GiB joblib call takes seconds).
     fn reps(&self, mib: usize) -> usize {
-        match mib {
+        let reps: usize = match mib {
             0..=4 => 50,
             5..=64 => 20,
             _ => 5,
-        }
+        };
+        if self.quick { reps.div_ceil(2) } else { reps }
     }
 }
 
@@ -120,11 +218,16 @@ struct Args {
 const USAGE: &str = "\
 memo-bench: memo and joblib on the same workloads, one table of medians.
 
-usage: memo-bench [--sizes 1,16,256,1024] [--python python3] [--out bench/results.md]
+usage: memo-bench [--quick] [--sizes 1,16,256,1024] [--python python3] [--out bench/results.md]
 
+  --quick    a few minutes on a small machine: sizes 16,256 unless given,
+             fewer repetitions
   --sizes    array sizes in MiB (default 1,16,256,1024)
-  --python   the Python with joblib and numpy (default python3)
-  --out      where the table is written as well (default bench/results.md)";
+  --python   the Python with joblib, numpy and xxhash (default python3)
+  --out      where the table is written as well (default bench/results.md)
+
+  memo-bench --one-hit DIR   (used by the harness itself) one call of the
+             management rows' function in a cache at DIR, then exit";
 
 impl Args {
     /// The arguments, or `None` if help was asked for.
@@ -134,19 +237,34 @@ impl Args {
                 sizes_mib: vec![1, 16, 256, 1024],
                 small_hits: 2000,
                 small_misses: 500,
+                entries: 10_000,
+                processes: 10,
+                quick: false,
             },
             python: "python3".into(),
             out: concat!(env!("CARGO_MANIFEST_DIR"), "/results.md").into(),
         };
+        let mut sizes_given = false;
         while let Some(flag) = args.next() {
             if flag == "--help" || flag == "-h" {
                 return Ok(None);
+            }
+            if flag == "--quick" {
+                parsed.plan.quick = true;
+                parsed.plan.small_hits = 1000;
+                parsed.plan.small_misses = 200;
+                parsed.plan.processes = 5;
+                if !sizes_given {
+                    parsed.plan.sizes_mib = vec![16, 256];
+                }
+                continue;
             }
             let value = args
                 .next()
                 .ok_or_else(|| format!("{flag} needs a value\n\n{USAGE}"))?;
             match flag.as_str() {
                 "--sizes" => {
+                    sizes_given = true;
                     parsed.plan.sizes_mib = value
                         .split(',')
                         .map(|size| size.trim().parse().ok().filter(|&mib| mib > 0))
@@ -173,7 +291,13 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<(), String> {
-    let Some(args) = Args::parse(std::env::args().skip(1))? else {
+    let mut argv = std::env::args().skip(1).peekable();
+    if argv.peek().map(String::as_str) == Some("--one-hit") {
+        let dir = argv.nth(1).ok_or("--one-hit needs a directory")?;
+        manage::one_hit(dir.as_ref());
+        return Ok(());
+    }
+    let Some(args) = Args::parse(argv)? else {
         println!("{USAGE}");
         return Ok(());
     };
@@ -185,9 +309,18 @@ fn run() -> Result<(), String> {
     let machine = report::Machine::probe();
 
     eprintln!("memo side, caching in {}", memo_dir.path().display());
-    let memo = memo_side::run(memo_dir.path(), &args.plan);
+    let mut memo = memo_side::run(memo_dir.path(), &args.plan);
+    memo.extend(manage::run(memo_dir.path(), &args.plan)?);
     eprintln!("joblib side, caching in {}", joblib_dir.path().display());
-    let joblib = joblib_side::run(&args.python, joblib_dir.path(), &args.plan)?;
+    let mut joblib = joblib_side::run(&args.python, joblib_dir.path(), &args.plan)?;
+    joblib.results.push(joblib_side::process_hit(
+        &args.python,
+        joblib_dir.path(),
+        &args.plan,
+    )?);
+    eprintln!("machine limits");
+    let mut limits = limits::run(memo_dir.path(), &args.plan);
+    limits.extend(joblib.limits.iter().cloned());
 
     let table = report::render(
         &machine,
@@ -195,6 +328,7 @@ fn run() -> Result<(), String> {
         &args.plan,
         &memo,
         &joblib.results,
+        &limits,
     );
     print!("{table}");
     std::fs::write(&args.out, &table)

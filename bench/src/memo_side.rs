@@ -70,13 +70,13 @@ pub fn run(root: &Path, plan: &Plan) -> Vec<Measurement> {
         let measured = Measurement {
             workload,
             mib,
-            median_s: median(samples),
+            value: median(samples),
         };
         eprintln!(
             "  memo   {:<42} {:>5} MiB  {:.6} s",
             workload.label(),
             mib,
-            measured.median_s
+            measured.value
         );
         results.push(measured);
     };

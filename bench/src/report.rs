@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::process::Command;
 
-use crate::{MIB, Measurement, Plan, Workload};
+use crate::{Limit, LimitMeasurement, MIB, Measurement, Plan, Workload};
 
 /// Facts about this machine and toolchain, for the table's header.
 pub struct Machine {
@@ -14,6 +14,10 @@ pub struct Machine {
     memory: String,
     kernel: String,
     rustc: String,
+    /// Whether the bench (and memo in it) was built for this CPU.
+    native: bool,
+    /// SIMD features compiled in, and the CPU's.
+    simd: String,
 }
 
 impl Machine {
@@ -43,7 +47,39 @@ impl Machine {
             memory: format!("{:.1} GiB", kib / (1024.0 * 1024.0)),
             kernel: read("/proc/sys/kernel/osrelease").trim().to_owned(),
             rustc: output("rustc", &["--version"]),
+            native: std::env::var("RUSTFLAGS").is_ok_and(|flags| {
+                flags.contains("target-cpu=native")
+            }),
+            simd: simd(),
         }
+    }
+}
+
+/// The x86-64 SIMD levels compiled into this build, and those the CPU has.
+fn simd() -> String {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let built = [
+            ("avx2", cfg!(target_feature = "avx2")),
+            ("avx512f", cfg!(target_feature = "avx512f")),
+        ];
+        let cpu = [
+            ("avx2", std::arch::is_x86_feature_detected!("avx2")),
+            ("avx512f", std::arch::is_x86_feature_detected!("avx512f")),
+        ];
+        let list = |features: &[(&str, bool)]| {
+            let on: Vec<&str> = features.iter().filter(|f| f.1).map(|f| f.0).collect();
+            if on.is_empty() {
+                "SSE2 only".to_owned()
+            } else {
+                on.join(", ")
+            }
+        };
+        format!("compiled in: {}; the CPU has: {}", list(&built), list(&cpu))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        String::from("not x86-64")
     }
 }
 
@@ -62,14 +98,16 @@ fn output(program: &str, args: &[&str]) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-/// The header and one markdown table: a row per workload and size, memo's
-/// and joblib's medians, and how many times faster memo is.
+/// The header and the markdown tables: a row per workload and size, memo's
+/// and joblib's medians, how many times faster memo is, and memo as a
+/// fraction of the machine's limit; then the limits themselves.
 pub fn render(
     machine: &Machine,
     versions: &BTreeMap<String, String>,
     plan: &Plan,
     memo: &[Measurement],
     joblib: &[Measurement],
+    limits: &[LimitMeasurement],
 ) -> String {
     let version = |name: &str| versions.get(name).map_or("unknown", String::as_str);
     let reps = plan
@@ -87,21 +125,39 @@ pub fn render(
     );
     let _ = writeln!(
         out,
-        "- versions: {}; Python {}, joblib {}, numpy {}",
+        "- build: `-C target-cpu=native` {} (SIMD {})",
+        if machine.native { "yes" } else { "no" },
+        machine.simd,
+    );
+    let _ = writeln!(
+        out,
+        "- versions: {}; Python {}, joblib {}, numpy {}, xxhash {}",
         machine.rustc,
         version("python"),
         version("joblib"),
         version("numpy"),
+        version("xxhash"),
     );
     let _ = writeln!(
         out,
         "- medians of {} small hits, {} small misses, and of calls per array \
          workload and size: {reps}; arrays of f64; GB/s = 10^9 bytes of array \
-         per second; entries in the page cache\n",
-        plan.small_hits, plan.small_misses,
+         per second; entries in the page cache; management rows over {} tiny \
+         entries, a whole process timed {} times{}\n",
+        plan.small_hits,
+        plan.small_misses,
+        plan.entries,
+        plan.processes,
+        if plan.quick { " (--quick)" } else { "" },
     );
-    out.push_str("| workload | size | memo | joblib | joblib / memo |\n");
-    out.push_str("| --- | ---: | ---: | ---: | --- |\n");
+    out.push_str("| workload | size | memo | joblib | joblib / memo | memo / machine limit |\n");
+    out.push_str("| --- | ---: | ---: | ---: | --- | ---: |\n");
+    let limit_at = |limit: Limit, mib: usize| {
+        limits
+            .iter()
+            .find(|l| l.limit == limit && l.mib == mib)
+            .map(|l| l.seconds)
+    };
     for workload in Workload::ALL {
         let sizes: &[usize] = if workload.sized() {
             &plan.sizes_mib
@@ -112,22 +168,30 @@ pub fn render(
             let find = |side: &[Measurement]| {
                 side.iter()
                     .find(|m| m.workload == workload && m.mib == mib)
-                    .map(|m| m.median_s)
+                    .map(|m| m.value)
             };
             let (Some(memo), Some(joblib)) = (find(memo), find(joblib)) else {
                 continue;
             };
-            let cell = |seconds: f64| {
-                if workload.reads_every_byte() {
-                    let gbps = (mib * MIB) as f64 / seconds / 1e9;
-                    format!("{} ({} GB/s)", duration(seconds), significant(gbps))
+            let cell = |value: f64| {
+                if workload.in_bytes() {
+                    bytes(value)
+                } else if workload.reads_every_byte() {
+                    let gbps = (mib * MIB) as f64 / value / 1e9;
+                    format!("{} ({} GB/s)", duration(value), significant(gbps))
                 } else {
-                    duration(seconds)
+                    duration(value)
                 }
             };
+            // A limit is a time for the same bytes: memo's fraction of the
+            // limit's throughput is limit time over memo time.
+            let fraction = workload
+                .limit()
+                .and_then(|limit| limit_at(limit, mib))
+                .map_or(String::new(), |limit| format!("{:.2}", limit / memo));
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} |",
                 workload.label(),
                 if workload.sized() {
                     size(mib)
@@ -137,10 +201,43 @@ pub fn render(
                 cell(memo),
                 cell(joblib),
                 ratio(joblib / memo),
+                fraction,
+            );
+        }
+    }
+    out.push_str("\nThe machine's limits, measured in the same run (medians; the last column of the table above is memo's throughput over the limit's):\n\n");
+    out.push_str("| limit | size | time | GB/s | compared with |\n");
+    out.push_str("| --- | ---: | ---: | ---: | --- |\n");
+    for limit in Limit::ALL {
+        for &mib in &plan.sizes_mib {
+            let Some(seconds) = limit_at(limit, mib) else {
+                continue;
+            };
+            let compared = Workload::ALL
+                .iter()
+                .find(|w| w.limit() == Some(limit))
+                .map_or("—", |w| w.label());
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                limit.label(),
+                size(mib),
+                duration(seconds),
+                significant((mib * MIB) as f64 / seconds / 1e9),
+                compared,
             );
         }
     }
     out
+}
+
+/// Bytes, in KiB when over one.
+fn bytes(value: f64) -> String {
+    if value >= 1024.0 {
+        format!("{} KiB", significant(value / 1024.0))
+    } else {
+        format!("{value:.0} B")
+    }
 }
 
 fn size(mib: usize) -> String {
