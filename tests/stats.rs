@@ -89,3 +89,32 @@ fn usage_logs_of_finished_processes_are_folded_into_one_summary() {
     let square = &handle.functions(&scan, &after)[0];
     assert_eq!((square.hits, square.misses), (2, 1));
 }
+
+#[test]
+fn a_reduction_with_nothing_to_fold_or_remove_leaves_the_summary_alone() {
+    use std::os::unix::fs::MetadataExt;
+    let cache = cache_dir();
+    run(WORKER, cache.path(), &["square", "1"]);
+    let memory = Memory::new(cache.path());
+    memory.reduce_size(memory::manage::Limits::new()).unwrap();
+    let summary = cache.path().join(".usage/summary");
+    let inode = || std::fs::metadata(&summary).unwrap().ino();
+    let folded = inode();
+    memory
+        .reduce_size(memory::manage::Limits::new().items(10))
+        .unwrap();
+    assert_eq!(inode(), folded, "nothing changed: not rewritten");
+    // A finished log to fold: rewritten.
+    run(WORKER, cache.path(), &["square", "1"]);
+    memory
+        .reduce_size(memory::manage::Limits::new().items(10))
+        .unwrap();
+    assert_ne!(inode(), folded);
+    let scan = Cache::open(cache.path())
+        .unwrap()
+        .scan(&NoProgress)
+        .unwrap();
+    let usage = Cache::open(cache.path()).unwrap().usage().unwrap();
+    let square = &Cache::open(cache.path()).unwrap().functions(&scan, &usage)[0];
+    assert_eq!((square.hits, square.misses), (1, 1));
+}

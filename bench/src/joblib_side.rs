@@ -60,10 +60,7 @@ pub fn process_hit(python: &str, dir: &Path, plan: &Plan) -> Result<Measurement,
         .arg("--one-hit")
         .arg(dir.join("process"));
     let value = crate::manage::process_median(&mut command, plan.processes)?;
-    eprintln!(
-        "  joblib {:<42} {value:.6}",
-        Workload::ProcessHit.label()
-    );
+    eprintln!("  joblib {:<42} {value:.6}", Workload::ProcessHit.label());
     Ok(Measurement {
         workload: Workload::ProcessHit,
         mib: 0,

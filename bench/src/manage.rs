@@ -44,9 +44,7 @@ pub fn run(root: &Path, plan: &Plan) -> Result<Vec<Measurement>, String> {
     DIR.set(many.clone()).expect("run once");
     let n = plan.entries as u64;
 
-    let populate: Vec<f64> = (0..n)
-        .map(|i| seconds(|| tiny(black_box(i))))
-        .collect();
+    let populate: Vec<f64> = (0..n).map(|i| seconds(|| tiny(black_box(i)))).collect();
     record(Workload::Populate, median(populate));
     MANY.flush_usage().map_err(|e| e.to_string())?;
     record(Workload::DiskPerEntry, disk_bytes(&many) as f64 / n as f64);
@@ -86,7 +84,10 @@ pub fn run(root: &Path, plan: &Plan) -> Result<Vec<Measurement>, String> {
     let process = root.join("process");
     let mut command = Command::new(exe);
     command.arg("--one-hit").arg(&process);
-    record(Workload::ProcessHit, process_median(&mut command, plan.processes)?);
+    record(
+        Workload::ProcessHit,
+        process_median(&mut command, plan.processes)?,
+    );
     Ok(results)
 }
 

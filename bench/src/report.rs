@@ -47,9 +47,8 @@ impl Machine {
             memory: format!("{:.1} GiB", kib / (1024.0 * 1024.0)),
             kernel: read("/proc/sys/kernel/osrelease").trim().to_owned(),
             rustc: output("rustc", &["--version"]),
-            native: std::env::var("RUSTFLAGS").is_ok_and(|flags| {
-                flags.contains("target-cpu=native")
-            }),
+            native: std::env::var("RUSTFLAGS")
+                .is_ok_and(|flags| flags.contains("target-cpu=native")),
             simd: simd(),
         }
     }

@@ -5,6 +5,7 @@
 //! ```text
 //! cargo bench -p memo-core --bench manage              # 100,000 entries
 //! MEMO_BENCH_ENTRIES=1000000 cargo bench -p memo-core --bench manage
+//! MEMO_BENCH_ENTRIES=0 MEMO_BENCH_HIT_ENTRIES=1000000 cargo bench -p memo-core --bench manage  # hits only
 //! ```
 //!
 //! The cache is written directly (`memory::entry::encode`, in the on-disk
@@ -185,6 +186,13 @@ fn scale(entries: u64) {
         cache.functions(&scan, &usage)
     });
     let scan = time(runs, || cache.scan(&NoProgress).unwrap());
+    // What a periodic `reduce_size` mostly does: find nothing to remove.
+    let nothing = time(runs, || {
+        let reduced = Memory::new(&root)
+            .reduce_size(Limits::new().items(entries * 2))
+            .unwrap();
+        assert_eq!(reduced.removed.entries, 0);
+    });
     let half = Limits::new().items(entries / 2).stale(true);
     let dry_run = time(runs, || {
         cache
@@ -211,6 +219,7 @@ fn scale(entries: u64) {
     let gc = started.elapsed();
     println!(
         "{entries:>9} entries: memo ls {ls:>9.1?}  scan {scan:>9.1?}  gc --dry-run {dry_run:>9.1?}  \
+         reduce_size with nothing to remove {nothing:>9.1?}  \
          reduce_size to half {reduce:>9.1?} ({} removed)  gc of a tenth {gc:>9.1?} ({} removed)",
         reduced.removed.entries, report.removed.entries,
     );
@@ -296,6 +305,15 @@ fn main() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(if quick { 2_000 } else { 100_000 });
-    hits(if quick { 1_000 } else { 100_000 });
-    scale(entries);
+    // MEMO_BENCH_HIT_ENTRIES: entries beside the hit (0: skip the hits).
+    let beside: u64 = std::env::var("MEMO_BENCH_HIT_ENTRIES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(if quick { 1_000 } else { 100_000 });
+    if beside > 0 {
+        hits(beside);
+    }
+    if entries > 0 {
+        scale(entries);
+    }
 }

@@ -182,7 +182,15 @@ pub(crate) fn compact(
         }
     }
     usage.cursors.retain(|name, _| present.contains(name));
+    let held = (usage.keys.len(), usage.retired.len());
     edit(&mut usage);
+    // Edits only forget or retire records, which changes these counts. With
+    // no finished log to fold and nothing forgotten, the summary on disk
+    // still holds what it should (live logs are merged on every load): a
+    // reduction that removes nothing does not rewrite it.
+    if finished.is_empty() && held == (usage.keys.len(), usage.retired.len()) {
+        return Ok(usage);
+    }
     write_atomically(&dir, SUMMARY, &usage.encode(), access)?;
     for (name, _file) in finished {
         let _ = rustix::fs::unlinkat(&dir, name.as_str(), AtFlags::empty());
