@@ -268,10 +268,21 @@ fn read_entry(
 impl Call {
     /// Finishes the call, its output stored as `K` says: a hit returns the
     /// stored value, a miss runs `body`; a handle's call acts as it asked.
-    pub(crate) fn finish<K: Stored, F: FnOnce() -> K::Output>(mut self, body: F) -> K::Output {
+    ///
+    /// `F`, a body's closure, is a type of its own for every function: this
+    /// shim is all that is compiled once per cached function. Past it the
+    /// body is a `dyn FnMut`, so the rest of the call path is compiled once
+    /// per output type, shared by every function returning that type.
+    pub(crate) fn finish<K: Stored, F: FnOnce() -> K::Output>(self, body: F) -> K::Output {
+        let mut body = Some(body);
+        self.finish_erased::<K>(&mut || (body.take().expect("a body runs at most once"))())
+    }
+
+    /// [`Call::finish`] with the body erased.
+    fn finish_erased<K: Stored>(mut self, body: &mut dyn FnMut() -> K::Output) -> K::Output {
         match self.probed.take() {
-            None => self.finish_unprobed::<K, F>(body),
-            Some(probed) => probe::finish::<K, F>(self, probed, body),
+            None => self.finish_unprobed::<K, _>(body),
+            Some(probed) => probe::finish::<K, _>(self, probed, body),
         }
     }
 
