@@ -167,7 +167,7 @@ impl Limit {
 
     fn label(self) -> &'static str {
         match self {
-            Limit::Xxh3 => "xxh3-128, one core (Python xxhash, C, runtime SIMD dispatch)",
+            Limit::Xxh3 => "xxh3-128, one core (Python xxhash: the C library)",
             Limit::Write => "plain write into the page cache",
             Limit::Pread => "plain pread into fresh memory",
             Limit::Memcpy => "memcpy",

@@ -199,7 +199,14 @@ pub fn render(
                 },
                 cell(memo),
                 cell(joblib),
-                ratio(joblib / memo),
+                ratio(
+                    joblib / memo,
+                    if workload.in_bytes() {
+                        ("smaller", "larger")
+                    } else {
+                        ("faster", "slower")
+                    }
+                ),
                 fraction,
             );
         }
@@ -267,16 +274,16 @@ fn significant(value: f64) -> String {
     }
 }
 
-/// joblib's time over memo's, said the way round that is at least one
+/// joblib's time (or bytes) over memo's, said the way round that is at least one
 /// (within 5 %, "level": closer than these medians can tell apart).
-fn ratio(joblib_over_memo: f64) -> String {
+fn ratio(joblib_over_memo: f64, (better, worse): (&str, &str)) -> String {
     if (joblib_over_memo - 1.0).abs() < 0.05 {
         return format!("level (×{joblib_over_memo:.2})");
     }
     let (times, word) = if joblib_over_memo >= 1.0 {
-        (joblib_over_memo, "faster")
+        (joblib_over_memo, better)
     } else {
-        (1.0 / joblib_over_memo, "slower")
+        (1.0 / joblib_over_memo, worse)
     };
     let times = if times >= 10.0 {
         format!("{times:.0}")
