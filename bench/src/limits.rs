@@ -18,7 +18,7 @@ pub fn run(root: &Path, plan: &Plan) -> Vec<LimitMeasurement> {
     let mut results = Vec::new();
     for &mib in &plan.sizes_mib {
         let reps = plan.reps(mib);
-        let bytes: Vec<u8> = (0..mib * MIB).map(|i| (i * 31 >> 3) as u8).collect();
+        let bytes: Vec<u8> = (0..mib * MIB).map(|i| ((i * 31) >> 3) as u8).collect();
         let mut record = |limit: Limit, samples: Vec<f64>| {
             let seconds = median(samples);
             eprintln!(

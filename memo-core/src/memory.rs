@@ -57,8 +57,6 @@ pub struct Memory {
     pub(crate) access: Access,
     mmap_mode: Option<MmapMode>,
     compress: Option<i32>,
-    /// The byte budget of the in-process tier, if one is kept.
-    in_process: Option<u64>,
     /// Limits, expiry and the usage recorder.
     pub(crate) upkeep: Box<Upkeep>,
     /// A shared store and its local tier (see `Memory::with_store`).
@@ -107,7 +105,6 @@ impl Memory {
             access: Access::Owner,
             mmap_mode: None,
             compress: None,
-            in_process: None,
             upkeep: Default::default(),
             remote: Default::default(),
             store: OnceLock::new(),
@@ -220,12 +217,14 @@ impl Memory {
     /// let memory = memory::Memory::new(dir.path()).in_process("64M");
     /// ```
     ///
+    /// A budget of 0 keeps nothing (no tier).
+    ///
     /// # Panics
     ///
     /// If `budget` is a string that is not a size (see
     /// [`ByteSize`](crate::manage::ByteSize)).
     pub fn in_process(mut self, budget: impl crate::manage::IntoByteSize) -> Self {
-        self.in_process = Some(budget.into_byte_size().0);
+        self.upkeep.in_process = Some(budget.into_byte_size().0).filter(|&budget| budget > 0);
         self
     }
 
@@ -300,7 +299,7 @@ impl Memory {
                     ));
                 }
                 match crate::store::open(self, location) {
-                    Ok(store) => Some(match self.in_process {
+                    Ok(store) => Some(match self.upkeep.in_process {
                         Some(budget) => {
                             Box::new(crate::store::in_process::InProcess::new(store, budget))
                         }

@@ -30,6 +30,9 @@ pub(crate) struct Upkeep {
     pub(crate) validation: Option<Validator>,
     /// Created on the first recorded call; `None` for a disabled `Memory`.
     pub(crate) recorder: OnceLock<Option<Arc<Recorder>>>,
+    /// The byte budget of the in-process tier (`Memory::in_process`), if
+    /// one is kept; here rather than in `Memory`, which stays small.
+    pub(crate) in_process: Option<u64>,
 }
 
 impl fmt::Debug for Upkeep {
@@ -38,6 +41,7 @@ impl fmt::Debug for Upkeep {
             .field("limits", &self.limits)
             .field("expires_after", &self.expires_after)
             .field("validation", &self.validation.is_some())
+            .field("in_process", &self.in_process)
             .finish()
     }
 }
