@@ -207,9 +207,10 @@ impl Memory {
     /// [`reduce_size`](Memory::reduce_size) and
     /// [`gc_stale`](Memory::gc_stale), a handle's `clear`, and any
     /// recomputation of an entry drop the copies they concern. Removals by
-    /// *another* process (its `clear`, a `memo gc`) are not seen: this
-    /// process keeps serving its copies of those entries until they are
-    /// evicted, as any in-process cache would. A changed function still
+    /// *another* process (its `clear`, a `memo gc`), and by the automatic
+    /// limits running in the background, are not seen: this process keeps
+    /// serving its copies of those entries until they are evicted, as any
+    /// in-process cache would. A changed function still
     /// misses: its code version is part of the key.
     ///
     /// ```

@@ -20,8 +20,9 @@
 //! hold more than the budget.
 //!
 //! What it does not see: entries removed by *another* process (its
-//! `clear`, `reduce_size`, `memo gc`) are still served here until evicted,
-//! as by any in-process cache. This process's own writes, rejections and
+//! `clear`, `reduce_size`, `memo gc`) or by the automatic limits in the
+//! background are still served here until evicted, as by any in-process
+//! cache. This process's own writes, rejections and
 //! removals through the `Memory` (`clear`, `reduce_size`, `gc_stale`, a
 //! handle's `clear`) drop the copies they concern.
 
