@@ -315,6 +315,7 @@ mod layout;
 pub mod manage;
 mod memory;
 mod readable;
+mod recorded;
 mod registry;
 mod render;
 pub mod store;

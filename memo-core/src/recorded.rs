@@ -1,0 +1,462 @@
+//! Dependencies recorded as they run: while a cached function's miss runs,
+//! every `#[memory::cache]` and `#[memory::fingerprint]` function entered
+//! on the same thread (or, for an `async fn`, inside the same future) is
+//! recorded with its identity and fingerprint, and the set is stored with
+//! the entry; a later lookup whose binary has another fingerprint for one of
+//! them is a miss.
+//!
+//! - **Recording** is a stack of frames per thread. A miss opens a frame
+//!   around its body ([`recording`], or [`Recording`] around each poll of
+//!   an `async` body); [`Dependency::enter`], called first thing by every
+//!   annotated function, adds to the top frame. A closed frame is added to
+//!   the frame below it, so a nested miss's dependencies are its caller's
+//!   too; a cached callee that hits adds itself and the dependencies its
+//!   entry recorded ([`extend`]). With no frame open, entering an annotated
+//!   function is one thread-local read.
+//! - **Registration**: every annotated function has a `static`
+//!   [`Dependency`], linked into one list before `main` by a constructor
+//!   the expansion puts in the function's body (`dependency!`). It holds no
+//!   `unsafe` code, so it is legal inside methods without tripping
+//!   `clippy::unsafe_derive_deserialize` (see `registry.rs`).
+//! - **Checking**: [`check`] walks an entry's recorded list (read without
+//!   decoding the metadata, `entry/deps.rs`) and compares each fingerprint
+//!   with this binary's, from an index built once from the list. An entry
+//!   without dependencies costs one map header and one short string.
+//!
+//! Work handed to other threads (spawned threads, rayon, other tasks) is
+//! not seen: `depends_on` stays for that.
+
+use std::borrow::Cow;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::task::{Context, Poll};
+
+use crate::call::MissReason;
+use crate::entry::deps::RecordedDeps;
+use crate::entry::{DepRecord, Entry, EntryError};
+use crate::hash::Digest;
+
+/// An annotated function as a dependency: its identity and fingerprint.
+/// Generated code holds one in a `static` and registers it before `main`.
+#[derive(Debug)]
+pub struct Dependency {
+    identity: &'static str,
+    fingerprint: u128,
+    /// The next registered dependency.
+    next: AtomicPtr<Dependency>,
+}
+
+impl Dependency {
+    /// `identity` is `crate::module::name` (or a cached function's
+    /// `name = "..."`); `const` so it can initialize a `static`.
+    pub const fn new(identity: &'static str, fingerprint: u128) -> Dependency {
+        Dependency {
+            identity,
+            fingerprint,
+            next: AtomicPtr::new(std::ptr::null_mut()),
+        }
+    }
+
+    /// Adds this dependency to the binary's list; called once, before
+    /// `main`, by the constructor the expansion emits.
+    pub fn register(&'static self) {
+        let this = std::ptr::from_ref(self).cast_mut();
+        let mut head = REGISTERED.load(Ordering::Acquire);
+        loop {
+            self.next.store(head, Ordering::Relaxed);
+            match REGISTERED.compare_exchange_weak(head, this, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return,
+                Err(now) => head = now,
+            }
+        }
+    }
+
+    /// Records this function in the miss running on this thread, if any:
+    /// the first thing an annotated function does.
+    #[inline]
+    pub fn enter(&'static self) {
+        if DEPTH.get() != 0 {
+            push(Recorded {
+                identity: Cow::Borrowed(self.identity),
+                fingerprint: self.fingerprint,
+            });
+        }
+    }
+}
+
+/// The head of the list of registered dependencies.
+static REGISTERED: AtomicPtr<Dependency> = AtomicPtr::new(std::ptr::null_mut());
+
+/// Every registered dependency.
+fn registered() -> impl Iterator<Item = &'static Dependency> {
+    let mut at = REGISTERED.load(Ordering::Acquire);
+    std::iter::from_fn(move || {
+        // SAFETY: only `&'static Dependency`s are ever linked (`register`),
+        // and a link, once set, is never changed again (each `static`
+        // registers once, from its constructor).
+        let dependency: &'static Dependency = unsafe { at.as_ref()? };
+        at = dependency.next.load(Ordering::Acquire);
+        Some(dependency)
+    })
+}
+
+/// Registers `$dep` (a `static Dependency`) before `main`: a constructor in
+/// the platform's initializer section, as `inventory` does, but without
+/// `unsafe` code in the user's function (see the module docs).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __memo_register_dependency {
+    ($krate:path, $dep:ident) => {
+        #[used]
+        #[cfg_attr(
+            any(
+                target_os = "linux",
+                target_os = "android",
+                target_os = "freebsd",
+                target_os = "netbsd",
+                target_os = "openbsd",
+                target_os = "dragonfly",
+                target_os = "illumos",
+            ),
+            unsafe(link_section = ".init_array")
+        )]
+        #[cfg_attr(
+            any(target_os = "macos", target_os = "ios"),
+            unsafe(link_section = "__DATA,__mod_init_func")
+        )]
+        #[cfg_attr(windows, unsafe(link_section = ".CRT$XCU"))]
+        static __MEMO_REGISTER_DEPENDENCY: extern "C" fn() = {
+            extern "C" fn __memo_register_dependency() {
+                $dep.register();
+            }
+            __memo_register_dependency
+        };
+    };
+}
+
+/// A dependency as recorded: borrowed from its `static`, or read from a
+/// callee's entry.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Recorded {
+    pub identity: Cow<'static, str>,
+    pub fingerprint: u128,
+}
+
+impl Recorded {
+    /// As the entry's metadata holds it.
+    pub(crate) fn to_record(&self) -> DepRecord {
+        DepRecord {
+            identity: self.identity.clone().into_owned(),
+            fingerprint: format!("{:032x}", self.fingerprint),
+        }
+    }
+}
+
+thread_local! {
+    /// How many frames are open on this thread: the one check an annotated
+    /// function pays outside a miss.
+    static DEPTH: Cell<u32> = const { Cell::new(0) };
+    /// The open frames, innermost last.
+    static FRAMES: RefCell<Vec<Vec<Recorded>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Whether a miss is recording on this thread.
+#[inline]
+pub(crate) fn active() -> bool {
+    DEPTH.get() != 0
+}
+
+/// Adds `recorded` to the innermost frame, once.
+fn push(recorded: Recorded) {
+    let _ = FRAMES.try_with(|frames| {
+        if let Ok(mut frames) = frames.try_borrow_mut()
+            && let Some(frame) = frames.last_mut()
+            && !frame.contains(&recorded)
+        {
+            frame.push(recorded);
+        }
+    });
+}
+
+/// Adds dependencies to the innermost frame (a callee's, when it returns).
+pub(crate) fn extend(recorded: impl IntoIterator<Item = Recorded>) {
+    if active() {
+        recorded.into_iter().for_each(push);
+    }
+}
+
+/// An open frame; closing it (or unwinding through it) hands its
+/// dependencies to the frame below.
+struct Frame {
+    closed: bool,
+}
+
+impl Frame {
+    fn open(start: Vec<Recorded>) -> Frame {
+        FRAMES.with_borrow_mut(|frames| frames.push(start));
+        DEPTH.set(DEPTH.get() + 1);
+        Frame { closed: false }
+    }
+
+    /// The frame's dependencies, also added to the frame below.
+    fn close(mut self) -> Vec<Recorded> {
+        self.closed = true;
+        pop()
+    }
+}
+
+impl Drop for Frame {
+    fn drop(&mut self) {
+        if !self.closed {
+            pop();
+        }
+    }
+}
+
+fn pop() -> Vec<Recorded> {
+    DEPTH.set(DEPTH.get() - 1);
+    let recorded = FRAMES
+        .with_borrow_mut(|frames| frames.pop())
+        .unwrap_or_default();
+    extend(recorded.iter().cloned());
+    recorded
+}
+
+/// Runs `body` with a frame open; returns its output and what it recorded,
+/// sorted.
+pub(crate) fn recording<T>(body: impl FnOnce() -> T) -> (T, Vec<Recorded>) {
+    let frame = Frame::open(Vec::new());
+    let output = body();
+    let mut recorded = frame.close();
+    recorded.sort();
+    (output, recorded)
+}
+
+/// A future whose every poll runs with its own frame open: an `async`
+/// body's dependencies, whichever thread polls it.
+pub(crate) struct Recording<F> {
+    body: Pin<Box<F>>,
+    recorded: Vec<Recorded>,
+}
+
+impl<F: Future> Recording<F> {
+    pub(crate) fn new(body: F) -> Recording<F> {
+        Recording {
+            body: Box::pin(body),
+            recorded: Vec::new(),
+        }
+    }
+}
+
+impl<F: Future> Future for Recording<F> {
+    type Output = (F::Output, Vec<Recorded>);
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let frame = Frame::open(std::mem::take(&mut this.recorded));
+        let polled = this.body.as_mut().poll(cx);
+        // Closing hands what was recorded so far to the frame below (the
+        // caller's, which is open around this poll when the caller is a
+        // miss awaiting this future); it keeps each dependency once.
+        let recorded = frame.close();
+        match polled {
+            Poll::Pending => {
+                this.recorded = recorded;
+                Poll::Pending
+            }
+            Poll::Ready(output) => {
+                let mut recorded = recorded;
+                recorded.sort();
+                Poll::Ready((output, recorded))
+            }
+        }
+    }
+}
+
+/// The current fingerprints of every registered dependency, by identity
+/// (several definitions may share one: nested functions of one name).
+fn index() -> &'static HashMap<&'static str, Vec<u128>> {
+    static INDEX: OnceLock<HashMap<&'static str, Vec<u128>>> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut index: HashMap<&'static str, Vec<u128>> = HashMap::new();
+        for dependency in registered() {
+            let fingerprints = index.entry(dependency.identity).or_default();
+            if !fingerprints.contains(&dependency.fingerprint) {
+                fingerprints.push(dependency.fingerprint);
+            }
+        }
+        index
+    })
+}
+
+/// Why a found entry is not used, with what a changed dependency adds.
+#[derive(Debug)]
+pub(crate) struct Mismatch {
+    pub reason: MissReason,
+    /// The key of the entry computed with this binary's dependencies: where
+    /// an earlier result for them may be kept (`key::deps_key`).
+    pub current: Digest,
+    /// The key the found entry is kept under once it is replaced.
+    pub recorded: Digest,
+    /// Whether a recorded dependency changed (else `current` and
+    /// `recorded` mean nothing).
+    dependencies: bool,
+}
+
+impl Mismatch {
+    /// Not used for a reason other than its dependencies.
+    pub(crate) fn not_dependencies(reason: MissReason, key: Digest) -> Mismatch {
+        Mismatch {
+            reason,
+            current: key,
+            recorded: key,
+            dependencies: false,
+        }
+    }
+
+    /// Not used because it is damaged.
+    pub(crate) fn damaged(error: EntryError, key: Digest) -> Mismatch {
+        Mismatch::not_dependencies(MissReason::Damaged(error), key)
+    }
+
+    /// Whether a recorded dependency changed.
+    pub(crate) fn of_dependencies(&self) -> bool {
+        self.dependencies
+    }
+}
+
+/// Whether the dependencies `entry` (stored under `key`) recorded are those
+/// of this binary. A hit pays one comparison per recorded dependency.
+pub(crate) fn check(entry: &Entry<'_>, key: Digest) -> Result<(), Box<Mismatch>> {
+    let deps = RecordedDeps::of(entry.meta_bytes()).map_err(|e| damaged(e, key))?;
+    if deps.len() == 0 {
+        return Ok(());
+    }
+    let index = index();
+    let mut changed = None;
+    for dep in deps.clone() {
+        let (identity, fingerprint) = dep.map_err(|e| damaged(e, key))?;
+        let current = index.get(identity);
+        if !current.is_some_and(|known| known.contains(&fingerprint)) {
+            changed = Some((identity, current.is_some()));
+            break;
+        }
+    }
+    let Some((identity, exists)) = changed else {
+        return Ok(());
+    };
+    let identity = identity.to_owned();
+    let reason = match exists {
+        true => MissReason::DependencyChanged { identity },
+        false => MissReason::DependencyGone { identity },
+    };
+    let recorded: Vec<(&str, u128)> = deps.filter_map(Result::ok).collect();
+    let current = recorded
+        .iter()
+        .map(|&(identity, fingerprint)| (identity, current_fingerprint(identity, fingerprint)));
+    Err(Box::new(Mismatch {
+        reason,
+        current: crate::key::deps_key(key, current),
+        recorded: crate::key::deps_key(key, recorded.iter().map(|&(i, f)| (i, Some(f)))),
+        dependencies: true,
+    }))
+}
+
+/// This binary's fingerprint of `identity`: `recorded` if one of its
+/// definitions still has it, else one of the others (`None`: gone).
+fn current_fingerprint(identity: &str, recorded: u128) -> Option<u128> {
+    let known = index().get(identity)?;
+    if known.contains(&recorded) {
+        Some(recorded)
+    } else {
+        known.iter().copied().min()
+    }
+}
+
+fn damaged(error: EntryError, key: Digest) -> Box<Mismatch> {
+    Box::new(Mismatch::damaged(error, key))
+}
+
+/// What a hit hands to the miss that called it: the dependencies its entry
+/// recorded (its own identity was recorded when it was entered).
+pub(crate) fn recorded_by(entry: &Entry<'_>) -> Vec<Recorded> {
+    let Ok(deps) = RecordedDeps::of(entry.meta_bytes()) else {
+        return Vec::new();
+    };
+    deps.filter_map(Result::ok)
+        .map(|(identity, fingerprint)| Recorded {
+            identity: Cow::Owned(identity.to_owned()),
+            fingerprint,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static G: Dependency = Dependency::new("recorded_tests::g", 1);
+    static H: Dependency = Dependency::new("recorded_tests::h", 2);
+
+    #[test]
+    fn nothing_is_recorded_outside_a_miss() {
+        G.enter();
+        assert!(!active());
+        let ((), recorded) = recording(|| {});
+        assert!(recorded.is_empty());
+    }
+
+    #[test]
+    fn nested_frames_hand_their_dependencies_to_the_caller() {
+        let (inner, outer) = recording(|| {
+            G.enter();
+            let ((), inner) = recording(|| {
+                H.enter();
+                H.enter();
+            });
+            G.enter();
+            inner
+        });
+        assert_eq!(inner.len(), 1);
+        let names: Vec<&str> = outer.iter().map(|r| r.identity.as_ref()).collect();
+        assert_eq!(names, ["recorded_tests::g", "recorded_tests::h"]);
+    }
+
+    #[test]
+    fn a_panicking_body_closes_its_frame() {
+        let caught = std::panic::catch_unwind(|| recording(|| panic!("body")));
+        assert!(caught.is_err());
+        assert!(!active());
+    }
+
+    #[test]
+    fn a_future_records_across_its_polls() {
+        struct TwoPolls(bool);
+        impl Future for TwoPolls {
+            type Output = ();
+            fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+                if self.0 {
+                    H.enter();
+                    return Poll::Ready(());
+                }
+                G.enter();
+                self.0 = true;
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        }
+        let mut future = std::pin::pin!(Recording::new(TwoPolls(false)));
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        assert!(future.as_mut().poll(&mut cx).is_pending());
+        assert!(!active());
+        let Poll::Ready(((), recorded)) = future.as_mut().poll(&mut cx) else {
+            panic!("not ready");
+        };
+        assert_eq!(recorded.len(), 2);
+    }
+}
