@@ -111,7 +111,7 @@ fn registered() -> impl Iterator<Item = &'static Dependency> {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __memo_register_dependency {
-    ($krate:path, $dep:ident) => {
+    ($dep:ident) => {
         #[used]
         #[cfg_attr(
             any(
