@@ -253,21 +253,28 @@ fn read_entry(
         return Err(Passed { target, unused });
     }
     let checked = Entry::parse_head(&stored.bytes, stored.len, Some(target.key))
-        .map_err(|e| Box::new(recorded::Mismatch::damaged(e, target.key)))
+        .map_err(|e| NotUsed::Reason(MissReason::Damaged(e)))
         .and_then(|entry| {
             freshness::check(target.function, target.memory, &entry, stored.len)
-                .map_err(|reason| Box::new(recorded::Mismatch::not_dependencies(reason, target.key)))?;
-            recorded::check(&entry, target.key)
+                .map_err(NotUsed::Reason)?;
+            recorded::check(&entry, target.key).map_err(|unusable| match unusable {
+                recorded::Unusable::Malformed(e) => NotUsed::Reason(MissReason::Damaged(e)),
+                recorded::Unusable::Changed(changed) => NotUsed::Dependency(changed),
+            })
         });
     let reason = match checked {
         Ok(()) => return Ok(Found { target, stored }),
-        Err(mismatch) if alternatives && mismatch.of_dependencies() => {
-            match alternative(store, &target, &stored, &mismatch) {
-                Some(found) => return Ok(found),
-                None => mismatch.reason,
+        Err(NotUsed::Reason(reason)) => reason,
+        Err(NotUsed::Dependency(changed)) => {
+            if alternatives && let Some(found) = alternative(store, &target, &stored, &changed) {
+                return Ok(found);
+            }
+            let identity = changed.identity;
+            match changed.exists {
+                true => MissReason::DependencyChanged { identity },
+                false => MissReason::DependencyGone { identity },
             }
         }
-        Err(mismatch) => mismatch.reason,
     };
     // Found but unusable: the next write replaces it wherever it is.
     store.rejected(&target.path);
@@ -282,6 +289,13 @@ fn read_entry(
     Err(Passed { target, unused })
 }
 
+/// Why a found entry is not used.
+enum NotUsed {
+    Reason(MissReason),
+    /// A recorded dependency changed: there may be an alternative.
+    Dependency(Box<recorded::Changed>),
+}
+
 /// An entry at `target` whose recorded dependencies differ from this
 /// binary's: the result kept for this binary's dependencies if there is one
 /// (found after reverting an edit), else `None`, and the entry found is
@@ -292,7 +306,7 @@ fn alternative(
     store: &dyn EntryStore,
     target: &Target,
     stored: &StoredEntry,
-    mismatch: &recorded::Mismatch,
+    changed: &recorded::Changed,
 ) -> Option<Found> {
     let at = |key: Digest| {
         let derived = target.function.derived();
@@ -303,13 +317,13 @@ fn alternative(
             path: crate::layout::entry_path(&derived.dir, &derived.version, key),
         }
     };
-    if let Ok(found) = read_entry(store, at(mismatch.current), false, None, false) {
+    if let Ok(found) = read_entry(store, at(changed.current), false, None, false) {
         return Some(found);
     }
     if stored.bytes.len() as u64 == stored.len
-        && let Some(kept) = entry::rekeyed(&stored.bytes, mismatch.recorded)
+        && let Some(kept) = entry::rekeyed(&stored.bytes, changed.recorded)
     {
-        let kept_at = at(mismatch.recorded);
+        let kept_at = at(changed.recorded);
         if let Err(e) = store.write(&kept_at.path, &[&kept]) {
             tracing::debug!(target: "memory", path = kept_at.path, %e, "a replaced result is not kept");
         }

@@ -35,7 +35,6 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::task::{Context, Poll};
 
-use crate::call::MissReason;
 use crate::entry::deps::RecordedDeps;
 use crate::entry::{DepRecord, Entry, EntryError};
 use crate::hash::Digest;
@@ -294,53 +293,40 @@ fn index() -> &'static HashMap<&'static str, Vec<u128>> {
     })
 }
 
-/// Why a found entry is not used, with what a changed dependency adds.
+/// A recorded dependency whose fingerprint this binary does not have.
 #[derive(Debug)]
-pub(crate) struct Mismatch {
-    pub reason: MissReason,
-    /// The key of the entry computed with this binary's dependencies: where
-    /// an earlier result for them may be kept (`key::deps_key`).
+pub(crate) struct Changed {
+    /// The first such dependency's identity.
+    pub identity: String,
+    /// Whether this binary has a function of that identity at all.
+    pub exists: bool,
+    /// The key of the result computed with this binary's dependencies:
+    /// where an earlier result for them may be kept (`key::deps_key`).
     pub current: Digest,
     /// The key the found entry is kept under once it is replaced.
     pub recorded: Digest,
-    /// Whether a recorded dependency changed (else `current` and
-    /// `recorded` mean nothing).
-    dependencies: bool,
 }
 
-impl Mismatch {
-    /// Not used for a reason other than its dependencies.
-    pub(crate) fn not_dependencies(reason: MissReason, key: Digest) -> Mismatch {
-        Mismatch {
-            reason,
-            current: key,
-            recorded: key,
-            dependencies: false,
-        }
-    }
-
-    /// Not used because it is damaged.
-    pub(crate) fn damaged(error: EntryError, key: Digest) -> Mismatch {
-        Mismatch::not_dependencies(MissReason::Damaged(error), key)
-    }
-
-    /// Whether a recorded dependency changed.
-    pub(crate) fn of_dependencies(&self) -> bool {
-        self.dependencies
-    }
+/// Why an entry's recorded dependencies do not allow a hit.
+#[derive(Debug)]
+pub(crate) enum Unusable {
+    /// The list does not read (a foreign writer).
+    Malformed(EntryError),
+    /// A dependency changed.
+    Changed(Box<Changed>),
 }
 
 /// Whether the dependencies `entry` (stored under `key`) recorded are those
 /// of this binary. A hit pays one comparison per recorded dependency.
-pub(crate) fn check(entry: &Entry<'_>, key: Digest) -> Result<(), Box<Mismatch>> {
-    let deps = RecordedDeps::of(entry.meta_bytes()).map_err(|e| damaged(e, key))?;
+pub(crate) fn check(entry: &Entry<'_>, key: Digest) -> Result<(), Unusable> {
+    let deps = RecordedDeps::of(entry.meta_bytes()).map_err(Unusable::Malformed)?;
     if deps.len() == 0 {
         return Ok(());
     }
     let index = index();
     let mut changed = None;
     for dep in deps.clone() {
-        let (identity, fingerprint) = dep.map_err(|e| damaged(e, key))?;
+        let (identity, fingerprint) = dep.map_err(Unusable::Malformed)?;
         let current = index.get(identity);
         if !current.is_some_and(|known| known.contains(&fingerprint)) {
             changed = Some((identity, current.is_some()));
@@ -350,21 +336,16 @@ pub(crate) fn check(entry: &Entry<'_>, key: Digest) -> Result<(), Box<Mismatch>>
     let Some((identity, exists)) = changed else {
         return Ok(());
     };
-    let identity = identity.to_owned();
-    let reason = match exists {
-        true => MissReason::DependencyChanged { identity },
-        false => MissReason::DependencyGone { identity },
-    };
     let recorded: Vec<(&str, u128)> = deps.filter_map(Result::ok).collect();
     let current = recorded
         .iter()
         .map(|&(identity, fingerprint)| (identity, current_fingerprint(identity, fingerprint)));
-    Err(Box::new(Mismatch {
-        reason,
+    Err(Unusable::Changed(Box::new(Changed {
+        identity: identity.to_owned(),
+        exists,
         current: crate::key::deps_key(key, current),
         recorded: crate::key::deps_key(key, recorded.iter().map(|&(i, f)| (i, Some(f)))),
-        dependencies: true,
-    }))
+    })))
 }
 
 /// This binary's fingerprint of `identity`: `recorded` if one of its
@@ -376,10 +357,6 @@ fn current_fingerprint(identity: &str, recorded: u128) -> Option<u128> {
     } else {
         known.iter().copied().min()
     }
-}
-
-fn damaged(error: EntryError, key: Digest) -> Box<Mismatch> {
-    Box::new(Mismatch::damaged(error, key))
 }
 
 /// What a hit hands to the miss that called it: the dependencies its entry
