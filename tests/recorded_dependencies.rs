@@ -204,7 +204,13 @@ impl Ran {
             format!("fm(1) = {}", (1 + v.m) * 2),
         ];
         for line in expected {
-            assert_eq!(self.run.count(&line), 1, "{} wants {line}: {:?}", v.name, self.run);
+            assert_eq!(
+                self.run.count(&line),
+                1,
+                "{} wants {line}: {:?}",
+                v.name,
+                self.run
+            );
         }
     }
 
@@ -225,7 +231,11 @@ impl Ran {
                 expected.contains(&call),
                 "{}: {call} {} expected: {:?}",
                 self.variant.name,
-                if expected.contains(&call) { "computing" } else { "a hit" },
+                if expected.contains(&call) {
+                    "computing"
+                } else {
+                    "a hit"
+                },
                 self.run
             );
         }

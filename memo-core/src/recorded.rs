@@ -35,7 +35,9 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::task::{Context, Poll};
 
-use crate::entry::deps::RecordedDeps;
+use xxhash_rust::xxh3::Xxh3Builder;
+
+use crate::entry::deps::{RawDep, RecordedDeps, hex_digits};
 use crate::entry::{DepRecord, Entry, EntryError};
 use crate::hash::Digest;
 
@@ -277,16 +279,21 @@ impl<F: Future> Future for Recording<F> {
     }
 }
 
-/// The current fingerprints of every registered dependency, by identity
-/// (several definitions may share one: nested functions of one name).
-fn index() -> &'static HashMap<&'static str, Vec<u128>> {
-    static INDEX: OnceLock<HashMap<&'static str, Vec<u128>>> = OnceLock::new();
+/// This binary's dependencies: identity → fingerprints as entries record
+/// them (hex digits), so a hit compares bytes. Several definitions may
+/// share an identity (nested functions of one name).
+type Index = HashMap<&'static [u8], Vec<[u8; 32]>, Xxh3Builder>;
+
+/// The index, built once from the registered dependencies.
+fn index() -> &'static Index {
+    static INDEX: OnceLock<Index> = OnceLock::new();
     INDEX.get_or_init(|| {
-        let mut index: HashMap<&'static str, Vec<u128>> = HashMap::new();
+        let mut index = Index::default();
         for dependency in registered() {
-            let fingerprints = index.entry(dependency.identity).or_default();
-            if !fingerprints.contains(&dependency.fingerprint) {
-                fingerprints.push(dependency.fingerprint);
+            let fingerprints = index.entry(dependency.identity.as_bytes()).or_default();
+            let digits = hex_digits(dependency.fingerprint);
+            if !fingerprints.contains(&digits) {
+                fingerprints.push(digits);
             }
         }
         index
@@ -317,45 +324,58 @@ pub(crate) enum Unusable {
 }
 
 /// Whether the dependencies `entry` (stored under `key`) recorded are those
-/// of this binary. A hit pays one comparison per recorded dependency.
+/// of this binary. A hit pays one hash lookup and one 32-byte comparison
+/// per recorded dependency.
 pub(crate) fn check(entry: &Entry<'_>, key: Digest) -> Result<(), Unusable> {
     let deps = RecordedDeps::of(entry.meta_bytes()).map_err(Unusable::Malformed)?;
     if deps.len() == 0 {
         return Ok(());
     }
     let index = index();
-    let mut changed = None;
     for dep in deps.clone() {
-        let (identity, fingerprint) = dep.map_err(Unusable::Malformed)?;
-        let current = index.get(identity);
-        if !current.is_some_and(|known| known.contains(&fingerprint)) {
-            changed = Some((identity, current.is_some()));
-            break;
+        let dep = dep.map_err(Unusable::Malformed)?;
+        let known = index.get(dep.identity);
+        if !known.is_some_and(|known| known.iter().any(|f| f.as_slice() == dep.fingerprint)) {
+            return Err(changed(deps, dep, known.is_some(), key));
         }
     }
-    let Some((identity, exists)) = changed else {
-        return Ok(());
+    Ok(())
+}
+
+/// What [`check`] says of a dependency that changed (`dep`, whose identity
+/// is known to this binary if `exists`): the keys of the results for this
+/// binary's dependencies and for the recorded ones.
+#[cold]
+fn changed(deps: RecordedDeps<'_>, dep: RawDep<'_>, exists: bool, key: Digest) -> Unusable {
+    let parsed: Result<Vec<(&str, u128)>, EntryError> = deps.map(|dep| dep?.parsed()).collect();
+    let (recorded, identity) = match (parsed, dep.parsed()) {
+        (Ok(recorded), Ok((identity, _))) => (recorded, identity),
+        (Err(e), _) | (_, Err(e)) => return Unusable::Malformed(e),
     };
-    let recorded: Vec<(&str, u128)> = deps.filter_map(Result::ok).collect();
     let current = recorded
         .iter()
         .map(|&(identity, fingerprint)| (identity, current_fingerprint(identity, fingerprint)));
-    Err(Unusable::Changed(Box::new(Changed {
+    Unusable::Changed(Box::new(Changed {
         identity: identity.to_owned(),
         exists,
         current: crate::key::deps_key(key, current),
         recorded: crate::key::deps_key(key, recorded.iter().map(|&(i, f)| (i, Some(f)))),
-    })))
+    }))
 }
 
 /// This binary's fingerprint of `identity`: `recorded` if one of its
 /// definitions still has it, else one of the others (`None`: gone).
 fn current_fingerprint(identity: &str, recorded: u128) -> Option<u128> {
-    let known = index().get(identity)?;
-    if known.contains(&recorded) {
+    let known = index().get(identity.as_bytes())?;
+    let fingerprints = known
+        .iter()
+        .filter_map(|digits| crate::entry::deps::parse_hex(digits));
+    let mut fingerprints: Vec<u128> = fingerprints.collect();
+    if fingerprints.contains(&recorded) {
         Some(recorded)
     } else {
-        known.iter().copied().min()
+        fingerprints.sort_unstable();
+        fingerprints.first().copied()
     }
 }
 
@@ -365,7 +385,7 @@ pub(crate) fn recorded_by(entry: &Entry<'_>) -> Vec<Recorded> {
     let Ok(deps) = RecordedDeps::of(entry.meta_bytes()) else {
         return Vec::new();
     };
-    deps.filter_map(Result::ok)
+    deps.filter_map(|dep| dep.ok()?.parsed().ok())
         .map(|(identity, fingerprint)| Recorded {
             identity: Cow::Owned(identity.to_owned()),
             fingerprint,

@@ -76,8 +76,7 @@ fn expand_fn(args: FingerprintArgs, mut function: ItemFn, own: u128) -> syn::Res
         depends_on.extend(stacked.depends_on);
         krate = krate.or(stacked.krate);
     }
-    let method =
-        function.sig.receiver().is_some() || mentions_self(function.sig.to_token_stream());
+    let method = function.sig.receiver().is_some() || mentions_self(function.sig.to_token_stream());
     if cached && method {
         return Err(crate::validate::not_a_free_function(&function.sig));
     }

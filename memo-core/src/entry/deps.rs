@@ -12,8 +12,37 @@
 
 use super::EntryError;
 
-/// Iterates over the `(identity, fingerprint)` pairs recorded in encoded
-/// metadata.
+/// One recorded dependency, as its bytes: checking it against a binary's
+/// fingerprints needs no UTF-8 validation and no hex parsing (the bytes are
+/// compared with what this binary would write, [`hex_digits`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RawDep<'a> {
+    /// The identity's UTF-8 bytes (unchecked).
+    pub identity: &'a [u8],
+    /// The fingerprint's hex digits (unchecked).
+    pub fingerprint: &'a [u8],
+}
+
+impl<'a> RawDep<'a> {
+    /// The identity and fingerprint, checked: UTF-8 and 32 hex digits.
+    pub(crate) fn parsed(&self) -> Result<(&'a str, u128), EntryError> {
+        let identity =
+            std::str::from_utf8(self.identity).map_err(|_| malformed("an identity not UTF-8"))?;
+        Ok((identity, hex(self.fingerprint)?))
+    }
+}
+
+/// A fingerprint as an entry records it: 32 lowercase hex digits.
+pub(crate) fn hex_digits(fingerprint: u128) -> [u8; 32] {
+    let mut digits = [0; 32];
+    for (at, digit) in digits.iter_mut().enumerate() {
+        let nibble = (fingerprint >> (4 * (31 - at))) & 0xf;
+        *digit = b"0123456789abcdef"[nibble as usize];
+    }
+    digits
+}
+
+/// Iterates over the dependencies recorded in encoded metadata.
 #[derive(Debug, Clone)]
 pub(crate) struct RecordedDeps<'a> {
     rest: &'a [u8],
@@ -32,7 +61,7 @@ impl<'a> RecordedDeps<'a> {
         if map_len(&mut rest)? == 0 {
             return Ok(none);
         }
-        if str(&mut rest)? != "deps" {
+        if str(&mut rest)? != b"deps" {
             return Ok(none);
         }
         let remaining = array_len(&mut rest)?;
@@ -44,25 +73,28 @@ impl<'a> RecordedDeps<'a> {
         self.remaining as usize
     }
 
-    fn read_one(&mut self) -> Result<(&'a str, u128), EntryError> {
+    fn read_one(&mut self) -> Result<RawDep<'a>, EntryError> {
         let mut identity = None;
         let mut fingerprint = None;
         for _ in 0..map_len(&mut self.rest)? {
             match str(&mut self.rest)? {
-                "identity" => identity = Some(str(&mut self.rest)?),
-                "fingerprint" => fingerprint = Some(hex(str(&mut self.rest)?)?),
+                b"identity" => identity = Some(str(&mut self.rest)?),
+                b"fingerprint" => fingerprint = Some(str(&mut self.rest)?),
                 _ => return Err(malformed("an unknown field in a dependency")),
             }
         }
         match (identity, fingerprint) {
-            (Some(identity), Some(fingerprint)) => Ok((identity, fingerprint)),
+            (Some(identity), Some(fingerprint)) => Ok(RawDep {
+                identity,
+                fingerprint,
+            }),
             _ => Err(malformed("a dependency without identity or fingerprint")),
         }
     }
 }
 
 impl<'a> Iterator for RecordedDeps<'a> {
-    type Item = Result<(&'a str, u128), EntryError>;
+    type Item = Result<RawDep<'a>, EntryError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.remaining == 0 {
@@ -114,7 +146,8 @@ fn array_len(rest: &mut &[u8]) -> Result<u32, EntryError> {
     }
 }
 
-fn str<'a>(rest: &mut &'a [u8]) -> Result<&'a str, EntryError> {
+/// A string's bytes (not checked for UTF-8 here).
+fn str<'a>(rest: &mut &'a [u8]) -> Result<&'a [u8], EntryError> {
     let len = match take(rest, 1)?[0] {
         marker @ 0xa0..=0xbf => u32::from(marker & 0x1f),
         0xd9 => len_of(rest, 1)?,
@@ -122,14 +155,20 @@ fn str<'a>(rest: &mut &'a [u8]) -> Result<&'a str, EntryError> {
         0xdb => len_of(rest, 4)?,
         _ => return Err(malformed("not a string")),
     };
-    std::str::from_utf8(take(rest, len as usize)?).map_err(|_| malformed("not UTF-8"))
+    take(rest, len as usize)
+}
+
+/// 32 hex digits, as [`hex_digits`] writes them.
+pub(crate) fn parse_hex(digits: &[u8]) -> Option<u128> {
+    hex(digits).ok()
 }
 
 /// 32 hex digits.
-fn hex(digits: &str) -> Result<u128, EntryError> {
-    if digits.len() != 32 {
-        return Err(malformed("a fingerprint that is not 32 hex digits"));
-    }
+fn hex(digits: &[u8]) -> Result<u128, EntryError> {
+    let digits = std::str::from_utf8(digits)
+        .ok()
+        .filter(|digits| digits.len() == 32 && digits.bytes().all(|b| b.is_ascii_hexdigit()))
+        .ok_or_else(|| malformed("a fingerprint that is not 32 hex digits"))?;
     u128::from_str_radix(digits, 16).map_err(|_| malformed("a fingerprint that is not hex"))
 }
 
@@ -172,8 +211,8 @@ mod tests {
         let bytes = meta(vec![dep("demo::g", 1), dep(&long, u128::MAX)]);
         let read: Vec<(&str, u128)> = RecordedDeps::of(&bytes)
             .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+            .map(|dep| dep.unwrap().parsed().unwrap())
+            .collect();
         assert_eq!(read, vec![("demo::g", 1), (long.as_str(), u128::MAX)]);
         // The rest of the metadata still decodes with serde.
         let decoded: EntryMeta = crate::entry::decode(&bytes).unwrap();
@@ -191,7 +230,19 @@ mod tests {
         let mut bad = bytes.clone();
         let at = bad.windows(2).position(|w| w == b"fi").unwrap() + 14;
         bad[at] = b'z';
-        let read: Result<Vec<_>, _> = RecordedDeps::of(&bad).unwrap().collect();
+        let read: Result<Vec<_>, _> = RecordedDeps::of(&bad)
+            .unwrap()
+            .map(|dep| dep?.parsed())
+            .collect();
         assert!(read.is_err());
+    }
+
+    #[test]
+    fn hex_digits_are_what_the_metadata_holds() {
+        for fingerprint in [0, 1, 0xabc, u128::MAX, 0x0123_4567_89ab_cdef << 64] {
+            let digits = hex_digits(fingerprint);
+            assert_eq!(digits.as_slice(), format!("{fingerprint:032x}").as_bytes());
+            assert_eq!(hex(&digits).unwrap(), fingerprint);
+        }
     }
 }
