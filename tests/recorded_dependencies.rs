@@ -48,6 +48,25 @@ mod util {
 
     pub struct Shape;
 
+    /// Two methods of one identity (`util::unit`) and, at first, the same
+    /// code: an edit of one is not hidden by the other.
+    pub struct A;
+    pub struct B;
+
+    impl A {
+        #[memory::fingerprint]
+        pub fn unit(&self) -> u64 {
+            {A}
+        }
+    }
+
+    impl B {
+        #[memory::fingerprint]
+        pub fn unit(&self) -> u64 {
+            1
+        }
+    }
+
     impl Shape {
         /// A generic method, with a nested helper.
         #[memory::fingerprint]
@@ -103,6 +122,12 @@ fn fm(x: u64) -> u64 {
     util::Shape.area(x as u32)
 }
 
+#[memory::cache]
+fn fu(x: u64) -> u64 {
+    println!("computing fu({x})");
+    util::A.unit() + util::B.unit() * 0 + x
+}
+
 /// Pending once, then ready: the caller's future is polled twice.
 struct YieldOnce(bool);
 
@@ -138,6 +163,7 @@ fn main() {
     println!("fk(1) = {}", fk(1));
     println!("fk_listed(1) = {}", fk_listed(1));
     println!("fm(1) = {}", fm(1));
+    println!("fu(1) = {}", fu(1));
 }
 "#;
 
@@ -151,6 +177,7 @@ struct Variant {
     c: u64,
     k: u64,
     m: u64,
+    a: u64,
 }
 
 const ORIGINAL: Variant = Variant {
@@ -162,6 +189,7 @@ const ORIGINAL: Variant = Variant {
     c: 10,
     k: 3,
     m: 1,
+    a: 1,
 };
 
 fn program(variant: Variant) -> String {
@@ -173,6 +201,7 @@ fn program(variant: Variant) -> String {
         .replace("{C}", &variant.c.to_string())
         .replace("{K}", &variant.k.to_string())
         .replace("{M}", &variant.m.to_string())
+        .replace("{A}", &variant.a.to_string())
         .replace("{VARIANT}", variant.name)
 }
 
@@ -202,6 +231,7 @@ impl Ran {
             format!("fk(1) = {}", v.k),
             format!("fk_listed(1) = {}", v.k),
             format!("fm(1) = {}", (1 + v.m) * 2),
+            format!("fu(1) = {}", v.a + 1),
         ];
         for line in expected {
             assert_eq!(
@@ -225,6 +255,7 @@ impl Ran {
             "fk(1)",
             "fk_listed(1)",
             "fm(1)",
+            "fu(1)",
         ] {
             assert_eq!(
                 self.computed(call),
@@ -260,6 +291,7 @@ fn annotated_callees_invalidate_their_callers_as_recorded() {
         "fk(1)",
         "fk_listed(1)",
         "fm(1)",
+        "fu(1)",
     ];
     build_and_run(&fixture, ORIGINAL).computes_exactly(&all);
 
@@ -316,13 +348,15 @@ fn annotated_callees_invalidate_their_callers_as_recorded() {
     .computes_exactly(&[]);
 
     // A cached callee that hit inside its caller's miss, a constant read
-    // through a helper and listed in `depends_on`, and a nested helper of a
-    // generic method.
+    // through a helper and listed in `depends_on`, a nested helper of a
+    // generic method, and a method whose identity another method with (until
+    // now) the same code shares.
     let others = Variant {
         name: "others",
         c: 11,
         k: 4,
         m: 2,
+        a: 2,
         ..ORIGINAL
     };
     build_and_run(&fixture, others).computes_exactly(&[
@@ -331,5 +365,6 @@ fn annotated_callees_invalidate_their_callers_as_recorded() {
         "fk(1)",
         "fk_listed(1)",
         "fm(1)",
+        "fu(1)",
     ]);
 }

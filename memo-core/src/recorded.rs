@@ -15,16 +15,26 @@
 //!   function is one thread-local read.
 //! - **Registration**: every annotated function has a `static`
 //!   [`Dependency`], linked into one list before `main` by a constructor
-//!   the expansion puts in the function's body (`dependency!`). It holds no
-//!   `unsafe` code, so it is legal inside methods without tripping
-//!   `clippy::unsafe_derive_deserialize` (see `registry.rs`).
+//!   the expansion puts in the function's body
+//!   (`__memo_register_dependency!`). It holds no `unsafe` code, so it is
+//!   legal inside methods without tripping `clippy::unsafe_derive_deserialize`
+//!   (see `registry.rs`). A dependency is recorded by its identity
+//!   (`crate::module::name`), or by identity and location when several
+//!   definitions share the identity ([`Dependency::recorded`]).
 //! - **Checking**: [`check`] walks an entry's recorded list (read without
 //!   decoding the metadata, `entry/deps.rs`) and compares each fingerprint
-//!   with this binary's, from an index built once from the list. An entry
-//!   without dependencies costs one map header and one short string.
+//!   with this binary's, from an index built once from the list: one hash
+//!   lookup and one 32-byte comparison per dependency, no allocation. An
+//!   entry without dependencies costs one map header and one short string.
+//! - **Reverting**: a result whose dependencies changed is kept, when the
+//!   miss replaces it, under a key of its call and its dependencies'
+//!   fingerprints (`key::deps_key`); a lookup whose recorded dependencies
+//!   differ from this binary's looks there first (`call.rs`).
 //!
-//! Work handed to other threads (spawned threads, rayon, other tasks) is
-//! not seen: `depends_on` stays for that.
+//! Work handed to other threads (spawned threads, `std::thread::scope`,
+//! rayon, other tasks) is not seen: `depends_on` stays for that. (Carrying
+//! a frame into `std::thread::scope` would need a wrapper of ours around
+//! each spawn; not done.)
 
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
@@ -46,6 +56,9 @@ use crate::hash::Digest;
 #[derive(Debug)]
 pub struct Dependency {
     identity: &'static str,
+    /// `file:line:column` of its name: tells apart definitions that share
+    /// the identity (see [`Recorded`]).
+    location: &'static str,
     fingerprint: u128,
     /// The next registered dependency.
     next: AtomicPtr<Dependency>,
@@ -53,10 +66,16 @@ pub struct Dependency {
 
 impl Dependency {
     /// `identity` is `crate::module::name` (or a cached function's
-    /// `name = "..."`); `const` so it can initialize a `static`.
-    pub const fn new(identity: &'static str, fingerprint: u128) -> Dependency {
+    /// `name = "..."`), `location` the `file:line:column` of its name;
+    /// `const` so it can initialize a `static`.
+    pub const fn new(
+        identity: &'static str,
+        location: &'static str,
+        fingerprint: u128,
+    ) -> Dependency {
         Dependency {
             identity,
+            location,
             fingerprint,
             next: AtomicPtr::new(std::ptr::null_mut()),
         }
@@ -82,10 +101,24 @@ impl Dependency {
     #[inline]
     pub fn enter(&'static self) {
         if DEPTH.get() != 0 {
-            push(Recorded {
-                identity: Cow::Borrowed(self.identity),
-                fingerprint: self.fingerprint,
-            });
+            push(self.recorded());
+        }
+    }
+
+    /// How a miss records it: by its identity, or, when several
+    /// definitions share that identity (two methods `new` of one module,
+    /// nested functions of one name), by its identity and location, so an
+    /// edit of one is never hidden by another with the same code. Such a
+    /// definition's results are recomputed when lines above it move.
+    #[cold]
+    fn recorded(&self) -> Recorded {
+        let identity = match index().get(self.identity.as_bytes()) {
+            Some(Known::Shared) => Cow::Owned(format!("{}@{}", self.identity, self.location)),
+            _ => Cow::Borrowed(self.identity),
+        };
+        Recorded {
+            identity,
+            fingerprint: self.fingerprint,
         }
     }
 }
@@ -279,21 +312,46 @@ impl<F: Future> Future for Recording<F> {
     }
 }
 
-/// This binary's dependencies: identity → fingerprints as entries record
-/// them (hex digits), so a hit compares bytes. Several definitions may
-/// share an identity (nested functions of one name).
-type Index = HashMap<&'static [u8], Vec<[u8; 32]>, Xxh3Builder>;
+/// What this binary knows of an identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Known {
+    /// One definition, with this fingerprint as entries record it (hex
+    /// digits), so a hit compares bytes.
+    Unique([u8; 32]),
+    /// Several definitions: they are recorded as `identity@location`, and
+    /// the plain identity never matches.
+    Shared,
+}
+
+/// This binary's dependencies, by identity, and by `identity@location` for
+/// the definitions of a shared identity.
+type Index = HashMap<Box<[u8]>, Known, Xxh3Builder>;
 
 /// The index, built once from the registered dependencies.
 fn index() -> &'static Index {
     static INDEX: OnceLock<Index> = OnceLock::new();
     INDEX.get_or_init(|| {
-        let mut index = Index::default();
+        let mut by_identity: HashMap<&'static str, Vec<&'static Dependency>> = HashMap::new();
         for dependency in registered() {
-            let fingerprints = index.entry(dependency.identity.as_bytes()).or_default();
-            let digits = hex_digits(dependency.fingerprint);
-            if !fingerprints.contains(&digits) {
-                fingerprints.push(digits);
+            let definitions = by_identity.entry(dependency.identity).or_default();
+            if !definitions
+                .iter()
+                .any(|d| d.location == dependency.location)
+            {
+                definitions.push(dependency);
+            }
+        }
+        let mut index = Index::default();
+        for (identity, definitions) in by_identity {
+            let known = |d: &Dependency| Known::Unique(hex_digits(d.fingerprint));
+            if let [only] = definitions[..] {
+                index.insert(identity.as_bytes().into(), known(only));
+                continue;
+            }
+            index.insert(identity.as_bytes().into(), Known::Shared);
+            for definition in definitions {
+                let qualified = format!("{identity}@{}", definition.location);
+                index.insert(qualified.into_bytes().into(), known(definition));
             }
         }
         index
@@ -335,7 +393,7 @@ pub(crate) fn check(entry: &Entry<'_>, key: Digest) -> Result<(), Unusable> {
     for dep in deps.clone() {
         let dep = dep.map_err(Unusable::Malformed)?;
         let known = index.get(dep.identity);
-        if !known.is_some_and(|known| known.iter().any(|f| f.as_slice() == dep.fingerprint)) {
+        if !matches!(known, Some(Known::Unique(digits)) if digits.as_slice() == dep.fingerprint) {
             return Err(changed(deps, dep, known.is_some(), key));
         }
     }
@@ -354,7 +412,7 @@ fn changed(deps: RecordedDeps<'_>, dep: RawDep<'_>, exists: bool, key: Digest) -
     };
     let current = recorded
         .iter()
-        .map(|&(identity, fingerprint)| (identity, current_fingerprint(identity, fingerprint)));
+        .map(|&(identity, _)| (identity, current_fingerprint(identity)));
     Unusable::Changed(Box::new(Changed {
         identity: identity.to_owned(),
         exists,
@@ -363,19 +421,11 @@ fn changed(deps: RecordedDeps<'_>, dep: RawDep<'_>, exists: bool, key: Digest) -
     }))
 }
 
-/// This binary's fingerprint of `identity`: `recorded` if one of its
-/// definitions still has it, else one of the others (`None`: gone).
-fn current_fingerprint(identity: &str, recorded: u128) -> Option<u128> {
-    let known = index().get(identity.as_bytes())?;
-    let fingerprints = known
-        .iter()
-        .filter_map(|digits| crate::entry::deps::parse_hex(digits));
-    let mut fingerprints: Vec<u128> = fingerprints.collect();
-    if fingerprints.contains(&recorded) {
-        Some(recorded)
-    } else {
-        fingerprints.sort_unstable();
-        fingerprints.first().copied()
+/// This binary's fingerprint of `identity` (`None`: none, or several).
+fn current_fingerprint(identity: &str) -> Option<u128> {
+    match index().get(identity.as_bytes())? {
+        Known::Unique(digits) => crate::entry::deps::parse_hex(digits),
+        Known::Shared => None,
     }
 }
 
@@ -397,8 +447,8 @@ pub(crate) fn recorded_by(entry: &Entry<'_>) -> Vec<Recorded> {
 mod tests {
     use super::*;
 
-    static G: Dependency = Dependency::new("recorded_tests::g", 1);
-    static H: Dependency = Dependency::new("recorded_tests::h", 2);
+    static G: Dependency = Dependency::new("recorded_tests::g", "g.rs:1:4", 1);
+    static H: Dependency = Dependency::new("recorded_tests::h", "h.rs:1:4", 2);
 
     #[test]
     fn nothing_is_recorded_outside_a_miss() {

@@ -102,7 +102,7 @@ pub fn expand(args: &CacheArgs, function: &CacheableFn, fingerprint: u128) -> To
             quote!(::core::concat!(::core::module_path!(), "::", #name))
         }
     };
-    let dependency = dependency_static(&krate, &identity, &fingerprint);
+    let dependency = dependency_static(&krate, &identity, &sig.ident, &fingerprint);
     // Free functions register before `main`; a method registers at its
     // first call instead, since `inventory::submit!` expands to an `unsafe`
     // fn that would count as the `impl`'s (see memo-core's `registry.rs`).
@@ -134,17 +134,22 @@ pub fn expand(args: &CacheArgs, function: &CacheableFn, fingerprint: u128) -> To
     }
 }
 
-/// `static __MEMO_DEP`, the function as a recorded dependency, registered
-/// before `main` (memo-core's `recorded.rs`). `krate` names the runtime
-/// (`__memo_crate`, imported by the caller).
+/// `static __MEMO_DEP`, the function named `name` as a recorded
+/// dependency, registered before `main` (memo-core's `recorded.rs`).
+/// `krate` names the runtime (`__memo_crate`, imported by the caller).
 pub fn dependency_static(
     krate: &TokenStream,
     identity: &TokenStream,
+    name: &syn::Ident,
     fingerprint: &TokenStream,
 ) -> TokenStream {
+    // Spanned on the name: the location of the `fn`'s name.
+    let location = quote_spanned! {name.span()=>
+        ::core::concat!(::core::file!(), ":", ::core::line!(), ":", ::core::column!())
+    };
     quote! {
         static __MEMO_DEP: #krate::__private::Dependency =
-            #krate::__private::Dependency::new(#identity, #fingerprint);
+            #krate::__private::Dependency::new(#identity, #location, #fingerprint);
         #krate::__private::register_dependency!(__MEMO_DEP);
     }
 }

@@ -87,8 +87,12 @@ fn expand_fn(args: FingerprintArgs, mut function: ItemFn, own: u128) -> syn::Res
     if !cached && function.sig.constness.is_none() {
         let name = LitStr::new(&function.sig.ident.to_string(), function.sig.ident.span());
         let identity = quote!(::core::concat!(::core::module_path!(), "::", #name));
-        let dependency =
-            crate::expand::dependency_static(&quote!(__memo_crate), &identity, &folded);
+        let dependency = crate::expand::dependency_static(
+            &quote!(__memo_crate),
+            &identity,
+            &function.sig.ident,
+            &folded,
+        );
         let records = quote!({
             #[allow(unused_imports)]
             use #krate_path as __memo_crate;
