@@ -326,6 +326,7 @@ pub use access::Access;
 #[cfg(feature = "ndarray")]
 pub use array::NdArray;
 pub use array::{Array, Dtype, Element, MmapMode};
+pub use call::{MissReason, Validator};
 pub use handle::{Handle, MemorizedResult, handle};
 pub use info::EntryInfo;
 pub use memory::{CACHE_DIR_ENV, DEFAULT_DIR, Memory, VERBOSE_ENV, default_memory, set_default};
