@@ -8,6 +8,10 @@
 //! each run against one shared cache (`FixtureCrate`).
 
 use std::process::Command;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use memory::{Memory, MissReason};
 
 use memo_tests::{FixtureCrate, Run, memo_cli, run_with};
 
@@ -166,4 +170,34 @@ fn ignore_code_keeps_serving_after_an_edit_and_says_so() {
     // New arguments run the edited code.
     let new_argument = run(&fixture, "edited", &edited, "kept:5");
     assert_eq!(new_argument.count("kept(5) = 500"), 1, "{new_argument:?}");
+}
+
+static PROBED: LazyLock<Memory> = LazyLock::new(|| Memory::new(memo_tests::cache_dir().keep()));
+
+#[memory::cache(memory = PROBED, expires_after = "1s")]
+fn area(width: u64, height: u64) -> u64 {
+    width * height
+}
+
+#[test]
+fn a_handle_says_why_a_call_would_miss_without_running_it() {
+    let why_not = |width, height| memory::handle(|| area(width, height)).why_not();
+    assert_eq!(why_not(2, 3), Some(MissReason::FirstCall));
+    assert_eq!(area(2, 3), 6);
+    assert_eq!(why_not(2, 3), None, "stored: it would hit");
+    assert_eq!(
+        why_not(2, 4),
+        Some(MissReason::NewArguments {
+            differ: vec!["height".into()],
+            same: vec!["width".into()],
+        })
+    );
+    std::thread::sleep(Duration::from_millis(1100));
+    match why_not(2, 3) {
+        Some(MissReason::Expired { age, limit }) => {
+            assert_eq!(limit, Duration::from_secs(1));
+            assert!(age > limit, "{age:?}");
+        }
+        other => panic!("expected an expired entry, got {other:?}"),
+    }
 }

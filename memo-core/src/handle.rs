@@ -12,6 +12,8 @@
 //! | `f.call_and_shelve(1, 2)` | `memory::handle(\|\| f(1, 2)).call_and_shelve()` |
 //! | `f.check_call_in_cache(1, 2)` | `memory::handle(\|\| f(1, 2)).check_call_in_cache()` |
 //! | `f.clear()` | `memory::handle(\|\| f(1, 2)).clear()` |
+//! | — (why not) | `memory::handle(\|\| f(1, 2)).why_not()` |
+//! | — (force-refresh) | `memory::handle(\|\| f(1, 2)).refresh()` |
 //!
 //! The closure names the function by calling it, which is what works for
 //! every kind of function Rust has: a method of a trait impl cannot carry
@@ -155,9 +157,10 @@ where
 
     /// Runs the function now whatever is stored and replaces the stored
     /// result with its output (cachier's `overwrite_cache`, cached's
-    /// force-refresh). Compute-once still holds: callers of the same
-    /// arguments meanwhile wait for this computation and get its result,
-    /// and two refreshes at once run one after the other.
+    /// force-refresh). Compute-once still holds: the refresh takes the
+    /// key's lock, so two refreshes at once run one after the other and a
+    /// caller that finds nothing stored waits for it; callers that find the
+    /// old result meanwhile are served it until the new one replaces it.
     ///
     /// ```
     /// # memory::set_default(memory::Memory::new(tempfile::tempdir().unwrap().keep())).unwrap();

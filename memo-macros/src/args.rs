@@ -314,7 +314,8 @@ fn boolean(
     name: &'static str,
 ) -> impl FnOnce(ParseStream, &mut SeenArgs) -> syn::Result<Option<(bool, Span)>> {
     move |input, seen| {
-        if let Ok(value) = input.parse::<LitBool>() {
+        if input.peek(LitBool) {
+            let value = input.parse::<LitBool>()?;
             return Ok(Some((value.value, value.span)));
         }
         let found: proc_macro2::TokenTree = input.parse()?;

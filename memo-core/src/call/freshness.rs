@@ -50,12 +50,12 @@ pub(crate) fn check(
     if let Some(validate) = spec.validate
         && !validate(&info)
     {
-        return Err(MissReason::Rejected(Validator::Function));
+        return Err(MissReason::Rejected(Validator::FunctionCallback));
     }
     if let Some(validate) = &state.validation
         && !validate(&info)
     {
-        return Err(MissReason::Rejected(Validator::Memory));
+        return Err(MissReason::Rejected(Validator::MemoryCallback));
     }
     Ok(())
 }

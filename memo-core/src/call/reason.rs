@@ -116,16 +116,16 @@ impl MissReason {
 #[non_exhaustive]
 pub enum Validator {
     /// The function's own `validate = path`.
-    Function,
+    FunctionCallback,
     /// The `Memory`'s callback.
-    Memory,
+    MemoryCallback,
 }
 
 impl fmt::Display for Validator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Validator::Function => "its validation callback",
-            Validator::Memory => "the Memory's validation callback",
+            Validator::FunctionCallback => "its validation callback",
+            Validator::MemoryCallback => "the Memory's validation callback",
         })
     }
 }
