@@ -84,7 +84,7 @@ fn gave_up(run: &Run) -> usize {
 #[test]
 fn a_waiting_caller_computes_itself_after_the_memorys_limit() {
     let cache = cache_dir();
-    let _stopped = Stopped::new(holder(cache.path(), "limited", "limited", "7", "0"));
+    let _stopped = Stopped::new(holder(cache.path(), "limited", "limited", "7", "60000"));
     let (run, took) = call(cache.path(), "limited", "7", &[("WAIT_LIMIT_MS", "500")]);
     assert_eq!(run.count("computed limited(7)"), 1, "{run:?}");
     assert_eq!(gave_up(&run), 1, "said once: {run:?}");
@@ -98,7 +98,13 @@ fn a_waiting_caller_computes_itself_after_the_memorys_limit() {
 #[test]
 fn the_attributes_limit_applies_too() {
     let cache = cache_dir();
-    let _stopped = Stopped::new(holder(cache.path(), "attributed", "attributed", "3", "0"));
+    let _stopped = Stopped::new(holder(
+        cache.path(),
+        "attributed",
+        "attributed",
+        "3",
+        "60000",
+    ));
     let (run, took) = call(cache.path(), "attributed", "3", &[]);
     assert_eq!(run.count("computed attributed(3)"), 1, "{run:?}");
     assert_eq!(gave_up(&run), 1, "{run:?}");
@@ -111,7 +117,7 @@ fn the_attributes_limit_applies_too() {
 #[test]
 fn without_a_limit_a_caller_waits_for_the_holder() {
     let cache = cache_dir();
-    let stopped = Stopped::new(holder(cache.path(), "limited", "limited", "5", "0"));
+    let stopped = Stopped::new(holder(cache.path(), "limited", "limited", "5", "1000"));
     let mut waiting = Command::new(WAITER)
         .env("MEMO_CACHE_DIR", cache.path())
         .args(["limited", "5"])

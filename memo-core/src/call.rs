@@ -490,8 +490,11 @@ impl Missing {
                 duration_s: duration.as_secs_f64(),
                 origin,
             };
-            let mapped = store(function, memory, path, key, &meta, stored)
-                && function.array_mode(memory).is_some();
+            let written = store(function, memory, path, key, &meta, stored);
+            if written.is_some() {
+                explain::remember(function, &meta);
+            }
+            let mapped = written == Some(true) && function.array_mode(memory).is_some();
             if let Some(recorder) = memory.recorder() {
                 recorder.miss(function.used(), key, duration, true);
             }
@@ -519,7 +522,8 @@ fn reload<S: DeserializeOwned>(
         .ok()
 }
 
-/// Stores an entry; `true` if it was written and holds out-of-line arrays.
+/// Stores an entry; `Some` if it was written, `Some(true)` if it holds
+/// out-of-line arrays.
 fn store<S: serde::Serialize>(
     function: &CachedFn,
     memory: &Memory,
@@ -527,7 +531,7 @@ fn store<S: serde::Serialize>(
     key: Digest,
     meta: &EntryMeta,
     stored: &S,
-) -> bool {
+) -> Option<bool> {
     let type_hash = entry::type_hash(&meta.output_type);
     let encoded =
         match entry::encode_parts(key, type_hash, meta, stored, function.zstd_level(memory)) {
@@ -537,11 +541,11 @@ fn store<S: serde::Serialize>(
                     "{}: cannot encode the output ({e}); it is not cached",
                     meta.identity
                 ));
-                return false;
+                return None;
             }
         };
     let Some(store) = memory.store() else {
-        return false;
+        return None;
     };
     // `encoded` borrows the arrays of `stored`, alive for this whole call.
     match store.write(path, &encoded.parts()) {
@@ -549,11 +553,11 @@ fn store<S: serde::Serialize>(
             if let Some(recorder) = memory.recorder() {
                 recorder.written(encoded.file_len());
             }
-            encoded.has_blobs()
+            Some(encoded.has_blobs())
         }
         Err(e) => {
             memory.report_write_failure(path, &e);
-            false
+            None
         }
     }
 }

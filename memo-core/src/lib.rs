@@ -376,6 +376,9 @@ mod doc_examples {
     #[doc = include_str!("../../docs/guide.md")]
     struct Guide;
 
+    #[doc = include_str!("../../docs/why.md")]
+    struct WhyDidMyCallMiss;
+
     #[doc = include_str!("../../docs/backends.md")]
     struct Backends;
 }
