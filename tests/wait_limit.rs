@@ -53,15 +53,16 @@ fn call(cache: &std::path::Path, function: &str, x: &str, env: &[(&str, &str)]) 
 fn signal(child: &Child, signal: libc::c_int) {
     let pid = libc::pid_t::try_from(child.id()).expect("a pid");
     // SAFETY: `kill` with a valid signal number has no memory effects.
-    assert_eq!(
-        unsafe { libc::kill(pid, signal) },
-        0,
-        "kill({pid}, {signal})"
-    );
+    let sent = unsafe { libc::kill(pid, signal) };
+    assert_eq!(sent, 0, "kill({pid}, {signal})");
 }
 
-/// Stops `child` and kills it when dropped, also if the test fails.
-struct Stopped(Child, BufReader<ChildStdout>);
+/// Stops `child` and kills it when dropped, also if the test fails. Its
+/// output stays open while it lives: a closed pipe would end it.
+struct Stopped(
+    Child,
+    #[allow(dead_code, reason = "kept open, never read")] BufReader<ChildStdout>,
+);
 
 impl Stopped {
     fn new((child, stdout): (Child, BufReader<ChildStdout>)) -> Stopped {

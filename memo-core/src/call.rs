@@ -544,9 +544,7 @@ fn store<S: serde::Serialize>(
                 return None;
             }
         };
-    let Some(store) = memory.store() else {
-        return None;
-    };
+    let store = memory.store()?;
     // `encoded` borrows the arrays of `stored`, alive for this whole call.
     match store.write(path, &encoded.parts()) {
         Ok(()) => {

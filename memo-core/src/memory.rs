@@ -58,8 +58,6 @@ pub struct Memory {
     pub(crate) access: Access,
     mmap_mode: Option<MmapMode>,
     compress: Option<i32>,
-    /// How long a call waits for another caller computing the same key.
-    wait_limit: Option<Duration>,
     /// Limits, expiry and the usage recorder.
     pub(crate) upkeep: Box<Upkeep>,
     /// A shared store and its local tier (see `Memory::with_store`).
@@ -108,7 +106,6 @@ impl Memory {
             access: Access::Owner,
             mmap_mode: None,
             compress: None,
-            wait_limit: None,
             upkeep: Default::default(),
             remote: Default::default(),
             store: OnceLock::new(),
@@ -213,14 +210,14 @@ impl Memory {
     /// assert_eq!(memory.wait_limit_set(), Some(Duration::from_secs(600)));
     /// ```
     pub fn wait_limit(mut self, limit: Duration) -> Self {
-        self.wait_limit = Some(limit);
+        self.upkeep.wait_limit = Some(limit);
         self
     }
 
     /// The limit set with [`Memory::wait_limit`]; `None`: wait as long as
     /// the other caller lives.
     pub fn wait_limit_set(&self) -> Option<Duration> {
-        self.wait_limit
+        self.upkeep.wait_limit
     }
 
     /// The level set with [`Memory::compress`].

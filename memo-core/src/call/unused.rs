@@ -38,18 +38,17 @@ pub(super) enum Settled<S> {
     Compute(Missing),
 }
 
-/// Says why the entry of `target` is recomputed: a damaged entry always
-/// (a warning), a stale one at verbose ≥ 1.
+/// Reports a found entry that is not used: a damaged one always (a
+/// warning), every one as a `tracing` event.
 pub(super) fn report_unused(target: &Target, reason: &MissReason) {
     let function = target.function;
     let identity = &function.derived().identity;
-    match reason {
-        MissReason::Damaged(e) => trace::warn(format_args!(
+    // The others are said when the computation starts (`Missing::start`).
+    if let MissReason::Damaged(e) = reason {
+        trace::warn(format_args!(
             "corrupt cache entry {} ({e}); recomputing {identity}",
             target.path
-        )),
-        // The others are said when the computation starts (`Missing::start`).
-        _ => {}
+        ));
     }
     tracing::debug!(target: "memory", function = identity, path = target.path, %reason, "stored entry not used");
 }

@@ -79,8 +79,8 @@ pub(crate) fn look(root: &OwnedFd, dir: &str, version: &str) -> Nearby {
             rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
         )
         .map(|stat| {
-            u64::try_from(stat.st_mtime).unwrap_or(0) * 1000
-                + u64::try_from(stat.st_mtime_nsec).unwrap_or(0) / 1_000_000
+            let ms = i128::from(stat.st_mtime) * 1000 + i128::from(stat.st_mtime_nsec) / 1_000_000;
+            u64::try_from(ms).unwrap_or(0)
         })
         .unwrap_or(0);
         if newest.as_ref().is_none_or(|(_, ms)| changed > *ms) {
