@@ -170,6 +170,14 @@ fn ignore_code_keeps_serving_after_an_edit_and_says_so() {
     // New arguments run the edited code.
     let new_argument = run(&fixture, "edited", &edited, "kept:5");
     assert_eq!(new_argument.count("kept(5) = 500"), 1, "{new_argument:?}");
+    let why = memo(fixture.cache.path(), &["why", "kept"]);
+    assert!(
+        why.stdout.contains(
+            "changed since some results were computed; kept by ignore_code, version 1 \
+             (2 code fingerprints)"
+        ),
+        "{why:?}"
+    );
 }
 
 static PROBED: LazyLock<Memory> = LazyLock::new(|| Memory::new(memo_tests::cache_dir().keep()));

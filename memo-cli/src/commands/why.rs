@@ -39,6 +39,10 @@ pub fn run(cx: &Context, args: &WhyArgs) -> Result<u8, Failure> {
             "identity": identity,
             "dir": cx.cache.function_dir(&scan, f),
             "by_reason": by_reason_json(&misses),
+            "kept_by_ignore_code": misses.kept.as_ref().map(|kept| json!({
+                "version": kept.version,
+                "code_fingerprints": kept.codes,
+            })),
             "recent": misses.recent.iter().map(row_json).collect::<Vec<_>>(),
         }));
         return Ok(exit::OK);
@@ -50,6 +54,20 @@ pub fn run(cx: &Context, args: &WhyArgs) -> Result<u8, Failure> {
         "Misses".into(),
         format!("{recorded} recorded{}", counts(&misses)),
     ]);
+    if let Some(kept) = &misses.kept {
+        let version = kept
+            .version
+            .as_ref()
+            .map_or("no version given".to_owned(), |v| format!("version {v}"));
+        header.row(vec![
+            "Code".into(),
+            format!(
+                "changed since some results were computed; kept by ignore_code, {version} \
+                 ({} code fingerprints)",
+                kept.codes
+            ),
+        ]);
+    }
     print_without_heading(&header);
     if misses.recent.is_empty() {
         return Ok(exit::OK);

@@ -59,7 +59,7 @@ pub use size::{ByteSize, IntoByteSize, ParseError, parse_age};
 pub use stats::{FunctionStats, VersionStats};
 pub use usage::{EntryUsage, Usage};
 pub use validation::expires_after;
-pub use why::{MissRow, Misses};
+pub use why::{Kept, MissRow, Misses};
 // Administration reads and folds what the call path records.
 pub(crate) use crate::usage;
 

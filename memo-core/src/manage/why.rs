@@ -41,6 +41,20 @@ pub struct Misses {
     pub recent: Vec<MissRow>,
     /// How many entries record each kind of reason.
     pub by_reason: BTreeMap<String, u64>,
+    /// For an `ignore_code` function: stored results of one version that
+    /// were computed by different code (an edit kept them).
+    pub kept: Option<Kept>,
+}
+
+/// Results an `ignore_code` function kept across code changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Kept {
+    /// The function's `version = ".."`, if it gives one.
+    pub version: Option<String>,
+    /// How many code fingerprints computed the stored results of that
+    /// version.
+    pub codes: usize,
 }
 
 impl Cache {
@@ -56,6 +70,8 @@ impl Cache {
         let mut rows = Vec::new();
         for f in functions {
             for v in scan.functions[f].versions.clone() {
+                let mut codes: Vec<String> = Vec::new();
+                let mut kept_version = None;
                 for entry in &scan.entries[scan.versions[v].entries.clone()] {
                     let Some(meta) = self
                         .read_entry(scan, entry)
@@ -64,6 +80,10 @@ impl Cache {
                     else {
                         continue;
                     };
+                    if meta.origin.ignore_code && !codes.contains(&meta.origin.code) {
+                        codes.push(meta.origin.code.clone());
+                        kept_version = meta.origin.version.clone();
+                    }
                     let (kind, reason) = match meta.origin.miss {
                         Some(miss) => (miss.kind, miss.reason),
                         None => ("unknown".to_owned(), "not recorded".to_owned()),
@@ -76,6 +96,12 @@ impl Cache {
                         computed: sys::time_of(meta.created_ms),
                         kind,
                         reason,
+                    });
+                }
+                if codes.len() > 1 {
+                    misses.kept = Some(Kept {
+                        version: kept_version,
+                        codes: codes.len(),
                     });
                 }
             }
