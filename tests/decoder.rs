@@ -23,6 +23,7 @@ fn meta() -> EntryMeta {
         type_args: vec![],
         created_ms: 1_700_000_000_000,
         duration_s: 1.5,
+        origin: Default::default(),
     }
 }
 

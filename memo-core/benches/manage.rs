@@ -65,6 +65,7 @@ fn meta(identity: &str, fingerprint: u128, key: u128) -> EntryMeta {
         type_args: Vec::new(),
         created_ms: 1_700_000_000_000 + (key as u64 % 1_000_000_000),
         duration_s: 0.25,
+        origin: Default::default(),
     }
 }
 

@@ -10,11 +10,12 @@
 //! the cache (unhashable argument, corrupt entry, full or read-only disk)
 //! ever loses the function's result: the worst case is running uncached.
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::de::DeserializeOwned;
 
-use crate::entry::{self, ArgRecord, Entry, EntryMeta, HEADER_LEN};
+use crate::entry::{self, ArgRecord, Entry, EntryMeta, HEADER_LEN, MissRecord, Origin};
 use crate::function::CachedFn;
 use crate::hash::Digest;
 use crate::memory::Memory;
@@ -23,7 +24,7 @@ use crate::{key, recorded, trace};
 pub use arg::Arg;
 pub use output::{FinishResult, FinishValue, Output, typed};
 use probe::Probed;
-pub(crate) use reason::MissReason;
+pub use reason::{MissReason, Validator};
 use stored::Stored;
 use unused::{Settled, Unused, report_unused};
 
@@ -66,7 +67,11 @@ struct Missing {
     /// The call as written: `f(1, "a")`.
     call: String,
     args: Vec<ArgRecord>,
+    /// `type_name` of each argument in `args`.
+    arg_types: Vec<String>,
     type_args: Vec<String>,
+    /// Why it computes, once decided (when the computation starts).
+    why: Option<MissReason>,
     /// The entry that was read and not used, if one was.
     unused: Option<Box<Unused>>,
     /// The compute-once lock, released once the output is stored (or the
@@ -186,13 +191,9 @@ fn lookup(
     };
     // Compute once: wait while another caller computes this key, then look
     // again. Without a lock (a read-only cache, say) we compute anyway.
-    let lock = match if wait { Some(store.lock(key)) } else { None } {
-        None => None,
-        Some(Ok(lock)) => Some(lock),
-        Some(Err(e)) => {
-            tracing::debug!(target: "memory", path = target.path, %e, "no compute-once lock");
-            None
-        }
+    let lock = match wait {
+        true => take_lock(store, &target, args),
+        false => None,
     };
     let Passed { target, unused } = match lock {
         Some(_) => match read_entry(store, target, false, unused.as_deref(), true) {
@@ -202,16 +203,63 @@ fn lookup(
         None => Passed { target, unused },
     };
     let call = render_call(function, args);
+    let arg_types = args.iter().map(|arg| arg.type_name().to_owned()).collect();
     let args = arg_records(function, digests);
     State::Missing(Missing {
         target,
         call,
         args,
+        arg_types,
         type_args: type_args.iter().map(|t| t.to_string()).collect(),
+        why: None,
         unused,
         _lock: lock,
         lock_tried: wait,
     })
+}
+
+/// Takes the compute-once lock of `target`, waiting at most the function's
+/// wait limit; `None` when there is no lock to take (a read-only cache) or
+/// the limit passed — then the caller computes, and says so.
+fn take_lock(store: &dyn EntryStore, target: &Target, args: &[&dyn Arg]) -> Option<KeyGuard> {
+    let limit = target.wait_limit();
+    match store.lock_within(target.key, limit) {
+        Ok(Some(lock)) => Some(lock),
+        Ok(None) => {
+            gave_up_waiting(target, limit, || render_call(target.function, args));
+            None
+        }
+        Err(e) => {
+            tracing::debug!(target: "memory", path = target.path, %e, "no compute-once lock");
+            None
+        }
+    }
+}
+
+/// Says, once per call that gives up, that another caller held its key
+/// past the wait limit and this one computes it too.
+fn gave_up_waiting(target: &Target, limit: Option<Duration>, call: impl FnOnce() -> String) {
+    let waited = limit.map_or_else(String::new, |limit| {
+        format!(" for {}", crate::readable::format_duration(limit))
+    });
+    trace::warn(format_args!(
+        "{}: another caller has been computing {} and held it{waited} (its wait limit); \
+         computing it here too",
+        target.function.derived().identity,
+        call()
+    ));
+}
+
+impl Target {
+    /// How long a call waits for another caller computing its key: the
+    /// function's `wait_limit`, else its `Memory`'s; `None`: as long as the
+    /// other caller holds it.
+    fn wait_limit(&self) -> Option<Duration> {
+        self.function
+            .spec
+            .wait_limit
+            .or(self.memory.wait_limit_set())
+    }
 }
 
 /// Reads and verifies the entry of `target`; hands `target` back when
@@ -378,6 +426,9 @@ impl Found {
             )
             .map_err(|error| MissReason::Undecodable { wanted, error })?;
         let function = self.target.function;
+        if function.spec.ignore_code {
+            self.compare_code();
+        }
         if verbosity(function, self.target.memory) >= 2 {
             trace::loading(function.spec.name, &function.derived().identity);
         }
@@ -394,6 +445,42 @@ impl Found {
     }
 }
 
+impl Found {
+    /// For an `ignore_code` function, once per process: says when the
+    /// entry served was computed by other code than this build's (kept,
+    /// as `ignore_code` asks, until the version changes).
+    #[cold]
+    fn compare_code(&self) {
+        #[derive(serde::Deserialize)]
+        struct Code {
+            #[serde(default)]
+            origin: Origin,
+        }
+        let function = self.target.function;
+        if function.code_compared.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let Ok(Code { origin }) = self.entry().meta_as::<Code>() else {
+            return;
+        };
+        let code = format!("{:032x}", function.spec.code);
+        if origin.code.is_empty() || origin.code == code {
+            return;
+        }
+        let version = match function.spec.version {
+            Some(version) => format!("version {version}"),
+            None => "no version given".to_owned(),
+        };
+        trace::note(
+            verbosity(function, self.target.memory),
+            format_args!(
+                "{}: code changed since these results were computed; kept by ignore_code, {version}",
+                function.derived().identity
+            ),
+        );
+    }
+}
+
 impl Missing {
     /// Runs the body, stores what `K` keeps of its output, returns it.
     ///
@@ -401,19 +488,38 @@ impl Missing {
     /// will return it: reloaded from its entry (and rebuilt into an
     /// output), so the first call does not hand back a plain array where the
     /// next ones hand back a map (a joblib gotcha).
-    fn run<K: Stored>(self, body: impl FnOnce() -> K::Output) -> K::Output {
+    fn run<K: Stored>(mut self, body: impl FnOnce() -> K::Output) -> K::Output {
         let started = self.start();
         let (output, deps) = recorded::recording(body);
         self.complete::<K>(started, output, &deps)
     }
 
-    /// Traces the start of the computation; returns when it started.
-    fn start(&self) -> Instant {
+    /// Decides why this call computes, traces the start of the
+    /// computation with it; returns when it started.
+    fn start(&mut self) -> Instant {
         let function = self.target.function;
+        let reason = self.decide_reason();
+        let identity = &function.derived().identity;
         if verbosity(function, self.target.memory) >= 1 {
-            trace::calling(&function.derived().identity, &self.call);
+            trace::calling(identity, &self.call, &reason);
         }
+        tracing::info!(target: "memory", function = identity, call = self.call, kind = reason.kind(), %reason, "miss");
+        self.why = Some(reason);
         Instant::now()
+    }
+
+    /// Why this call computes: why the entry found was not used, else what
+    /// the store holds near the call (`explain.rs`).
+    pub(super) fn decide_reason(&self) -> MissReason {
+        match self.reason() {
+            MissReason::Absent => match self.target.memory.store() {
+                Some(store) => {
+                    explain::absent(store, self.target.function, &self.args, &self.type_args)
+                }
+                None => MissReason::Absent,
+            },
+            reason => reason.clone(),
+        }
     }
 
     /// Stores what `K` keeps of the body's `output`, returns it.
@@ -438,6 +544,18 @@ impl Missing {
         }
         tracing::info!(target: "memory", function = derived.identity, call = self.call, ?duration, "computed");
         if let Some(stored) = K::kept(&output) {
+            let spec = &function.spec;
+            let origin = Origin {
+                code: format!("{:032x}", spec.code),
+                version: spec.version.map(str::to_owned),
+                ignore_code: spec.ignore_code,
+                arg_types: self.arg_types,
+                expires_after_s: function.max_age(memory).map(|limit| limit.as_secs_f64()),
+                miss: self.why.map(|reason| MissRecord {
+                    kind: reason.kind().to_owned(),
+                    reason: reason.to_string(),
+                }),
+            };
             let meta = EntryMeta {
                 deps: deps.iter().map(recorded::Recorded::to_record).collect(),
                 identity: derived.identity.clone(),
@@ -448,9 +566,13 @@ impl Missing {
                 type_args: self.type_args,
                 created_ms: unix_millis(),
                 duration_s: duration.as_secs_f64(),
+                origin,
             };
-            let mapped = store(function, memory, path, key, &meta, stored)
-                && function.array_mode(memory).is_some();
+            let written = store(function, memory, path, key, &meta, stored);
+            if written.is_some() {
+                explain::remember(function, &meta);
+            }
+            let mapped = written == Some(true) && function.array_mode(memory).is_some();
             if let Some(recorder) = memory.recorder() {
                 recorder.miss(function.used(), key, duration, true);
             }
@@ -478,7 +600,8 @@ fn reload<S: DeserializeOwned>(
         .ok()
 }
 
-/// Stores an entry; `true` if it was written and holds out-of-line arrays.
+/// Stores an entry; `Some` if it was written, `Some(true)` if it holds
+/// out-of-line arrays.
 fn store<S: serde::Serialize>(
     function: &CachedFn,
     memory: &Memory,
@@ -486,7 +609,7 @@ fn store<S: serde::Serialize>(
     key: Digest,
     meta: &EntryMeta,
     stored: &S,
-) -> bool {
+) -> Option<bool> {
     let type_hash = entry::type_hash(&meta.output_type);
     let encoded =
         match entry::encode_parts(key, type_hash, meta, stored, function.zstd_level(memory)) {
@@ -496,23 +619,21 @@ fn store<S: serde::Serialize>(
                     "{}: cannot encode the output ({e}); it is not cached",
                     meta.identity
                 ));
-                return false;
+                return None;
             }
         };
-    let Some(store) = memory.store() else {
-        return false;
-    };
+    let store = memory.store()?;
     // `encoded` borrows the arrays of `stored`, alive for this whole call.
     match store.write(path, &encoded.parts()) {
         Ok(()) => {
             if let Some(recorder) = memory.recorder() {
                 recorder.written(encoded.file_len());
             }
-            encoded.has_blobs()
+            Some(encoded.has_blobs())
         }
         Err(e) => {
             memory.report_write_failure(path, &e);
-            false
+            None
         }
     }
 }
@@ -561,6 +682,7 @@ fn unix_millis() -> u64 {
 
 mod arg;
 mod async_call;
+mod explain;
 mod freshness;
 mod output;
 pub(crate) mod probe;

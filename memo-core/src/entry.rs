@@ -60,6 +60,51 @@ pub struct EntryMeta {
     pub created_ms: u64,
     /// How long the function ran, in seconds.
     pub duration_s: f64,
+    /// What else the key was made of, and why the entry was computed
+    /// (absent from entries written before it was recorded, and left out
+    /// when empty).
+    #[serde(default, skip_serializing_if = "Origin::is_empty")]
+    pub origin: Origin,
+}
+
+/// What an entry's key was made of beyond its identity, fingerprint and
+/// argument digests, what decides its validity, and why it was computed:
+/// what a later miss is explained with.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Origin {
+    /// The code fingerprint (32 hex digits): a hash of the function's
+    /// tokens. The same as [`EntryMeta::fingerprint`] unless `ignore_code`
+    /// left the code out of the key.
+    pub code: String,
+    /// The function's `version = ".."`, if it gives one.
+    pub version: Option<String>,
+    /// Whether `ignore_code = true` left the code fingerprint out of the key.
+    pub ignore_code: bool,
+    /// `type_name` of each argument in [`EntryMeta::args`], in that order.
+    pub arg_types: Vec<String>,
+    /// The `expires_after` in force when it was computed, in seconds.
+    pub expires_after_s: Option<f64>,
+    /// Why it was computed.
+    pub miss: Option<MissRecord>,
+}
+
+impl Origin {
+    /// Whether nothing is recorded.
+    pub fn is_empty(&self) -> bool {
+        *self == Origin::default()
+    }
+}
+
+/// Why an entry was computed: the miss that wrote it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MissRecord {
+    /// The reason's short name (`first call`, `code changed`, ...), for
+    /// counting.
+    pub kind: String,
+    /// The reason in words.
+    pub reason: String,
 }
 
 /// One hashed argument of a call.
@@ -227,6 +272,21 @@ pub(crate) fn head_len(bytes: &[u8]) -> Option<u64> {
     (HEADER_LEN as u64)
         .checked_add(u64::from(header.meta_len))?
         .checked_add(header.payload_len)
+}
+
+/// The metadata of the entry at the start of `bytes`, without checking the
+/// checksum: only to *explain* a miss (which stored calls are near), never
+/// to serve one. Every length is checked against `bytes`.
+pub(crate) fn unverified_meta(bytes: &[u8]) -> Option<EntryMeta> {
+    let end = usize::try_from(meta_end(bytes)?).ok()?;
+    decode(bytes.get(HEADER_LEN..end)?).ok()
+}
+
+/// Where the metadata ends, judging by a header at the start of `bytes`
+/// (unchecked, like [`head_len`]).
+pub(crate) fn meta_end(bytes: &[u8]) -> Option<u64> {
+    let header = Header::read(bytes.first_chunk::<HEADER_LEN>()?).ok()?;
+    (HEADER_LEN as u64).checked_add(u64::from(header.meta_len))
 }
 
 /// The hash of an output type's name, as stored in the header.

@@ -200,6 +200,37 @@
 /// # assert_eq!(load("a".into()), 1);
 /// ```
 ///
+/// **`ignore_code = true`**: the code fingerprint leaves the key and the
+/// `version` decides: edits keep the results until the version changes
+/// (without a version, edits never invalidate). memo still records the code
+/// each result was computed by, and says at verbose ≥ 1 when it serves a
+/// result computed by other code ("code changed since these results were
+/// computed; kept by ignore_code, version 2"). `depends_on` still folds in.
+///
+/// ```
+/// # memory::set_default(memory::Memory::disabled()).unwrap();
+/// #[memory::cache(version = "2", ignore_code = true)]
+/// fn embed(text: String) -> usize {
+///     text.len() // refactor freely: results stay until version "3"
+/// }
+/// # assert_eq!(embed("ab".into()), 2);
+/// ```
+///
+/// **`wait_limit = "10min"`**: the longest a call waits while another
+/// caller (thread or process) computes the same arguments, before computing
+/// them itself and saying so; overrides the `Memory`'s
+/// [`wait_limit`](Memory::wait_limit). Without one, a call waits as long as
+/// the other caller lives (a caller that dies releases the key at once).
+///
+/// ```
+/// # memory::set_default(memory::Memory::disabled()).unwrap();
+/// #[memory::cache(wait_limit = "30s")]
+/// fn render(page: u32) -> String {
+///     format!("page {page}")
+/// }
+/// # assert_eq!(render(1), "page 1");
+/// ```
+///
 /// **`expires_after = "30d"`**: results older than this are recomputed
 /// (the grammar of `memo gc --age-limit`: units `ms`, `s`, `m`/`min`, `h`,
 /// `d`, `w`, `y`, fractions and combinations such as `"2w"`, `"1.5h"`,
@@ -362,6 +393,7 @@ pub use access::Access;
 #[cfg(feature = "ndarray")]
 pub use array::NdArray;
 pub use array::{Array, Dtype, Element, MmapMode};
+pub use call::{MissReason, Validator};
 pub use handle::{Handle, MemorizedResult, handle};
 pub use info::EntryInfo;
 pub use memory::{CACHE_DIR_ENV, DEFAULT_DIR, Memory, VERBOSE_ENV, default_memory, set_default};
@@ -379,6 +411,9 @@ mod doc_examples {
 
     #[doc = include_str!("../../docs/guide.md")]
     struct Guide;
+
+    #[doc = include_str!("../../docs/why.md")]
+    struct WhyDidMyCallMiss;
 
     #[doc = include_str!("../../docs/backends.md")]
     struct Backends;

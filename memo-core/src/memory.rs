@@ -5,6 +5,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use crate::access::Access;
 use crate::array::MmapMode;
@@ -187,6 +188,36 @@ impl Memory {
     pub fn compress(mut self, level: i32) -> Self {
         self.compress = Some(level);
         self
+    }
+
+    /// The longest a call waits while another caller — a thread or another
+    /// process — computes the same arguments, before computing them itself
+    /// (and saying so, once per call that gives up). A function's own
+    /// `wait_limit = ".."` overrides it.
+    ///
+    /// By default a call waits as long as the other caller holds the key:
+    /// compute-once is what makes an expensive call run once, and a caller
+    /// that dies releases the key at once (the kernel drops its lock, even
+    /// on `kill -9`). Set a limit for callers that must not wait behind a
+    /// computation that hangs or is stopped (`SIGSTOP`, a debugger).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use memory::Memory;
+    ///
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let memory = Memory::new(dir.path()).wait_limit(Duration::from_secs(600));
+    /// assert_eq!(memory.wait_limit_set(), Some(Duration::from_secs(600)));
+    /// ```
+    pub fn wait_limit(mut self, limit: Duration) -> Self {
+        self.upkeep.wait_limit = Some(limit);
+        self
+    }
+
+    /// The limit set with [`Memory::wait_limit`]; `None`: wait as long as
+    /// the other caller lives.
+    pub fn wait_limit_set(&self) -> Option<Duration> {
+        self.upkeep.wait_limit
     }
 
     /// The level set with [`Memory::compress`].

@@ -188,6 +188,7 @@ mod tests {
             type_args: vec![],
             created_ms: 1,
             duration_s: 0.5,
+            origin: Default::default(),
         };
         rmp_serde::to_vec_named(&meta).unwrap()
     }

@@ -14,6 +14,7 @@ fn meta() -> EntryMeta {
         type_args: vec![],
         created_ms: 1,
         duration_s: 0.5,
+        origin: Default::default(),
     }
 }
 

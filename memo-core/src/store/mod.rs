@@ -37,6 +37,7 @@ mod beneath;
 pub(crate) mod claim;
 mod fs;
 mod lock;
+pub(crate) mod nearby;
 mod object;
 pub(crate) mod owned;
 pub(crate) mod read;
@@ -51,6 +52,7 @@ use std::fmt::Debug;
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use claim::NotACache;
 pub use fs::FsStore;
@@ -91,6 +93,19 @@ pub(crate) trait EntryStore: Send + Sync + Debug {
     /// Waits until no other caller (thread or process) computes `key`, and
     /// keeps the others out until the guard is dropped.
     fn lock(&self, key: Digest) -> io::Result<KeyGuard>;
+    /// [`lock`](Self::lock), waiting at most `limit` (`None`: as long as
+    /// the other caller holds it); `Ok(None)` when the limit passed first.
+    fn lock_within(&self, key: Digest, limit: Option<Duration>) -> io::Result<Option<KeyGuard>> {
+        let _ = limit;
+        self.lock(key).map(Some)
+    }
+    /// What is stored near a call of the function directory `dir` and code
+    /// version `version`, to explain its miss (bounded work: see
+    /// `nearby.rs`); nothing when the store cannot tell cheaply.
+    fn nearby(&self, dir: &str, version: &str) -> nearby::Nearby {
+        let _ = (dir, version);
+        nearby::Nearby::default()
+    }
     /// The entry at `path` was read and found unusable (damaged, expired,
     /// of another type, or a handle asked to recompute it): the next write
     /// of `path` replaces it wherever it is stored.

@@ -186,6 +186,19 @@ impl EntryStore for Tier {
         self.local.lock(key)
     }
 
+    fn lock_within(
+        &self,
+        key: Digest,
+        limit: Option<std::time::Duration>,
+    ) -> io::Result<Option<KeyGuard>> {
+        self.local.lock_within(key, limit)
+    }
+
+    fn nearby(&self, dir: &str, version: &str) -> super::nearby::Nearby {
+        // The local tier only: looking around a shared store costs requests.
+        self.local.nearby(dir, version)
+    }
+
     fn rejected(&self, path: &str) {
         self.rejected
             .lock()
@@ -249,6 +262,7 @@ mod tests {
             type_args: Vec::new(),
             created_ms: 0,
             duration_s: 0.0,
+            origin: Default::default(),
         };
         let bytes = crate::entry::encode(key, 1, &meta, &42u64).unwrap();
         (format!("t.f/0000000000000000/{key:032x}.memo"), bytes)
