@@ -13,6 +13,7 @@ use crate::usage::Recorder;
 use upkeep::Upkeep;
 
 mod admin;
+mod shared;
 mod upkeep;
 
 /// The environment variable that sets the default cache location.

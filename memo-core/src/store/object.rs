@@ -5,6 +5,8 @@ use std::fmt::Debug;
 use std::io;
 use std::time::SystemTime;
 
+use super::versioned::VersionedStore;
+
 /// A place where cache entries live, shaped like an object store: a flat
 /// namespace of immutable byte strings under relative, `/`-separated paths.
 ///
@@ -95,6 +97,14 @@ pub trait Store: Send + Sync + Debug + 'static {
     /// memo records last use itself (see `docs/format.md`), so a store
     /// needs no access times.
     fn list(&self, prefix: &str) -> io::Result<Vec<ObjectMeta>>;
+
+    /// The store's conditional writes by version, if it has them: with
+    /// them, machines sharing the store compute each key once between them
+    /// (a lease per key, see `docs/backends.md`); without (the default),
+    /// once per machine.
+    fn versioned(&self) -> Option<&dyn VersionedStore> {
+        None
+    }
 }
 
 /// A shared store is a store: one client can serve several `Memory`s.
@@ -122,6 +132,9 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     }
     fn list(&self, prefix: &str) -> io::Result<Vec<ObjectMeta>> {
         (**self).list(prefix)
+    }
+    fn versioned(&self) -> Option<&dyn VersionedStore> {
+        (**self).versioned()
     }
 }
 
