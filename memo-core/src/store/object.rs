@@ -24,8 +24,9 @@ use super::versioned::VersionedStore;
 /// memo uses paths made of `[A-Za-z0-9._-]` segments joined by `/`, never
 /// empty, never starting or ending with `/`, without `.` or `..` segments:
 /// `<function>/<code version>/<key>.memo` for entries,
-/// `<function>/.current`, `.usage/<name>` for usage records, and the marker
-/// `CACHEDIR.TAG`. A store maps them below its own root (a bucket prefix, a
+/// `<function>/.current`, `.usage/<name>` for usage records,
+/// `.leases/<key>.lease` for compute-once leases (through
+/// [`versioned`](Store::versioned) only), and the marker `CACHEDIR.TAG`. A store maps them below its own root (a bucket prefix, a
 /// directory).
 ///
 /// # Contract
