@@ -381,6 +381,48 @@ mod tests {
     }
 
     #[test]
+    fn a_read_only_tier_reads_the_shared_store_and_never_writes_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = dir.path().join("shared");
+        let (path, bytes) = entry(13);
+        tier(&shared, &dir.path().join("team"))
+            .write(&path, &[&bytes])
+            .unwrap();
+        let listing = |store: &FsStore| {
+            let mut objects = store.list("").unwrap();
+            objects.sort_by(|a, b| a.path.cmp(&b.path));
+            objects
+        };
+        let store = FsStore::open(&shared).unwrap();
+        let before = listing(&store);
+        let sharing = Sharing {
+            read_only: true,
+            ..Sharing::default()
+        };
+        let local = dir.path().join("ci");
+        let ci = Tier::new(
+            FsStore::open_with(&local, Access::Owner).unwrap(),
+            Arc::new(FsStore::open(&shared).unwrap()),
+            sharing,
+        );
+        assert_eq!(ci.read(&path).unwrap().expect("fetched").bytes, bytes);
+        let (mine, mine_bytes) = entry(14);
+        ci.write(&mine, &[&mine_bytes]).unwrap();
+        assert!(local.join(&mine).is_file(), "kept locally");
+        ci.rejected(&path);
+        ci.write(&path, &[&mine_bytes]).unwrap();
+        ci.remove(&path).unwrap();
+        ci.remove_function("t.f").unwrap();
+        ci.clear().unwrap();
+        drop(ci.lock(13).unwrap());
+        assert!(
+            ci.remote().is_none(),
+            "nothing administers the shared store through it"
+        );
+        assert_eq!(listing(&store), before, "the shared store is untouched");
+    }
+
+    #[test]
     fn a_missing_entry_leaves_nothing_behind() {
         let dir = tempfile::tempdir().unwrap();
         let reader = tier(&dir.path().join("shared"), &dir.path().join("a"));
