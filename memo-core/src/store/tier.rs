@@ -222,11 +222,13 @@ impl EntryStore for Tier {
             return local;
         }
         let objects = self.remote.list("")?;
-        // Leases go only once over: a live one is a computation running.
+        // Leases go only once provably over (`owned.rs`): a live one is a
+        // computation running elsewhere.
+        let leases = format!("{}/", crate::layout::LEASE_DIR);
         let paths: Vec<String> = objects
             .into_iter()
             .map(|o| o.path)
-            .filter(|path| crate::layout::parse_lease_path(path).is_none())
+            .filter(|path| !path.starts_with(&leases))
             .collect();
         let failed = self.remote.delete_many(&paths);
         super::owned::remove_stale_leases(&*self.remote)?;
