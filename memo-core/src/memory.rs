@@ -14,6 +14,7 @@ use crate::usage::Recorder;
 use upkeep::Upkeep;
 
 mod admin;
+mod shared;
 mod upkeep;
 
 /// The environment variable that sets the default cache location.
@@ -60,8 +61,9 @@ pub struct Memory {
     compress: Option<i32>,
     /// Limits, expiry and the usage recorder.
     pub(crate) upkeep: Box<Upkeep>,
-    /// A shared store and its local tier (see `Memory::with_store`).
-    pub(crate) remote: crate::store::Remote,
+    /// A shared store, its local tier and how it is shared (see
+    /// `Memory::with_store`); boxed, as few `Memory`s have one.
+    pub(crate) remote: Box<crate::store::Remote>,
     /// Opened on first use; `None` when the location cannot be opened (the
     /// failure was reported and calls run uncached).
     store: OnceLock<Option<Box<dyn EntryStore>>>,

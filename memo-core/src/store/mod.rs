@@ -36,6 +36,7 @@
 mod beneath;
 pub(crate) mod claim;
 mod fs;
+mod lease;
 mod lock;
 pub(crate) mod nearby;
 mod object;
@@ -47,6 +48,7 @@ mod runtime;
 #[cfg(feature = "s3")]
 mod s3;
 mod tier;
+mod versioned;
 
 use std::fmt::Debug;
 use std::io;
@@ -56,11 +58,13 @@ use std::time::Duration;
 
 pub use claim::NotACache;
 pub use fs::FsStore;
+pub(crate) use lease::MIN_LEASE_TIME;
 pub use object::{ObjectMeta, Put, Store, valid_path};
-pub use remote::LOCAL_TIER_ENV;
+pub use remote::{LOCAL_TIER_ENV, STORE_READ_ONLY_ENV};
 pub(crate) use remote::{Remote, is_url, open, open_url};
 #[cfg(feature = "s3")]
 pub use s3::{S3Store, S3StoreBuilder};
+pub use versioned::{ObjectVersion, VersionedStore};
 
 use crate::hash::Digest;
 
@@ -118,7 +122,9 @@ pub(crate) trait EntryStore: Send + Sync + Debug {
     fn remove_function(&self, dir: &str) -> io::Result<()>;
     /// The local cache directory: where usage records are written.
     fn root(&self) -> &Path;
-    /// The shared store behind the local directory, if any.
+    /// The shared store behind the local directory that this process may
+    /// write to — upload usage records to, enforce limits in, administer;
+    /// `None` for a directory, and for a read-only shared store.
     fn remote(&self) -> Option<&Arc<dyn Store>> {
         None
     }
