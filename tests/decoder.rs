@@ -11,6 +11,7 @@ use proptest::prelude::*;
 
 fn meta() -> EntryMeta {
     EntryMeta {
+        deps: Vec::new(),
         identity: "decoder::f".into(),
         fingerprint: format!("{:032x}", 1u128),
         output_type: "alloc::vec::Vec<u64>".into(),
@@ -22,6 +23,7 @@ fn meta() -> EntryMeta {
         type_args: vec![],
         created_ms: 1_700_000_000_000,
         duration_s: 1.5,
+        origin: Default::default(),
     }
 }
 

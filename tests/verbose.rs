@@ -19,16 +19,17 @@ fn a_miss_at_verbose_1_prints_joblibs_block() {
     let cache = cache_dir();
     let run = worker(cache.path(), "1", &["square", "3"]);
     let lines: Vec<&str> = run.stderr.lines().collect();
-    assert_eq!(lines.len(), 4, "{run:?}");
+    assert_eq!(lines.len(), 5, "{run:?}");
     assert_eq!(lines[0], "_".repeat(80));
     assert_eq!(lines[1], "[Memory] Calling worker::square...");
     assert_eq!(lines[2], "square(3)");
+    assert_eq!(lines[3], "[Memory] Reason: first call of the function");
     assert!(
-        lines[3].starts_with("____") && lines[3].ends_with("square - 0.0s, 0.0min"),
+        lines[4].starts_with("____") && lines[4].ends_with("square - 0.0s, 0.0min"),
         "{}",
-        lines[3]
+        lines[4]
     );
-    assert_eq!(lines[3].len(), 80);
+    assert_eq!(lines[4].len(), 80);
     assert!(
         !run.stdout.contains("[Memory]"),
         "the trace belongs on stderr"

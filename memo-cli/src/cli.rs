@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::commands::stats::StatsArgs;
 use crate::commands::verify::VerifyArgs;
+use crate::commands::why::WhyArgs;
 use crate::commands::{clear::ClearArgs, du::DuArgs, gc::GcArgs, ls::LsArgs, show::ShowArgs};
 
 const AFTER_HELP: &str = "\
@@ -71,8 +73,16 @@ pub enum Command {
     /// Show hits, misses, hit rate and time saved per function
     ///
     /// Time saved is each hit times the recorded compute time of the entry
-    /// it was served from.
-    Stats,
+    /// it was served from. With --by-reason, misses are also counted by
+    /// their reason, as each entry records it.
+    Stats(StatsArgs),
+    /// List a function's recent misses with their reasons, and count them
+    ///
+    /// Every entry records why it was computed: the first call of the
+    /// function, new arguments (naming those that differ from the closest
+    /// stored call), a code change, an expired or rejected entry, a damaged
+    /// one, a refresh. Most recent first.
+    Why(WhyArgs),
     /// Remove entries over size, count or age limits, and stale versions
     ///
     /// In this order: with --stale, every code version of a function but its

@@ -4,6 +4,7 @@
 //! memo ls                       functions, versions, sizes, last use, hits
 //! memo show FUNC [ENTRY]        a function's entries, or one entry's metadata
 //! memo du | memo stats          space, and what the cache saved
+//! memo why FUNC                 recent misses and their reasons
 //! memo gc --bytes-limit 10G     evict least recently used entries
 //! memo clear [FUNC] --yes       delete entries
 //! memo verify [--repair]        check every entry's checksum
@@ -21,7 +22,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use cli::{Cli, Command};
-use commands::{Context, clear, du, gc, ls, show, stats, verify};
+use commands::{Context, clear, du, gc, ls, show, stats, verify, why};
 use exit::Failure;
 
 fn main() -> ExitCode {
@@ -40,7 +41,8 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Ls(args) => ls::run(&cx, args),
         Command::Show(args) => show::run(&cx, args),
         Command::Du(args) => du::run(&cx, args),
-        Command::Stats => stats::run(&cx),
+        Command::Stats(args) => stats::run(&cx, args),
+        Command::Why(args) => why::run(&cx, args),
         Command::Gc(args) => gc::run(&cx, args),
         Command::Clear(args) => clear::run(&cx, args),
         Command::Verify(args) => verify::run(&cx, args),

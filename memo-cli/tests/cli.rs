@@ -13,7 +13,7 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use memory::entry::{ArgRecord, EntryMeta};
+use memory::entry::{ArgRecord, EntryMeta, MissRecord, Origin};
 use memory::manage::{Cache, UsageRecord};
 
 /// "Now" for every case: 2024-05-01 12:00:00 UTC.
@@ -22,7 +22,11 @@ const NOW: u64 = 1_714_564_800;
 fn main() {
     if std::env::var_os("MEMO_CLI_FIXTURE").is_some() {
         let args: Vec<String> = std::env::args().skip(1).collect();
-        make_fixture(Path::new(&args[0]), args.iter().any(|a| a == "--corrupt"));
+        make_fixture(
+            Path::new(&args[0]),
+            args.iter().any(|a| a == "--corrupt"),
+            args.iter().any(|a| a == "--reasons"),
+        );
         return;
     }
     let fixture = std::env::current_exe().expect("the test binary's path");
@@ -37,6 +41,30 @@ fn main() {
         .env("COLUMNS", "100")
         .case("tests/cmd/*.trycmd")
         .run();
+}
+
+/// Why the fixture entry `key` was computed (with `--reasons`).
+fn origin_of(key: u128) -> Origin {
+    let (kind, reason) = match key >> 112 {
+        0x3f9a => (
+            "code changed",
+            "code changed (version aaaa000000000001 → aaaa000000000002); \
+             the old version's newest result was computed 37d 0h ago",
+        ),
+        0xa04e if key >> 96 == 0xa04e_93b8 => ("new arguments", "new arguments: `x` differs"),
+        0xc7e5 => (
+            "expired",
+            "the stored entry expired (computed 8d 0h ago, expires after 7d 0h)",
+        ),
+        _ => ("first call", "first call of the function"),
+    };
+    Origin {
+        miss: Some(MissRecord {
+            kind: kind.to_owned(),
+            reason: reason.to_owned(),
+        }),
+        ..Origin::default()
+    }
 }
 
 /// A time `ago` before [`NOW`].
@@ -62,7 +90,7 @@ struct Fixture {
     hits: Vec<Duration>,
 }
 
-fn make_fixture(root: &Path, corrupt: bool) {
+fn make_fixture(root: &Path, corrupt: bool, reasons: bool) {
     let entries = [
         Fixture {
             dir: "demo.fit",
@@ -133,6 +161,7 @@ fn make_fixture(root: &Path, corrupt: bool) {
         std::fs::create_dir_all(&dir).unwrap();
         let created = ago(e.created);
         let meta = EntryMeta {
+            deps: Vec::new(),
             identity: e.identity.to_owned(),
             fingerprint: format!("{:032x}", e.fingerprint),
             output_type: "alloc::string::String".to_owned(),
@@ -147,6 +176,10 @@ fn make_fixture(root: &Path, corrupt: bool) {
                 .unwrap()
                 .as_millis() as u64,
             duration_s: e.duration.as_secs_f64(),
+            origin: match reasons {
+                true => origin_of(e.key),
+                false => Default::default(),
+            },
         };
         let bytes = memory::entry::encode(
             e.key,

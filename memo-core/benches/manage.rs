@@ -54,6 +54,7 @@ fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> Duration {
 
 fn meta(identity: &str, fingerprint: u128, key: u128) -> EntryMeta {
     EntryMeta {
+        deps: Vec::new(),
         identity: identity.to_owned(),
         fingerprint: format!("{fingerprint:032x}"),
         output_type: "alloc::vec::Vec<f64>".to_owned(),
@@ -65,6 +66,7 @@ fn meta(identity: &str, fingerprint: u128, key: u128) -> EntryMeta {
         type_args: Vec::new(),
         created_ms: 1_700_000_000_000 + (key as u64 % 1_000_000_000),
         duration_s: 0.25,
+        origin: Default::default(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Latency of cached calls on an S3 store (behind its local tier), beside
 //! the local store: a hit served by the local tier, a hit fetched from S3
-//! into an empty tier, and a miss (computed, stored locally and put to S3).
+//! into an empty tier, and a miss (computed, stored locally and put to S3),
+//! with and without its compute-once lease.
 //!
 //! Needs an S3 server: `source scripts/s3-server.sh && memo_start_s3`
 //! starts moto on 127.0.0.1 and exports `AWS_ENDPOINT_URL` and
@@ -43,6 +44,7 @@ fn main() {
     prepare();
     divan::main();
     let _ = SHARED.clear();
+    let _ = SHARED_UNLEASED.clear();
     let _ = std::fs::remove_dir_all(&*BENCH_DIR);
 }
 
@@ -57,6 +59,22 @@ static SHARED: LazyLock<Memory> = LazyLock::new(|| {
     let id = std::process::id();
     Memory::new(format!("s3://{bucket}/bench-{id}")).local_tier(BENCH_DIR.join("tier"))
 });
+
+/// The same store without compute-once leases (`lease_time(ZERO)`): what
+/// a lease adds to a miss (a conditional PUT to take it, a DELETE to
+/// release it).
+static SHARED_UNLEASED: LazyLock<Memory> = LazyLock::new(|| {
+    let bucket = std::env::var("MEMO_TEST_S3_BUCKET").unwrap();
+    let id = std::process::id();
+    Memory::new(format!("s3://{bucket}/bench-unleased-{id}"))
+        .local_tier(BENCH_DIR.join("tier-unleased"))
+        .lease_time(std::time::Duration::ZERO)
+});
+
+#[memory::cache(memory = SHARED_UNLEASED)]
+fn unleased_add(a: u64, b: &str) -> u64 {
+    a + b.len() as u64
+}
 
 #[memory::cache(memory = LOCAL)]
 fn local_add(a: u64, b: &str) -> u64 {
@@ -133,4 +151,11 @@ fn s3_hit_fetched_1mib(bencher: divan::Bencher) {
 fn s3_miss(bencher: divan::Bencher) {
     static NEXT: AtomicU64 = AtomicU64::new(1 << 40);
     bencher.bench(|| shared_add(NEXT.fetch_add(1, Ordering::Relaxed), black_box("cold")));
+}
+
+/// [`s3_miss`] without a lease.
+#[divan::bench(sample_count = 100, sample_size = 1)]
+fn s3_miss_without_lease(bencher: divan::Bencher) {
+    static NEXT: AtomicU64 = AtomicU64::new(1 << 40);
+    bencher.bench(|| unleased_add(NEXT.fetch_add(1, Ordering::Relaxed), black_box("cold")));
 }

@@ -10,20 +10,21 @@
 //! the cache (unhashable argument, corrupt entry, full or read-only disk)
 //! ever loses the function's result: the worst case is running uncached.
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::de::DeserializeOwned;
 
-use crate::entry::{self, ArgRecord, Entry, EntryMeta, HEADER_LEN};
+use crate::entry::{self, ArgRecord, Entry, EntryMeta, HEADER_LEN, MissRecord, Origin};
 use crate::function::CachedFn;
 use crate::hash::Digest;
 use crate::memory::Memory;
 use crate::store::{EntryStore, KeyGuard, StoredEntry};
-use crate::{key, trace};
+use crate::{key, recorded, trace};
 pub use arg::Arg;
 pub use output::{FinishResult, FinishValue, Output, typed};
 use probe::Probed;
-pub(crate) use reason::MissReason;
+pub use reason::{MissReason, Validator};
 use stored::Stored;
 use unused::{Settled, Unused, report_unused};
 
@@ -66,7 +67,11 @@ struct Missing {
     /// The call as written: `f(1, "a")`.
     call: String,
     args: Vec<ArgRecord>,
+    /// `type_name` of each argument in `args`.
+    arg_types: Vec<String>,
     type_args: Vec<String>,
+    /// Why it computes, once decided (when the computation starts).
+    why: Option<MissReason>,
     /// The entry that was read and not used, if one was.
     unused: Option<Box<Unused>>,
     /// The compute-once lock, released once the output is stored (or the
@@ -115,6 +120,9 @@ fn start(
     args: &[&dyn Arg],
     wait: bool,
 ) -> Call {
+    if let Some(dependency) = function.dependency {
+        dependency.enter();
+    }
     match probe::take() {
         None => begin_resolved(function.resolve(type_args), type_args, args, wait),
         Some(probe) => probe::begin(probe, function, type_args, args),
@@ -177,49 +185,96 @@ fn lookup(
         key,
         path: crate::layout::entry_path(&derived.dir, &derived.version, key),
     };
-    let Passed { target, unused } = match read_entry(store, target, true, None) {
+    let Passed { target, unused } = match read_entry(store, target, true, None, true) {
         Ok(found) => return State::Found(found),
         Err(passed) => passed,
     };
     // Compute once: wait while another caller computes this key, then look
     // again. Without a lock (a read-only cache, say) we compute anyway.
-    let lock = match if wait { Some(store.lock(key)) } else { None } {
-        None => None,
-        Some(Ok(lock)) => Some(lock),
-        Some(Err(e)) => {
-            tracing::debug!(target: "memory", path = target.path, %e, "no compute-once lock");
-            None
-        }
+    let lock = match wait {
+        true => take_lock(store, &target, args),
+        false => None,
     };
     let Passed { target, unused } = match lock {
-        Some(_) => match read_entry(store, target, false, unused.as_deref()) {
+        Some(_) => match read_entry(store, target, false, unused.as_deref(), true) {
             Ok(found) => return State::Found(found),
             Err(passed) => passed,
         },
         None => Passed { target, unused },
     };
     let call = render_call(function, args);
+    let arg_types = args.iter().map(|arg| arg.type_name().to_owned()).collect();
     let args = arg_records(function, digests);
     State::Missing(Missing {
         target,
         call,
         args,
+        arg_types,
         type_args: type_args.iter().map(|t| t.to_string()).collect(),
+        why: None,
         unused,
         _lock: lock,
         lock_tried: wait,
     })
 }
 
+/// Takes the compute-once lock of `target`, waiting at most the function's
+/// wait limit; `None` when there is no lock to take (a read-only cache) or
+/// the limit passed — then the caller computes, and says so.
+fn take_lock(store: &dyn EntryStore, target: &Target, args: &[&dyn Arg]) -> Option<KeyGuard> {
+    let limit = target.wait_limit();
+    match store.lock_within(target.key, limit) {
+        Ok(Some(lock)) => Some(lock),
+        Ok(None) => {
+            gave_up_waiting(target, limit, || render_call(target.function, args));
+            None
+        }
+        Err(e) => {
+            tracing::debug!(target: "memory", path = target.path, %e, "no compute-once lock");
+            None
+        }
+    }
+}
+
+/// Says, once per call that gives up, that another caller held its key
+/// past the wait limit and this one computes it too.
+fn gave_up_waiting(target: &Target, limit: Option<Duration>, call: impl FnOnce() -> String) {
+    let waited = limit.map_or_else(String::new, |limit| {
+        format!(" for {}", crate::readable::format_duration(limit))
+    });
+    trace::warn(format_args!(
+        "{}: another caller has been computing {} and held it{waited} (its wait limit); \
+         computing it here too",
+        target.function.derived().identity,
+        call()
+    ));
+}
+
+impl Target {
+    /// How long a call waits for another caller computing its key: the
+    /// function's `wait_limit`, else its `Memory`'s; `None`: as long as the
+    /// other caller holds it.
+    fn wait_limit(&self) -> Option<Duration> {
+        self.function
+            .spec
+            .wait_limit
+            .or(self.memory.wait_limit_set())
+    }
+}
+
 /// Reads and verifies the entry of `target`; hands `target` back when
 /// there is no usable entry, with what was there. A damaged, expired or
 /// rejected entry is reported if `report`; `skip` is an entry read before
-/// and not used: found again unchanged, it is passed over unchecked.
+/// and not used: found again unchanged, it is passed over unchecked. With
+/// `alternatives`, an entry whose recorded dependencies changed sends the
+/// lookup to the result kept for this binary's dependencies, if there is
+/// one, and is kept for its own (see [`alternative`]).
 fn read_entry(
     store: &dyn EntryStore,
     target: Target,
     report: bool,
     skip: Option<&Unused>,
+    alternatives: bool,
 ) -> Result<Found, Passed> {
     let stored = match store.read(&target.path) {
         Ok(Some(stored)) => stored,
@@ -246,11 +301,28 @@ fn read_entry(
         return Err(Passed { target, unused });
     }
     let checked = Entry::parse_head(&stored.bytes, stored.len, Some(target.key))
-        .map_err(MissReason::Damaged)
-        .and_then(|entry| freshness::check(target.function, target.memory, &entry, stored.len));
+        .map_err(|e| NotUsed::Reason(MissReason::Damaged(e)))
+        .and_then(|entry| {
+            freshness::check(target.function, target.memory, &entry, stored.len)
+                .map_err(NotUsed::Reason)?;
+            recorded::check(&entry, target.key).map_err(|unusable| match unusable {
+                recorded::Unusable::Malformed(e) => NotUsed::Reason(MissReason::Damaged(e)),
+                recorded::Unusable::Changed(changed) => NotUsed::Dependency(changed),
+            })
+        });
     let reason = match checked {
         Ok(()) => return Ok(Found { target, stored }),
-        Err(reason) => reason,
+        Err(NotUsed::Reason(reason)) => reason,
+        Err(NotUsed::Dependency(changed)) => {
+            if alternatives && let Some(found) = alternative(store, &target, &stored, &changed) {
+                return Ok(found);
+            }
+            let identity = changed.identity;
+            match changed.exists {
+                true => MissReason::DependencyChanged { identity },
+                false => MissReason::DependencyGone { identity },
+            }
+        }
     };
     // Found but unusable: the next write replaces it wherever it is.
     store.rejected(&target.path);
@@ -263,6 +335,48 @@ fn read_entry(
     }
     let unused = Some(Box::new(Unused { header, reason }));
     Err(Passed { target, unused })
+}
+
+/// Why a found entry is not used.
+enum NotUsed {
+    Reason(MissReason),
+    /// A recorded dependency changed: there may be an alternative.
+    Dependency(Box<recorded::Changed>),
+}
+
+/// An entry at `target` whose recorded dependencies differ from this
+/// binary's: the result kept for this binary's dependencies if there is one
+/// (found after reverting an edit), else `None`, and the entry found is
+/// kept under the key of its own dependencies, since the miss that follows
+/// replaces it. Keeping needs the whole entry in hand: a large entry whose
+/// arrays were not read is not kept.
+fn alternative(
+    store: &dyn EntryStore,
+    target: &Target,
+    stored: &StoredEntry,
+    changed: &recorded::Changed,
+) -> Option<Found> {
+    let at = |key: Digest| {
+        let derived = target.function.derived();
+        Target {
+            function: target.function,
+            memory: target.memory,
+            key,
+            path: crate::layout::entry_path(&derived.dir, &derived.version, key),
+        }
+    };
+    if let Ok(found) = read_entry(store, at(changed.current), false, None, false) {
+        return Some(found);
+    }
+    if stored.bytes.len() as u64 == stored.len
+        && let Some(kept) = entry::rekeyed(&stored.bytes, changed.recorded)
+    {
+        let kept_at = at(changed.recorded);
+        if let Err(e) = store.write(&kept_at.path, &[&kept]) {
+            tracing::debug!(target: "memory", path = kept_at.path, %e, "a replaced result is not kept");
+        }
+    }
+    None
 }
 
 impl Call {
@@ -323,14 +437,58 @@ impl Found {
             )
             .map_err(|error| MissReason::Undecodable { wanted, error })?;
         let function = self.target.function;
+        if function.spec.ignore_code {
+            self.compare_code();
+        }
         if verbosity(function, self.target.memory) >= 2 {
             trace::loading(function.spec.name, &function.derived().identity);
         }
         tracing::debug!(target: "memory", function = function.derived().identity, "cache hit");
+        if recorded::active() {
+            // The callee's result shaped the caller's: so did what it
+            // recorded.
+            recorded::extend(recorded::recorded_by(&entry));
+        }
         if let Some(recorder) = self.target.memory.recorder() {
             recorder.hit(function.used(), self.target.key);
         }
         Ok(stored)
+    }
+}
+
+impl Found {
+    /// For an `ignore_code` function, once per process: says when the
+    /// entry served was computed by other code than this build's (kept,
+    /// as `ignore_code` asks, until the version changes).
+    #[cold]
+    fn compare_code(&self) {
+        #[derive(serde::Deserialize)]
+        struct Code {
+            #[serde(default)]
+            origin: Origin,
+        }
+        let function = self.target.function;
+        if function.code_compared.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let Ok(Code { origin }) = self.entry().meta_as::<Code>() else {
+            return;
+        };
+        let code = format!("{:032x}", function.spec.code);
+        if origin.code.is_empty() || origin.code == code {
+            return;
+        }
+        let version = match function.spec.version {
+            Some(version) => format!("version {version}"),
+            None => "no version given".to_owned(),
+        };
+        trace::note(
+            verbosity(function, self.target.memory),
+            format_args!(
+                "{}: code changed since these results were computed; kept by ignore_code, {version}",
+                function.derived().identity
+            ),
+        );
     }
 }
 
@@ -341,23 +499,48 @@ impl Missing {
     /// will return it: reloaded from its entry (and rebuilt into an
     /// output), so the first call does not hand back a plain array where the
     /// next ones hand back a map (a joblib gotcha).
-    fn run<K: Stored>(self, body: impl FnOnce() -> K::Output) -> K::Output {
+    fn run<K: Stored>(mut self, body: impl FnOnce() -> K::Output) -> K::Output {
         let started = self.start();
-        let output = body();
-        self.complete::<K>(started, output)
+        let (output, deps) = recorded::recording(body);
+        self.complete::<K>(started, output, &deps)
     }
 
-    /// Traces the start of the computation; returns when it started.
-    fn start(&self) -> Instant {
+    /// Decides why this call computes, traces the start of the
+    /// computation with it; returns when it started.
+    fn start(&mut self) -> Instant {
         let function = self.target.function;
+        let reason = self.decide_reason();
+        let identity = &function.derived().identity;
         if verbosity(function, self.target.memory) >= 1 {
-            trace::calling(&function.derived().identity, &self.call);
+            trace::calling(identity, &self.call, &reason);
         }
+        tracing::info!(target: "memory", function = identity, call = self.call, kind = reason.kind(), %reason, "miss");
+        self.why = Some(reason);
         Instant::now()
     }
 
+    /// Why this call computes: why the entry found was not used, else what
+    /// the store holds near the call (`explain.rs`).
+    pub(super) fn decide_reason(&self) -> MissReason {
+        match self.reason() {
+            MissReason::Absent => match self.target.memory.store() {
+                Some(store) => {
+                    explain::absent(store, self.target.function, &self.args, &self.type_args)
+                }
+                None => MissReason::Absent,
+            },
+            reason => reason.clone(),
+        }
+    }
+
     /// Stores what `K` keeps of the body's `output`, returns it.
-    fn complete<K: Stored>(self, started: Instant, output: K::Output) -> K::Output {
+    /// `deps`: the annotated functions that ran meanwhile (`recorded.rs`).
+    fn complete<K: Stored>(
+        self,
+        started: Instant,
+        output: K::Output,
+        deps: &[recorded::Recorded],
+    ) -> K::Output {
         let Target {
             function,
             memory,
@@ -372,7 +555,20 @@ impl Missing {
         }
         tracing::info!(target: "memory", function = derived.identity, call = self.call, ?duration, "computed");
         if let Some(stored) = K::kept(&output) {
+            let spec = &function.spec;
+            let origin = Origin {
+                code: format!("{:032x}", spec.code),
+                version: spec.version.map(str::to_owned),
+                ignore_code: spec.ignore_code,
+                arg_types: self.arg_types,
+                expires_after_s: function.max_age(memory).map(|limit| limit.as_secs_f64()),
+                miss: self.why.map(|reason| MissRecord {
+                    kind: reason.kind().to_owned(),
+                    reason: reason.to_string(),
+                }),
+            };
             let meta = EntryMeta {
+                deps: deps.iter().map(recorded::Recorded::to_record).collect(),
                 identity: derived.identity.clone(),
                 fingerprint: format!("{:032x}", function.spec.fingerprint),
                 output_type: std::any::type_name::<K::Value>().to_owned(),
@@ -381,9 +577,13 @@ impl Missing {
                 type_args: self.type_args,
                 created_ms: unix_millis(),
                 duration_s: duration.as_secs_f64(),
+                origin,
             };
-            let mapped = store(function, memory, path, key, &meta, stored)
-                && function.array_mode(memory).is_some();
+            let written = store(function, memory, path, key, &meta, stored);
+            if written.is_some() {
+                explain::remember(function, &meta);
+            }
+            let mapped = written == Some(true) && function.array_mode(memory).is_some();
             if let Some(recorder) = memory.recorder() {
                 recorder.miss(function.used(), key, duration, true);
             }
@@ -411,7 +611,8 @@ fn reload<S: DeserializeOwned>(
         .ok()
 }
 
-/// Stores an entry; `true` if it was written and holds out-of-line arrays.
+/// Stores an entry; `Some` if it was written, `Some(true)` if it holds
+/// out-of-line arrays.
 fn store<S: serde::Serialize>(
     function: &CachedFn,
     memory: &Memory,
@@ -419,7 +620,7 @@ fn store<S: serde::Serialize>(
     key: Digest,
     meta: &EntryMeta,
     stored: &S,
-) -> bool {
+) -> Option<bool> {
     let type_hash = entry::type_hash(&meta.output_type);
     let encoded =
         match entry::encode_parts(key, type_hash, meta, stored, function.zstd_level(memory)) {
@@ -429,23 +630,21 @@ fn store<S: serde::Serialize>(
                     "{}: cannot encode the output ({e}); it is not cached",
                     meta.identity
                 ));
-                return false;
+                return None;
             }
         };
-    let Some(store) = memory.store() else {
-        return false;
-    };
+    let store = memory.store()?;
     // `encoded` borrows the arrays of `stored`, alive for this whole call.
     match store.write(path, &encoded.parts()) {
         Ok(()) => {
             if let Some(recorder) = memory.recorder() {
                 recorder.written(encoded.file_len());
             }
-            encoded.has_blobs()
+            Some(encoded.has_blobs())
         }
         Err(e) => {
             memory.report_write_failure(path, &e);
-            false
+            None
         }
     }
 }
@@ -494,6 +693,7 @@ fn unix_millis() -> u64 {
 
 mod arg;
 mod async_call;
+mod explain;
 mod freshness;
 mod output;
 pub(crate) mod probe;

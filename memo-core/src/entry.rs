@@ -34,6 +34,14 @@ const CHECKSUM_AT: usize = 64;
 /// can be added later without a format bump (readers ignore unknown ones).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EntryMeta {
+    /// The annotated functions that ran while the result was computed
+    /// (`#[memory::cache]` and `#[memory::fingerprint]`), sorted by
+    /// identity: a lookup whose binary has another fingerprint for one of
+    /// them is a miss. First in the map, and left out when empty, so a hit
+    /// finds out whether there are any from the first key alone
+    /// (`entry/deps.rs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deps: Vec<DepRecord>,
     /// The function's identity: `crate::module::name` or its `name = "..."`.
     pub identity: String,
     /// The code fingerprint, as 32 hex digits.
@@ -52,6 +60,51 @@ pub struct EntryMeta {
     pub created_ms: u64,
     /// How long the function ran, in seconds.
     pub duration_s: f64,
+    /// What else the key was made of, and why the entry was computed
+    /// (absent from entries written before it was recorded, and left out
+    /// when empty).
+    #[serde(default, skip_serializing_if = "Origin::is_empty")]
+    pub origin: Origin,
+}
+
+/// What an entry's key was made of beyond its identity, fingerprint and
+/// argument digests, what decides its validity, and why it was computed:
+/// what a later miss is explained with.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Origin {
+    /// The code fingerprint (32 hex digits): a hash of the function's
+    /// tokens. The same as [`EntryMeta::fingerprint`] unless `ignore_code`
+    /// left the code out of the key.
+    pub code: String,
+    /// The function's `version = ".."`, if it gives one.
+    pub version: Option<String>,
+    /// Whether `ignore_code = true` left the code fingerprint out of the key.
+    pub ignore_code: bool,
+    /// `type_name` of each argument in [`EntryMeta::args`], in that order.
+    pub arg_types: Vec<String>,
+    /// The `expires_after` in force when it was computed, in seconds.
+    pub expires_after_s: Option<f64>,
+    /// Why it was computed.
+    pub miss: Option<MissRecord>,
+}
+
+impl Origin {
+    /// Whether nothing is recorded.
+    pub fn is_empty(&self) -> bool {
+        *self == Origin::default()
+    }
+}
+
+/// Why an entry was computed: the miss that wrote it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MissRecord {
+    /// The reason's short name (`first call`, `code changed`, ...), for
+    /// counting.
+    pub kind: String,
+    /// The reason in words.
+    pub reason: String,
 }
 
 /// One hashed argument of a call.
@@ -61,6 +114,17 @@ pub struct ArgRecord {
     pub name: String,
     /// Its canonical digest, as 32 hex digits.
     pub digest: String,
+}
+
+/// A dependency recorded with an entry: an annotated function that ran
+/// while the entry's result was computed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DepRecord {
+    /// Its identity: `crate::module::name`, or a cached function's
+    /// `name = "..."`.
+    pub identity: String,
+    /// Its code fingerprint when the entry was computed, as 32 hex digits.
+    pub fingerprint: String,
 }
 
 /// Why bytes are not a usable entry.
@@ -208,6 +272,21 @@ pub(crate) fn head_len(bytes: &[u8]) -> Option<u64> {
     (HEADER_LEN as u64)
         .checked_add(u64::from(header.meta_len))?
         .checked_add(header.payload_len)
+}
+
+/// The metadata of the entry at the start of `bytes`, without checking the
+/// checksum: only to *explain* a miss (which stored calls are near), never
+/// to serve one. Every length is checked against `bytes`.
+pub(crate) fn unverified_meta(bytes: &[u8]) -> Option<EntryMeta> {
+    let end = usize::try_from(meta_end(bytes)?).ok()?;
+    decode(bytes.get(HEADER_LEN..end)?).ok()
+}
+
+/// Where the metadata ends, judging by a header at the start of `bytes`
+/// (unchecked, like [`head_len`]).
+pub(crate) fn meta_end(bytes: &[u8]) -> Option<u64> {
+    let header = Header::read(bytes.first_chunk::<HEADER_LEN>()?).ok()?;
+    (HEADER_LEN as u64).checked_add(u64::from(header.meta_len))
 }
 
 /// The hash of an output type's name, as stored in the header.
@@ -388,6 +467,20 @@ fn seal(
     head[CHECKSUM_AT..].copy_from_slice(&sum.to_le_bytes());
 }
 
+/// The entry `bytes` (all of its file) under another key: the header's
+/// key replaced and the checksum sealed again. `None` if `bytes` is not a
+/// whole, verified entry.
+pub(crate) fn rekeyed(bytes: &[u8], key: u128) -> Option<Vec<u8>> {
+    let entry = Entry::parse_head(bytes, bytes.len() as u64, None).ok()?;
+    let head_len = HEADER_LEN + entry.meta.len() + entry.payload.len();
+    let mut copy = bytes.to_vec();
+    copy[32..48].copy_from_slice(&key.to_le_bytes());
+    let (head, body) = copy.split_at_mut(HEADER_LEN);
+    let sum = checksum(&head[..CHECKSUM_AT], &body[..head_len - HEADER_LEN]);
+    head[CHECKSUM_AT..].copy_from_slice(&sum.to_le_bytes());
+    Some(copy)
+}
+
 impl<'a> Entry<'a> {
     /// Checks a whole entry file, `bytes`, completely (header, lengths,
     /// checksums of the head) without decoding anything. `expected_key`
@@ -545,6 +638,12 @@ impl<'a> Entry<'a> {
         decode(self.meta).map_err(|e| EntryError::Meta(e.to_string()))
     }
 
+    /// The encoded metadata (MessagePack), for readers that look at one
+    /// field without decoding the rest (`entry/deps.rs`).
+    pub(crate) fn meta_bytes(&self) -> &'a [u8] {
+        self.meta
+    }
+
     /// Decodes the metadata as `T`: all of it, or only the fields `T` names.
     pub(crate) fn meta_as<T: serde::de::DeserializeOwned>(&self) -> Result<T, EntryError> {
         decode(self.meta).map_err(|e| EntryError::Meta(e.to_string()))
@@ -562,5 +661,6 @@ impl<'a> Entry<'a> {
     }
 }
 
+pub(crate) mod deps;
 #[cfg(test)]
 mod tests;

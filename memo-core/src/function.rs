@@ -56,6 +56,19 @@ pub struct FnSpec {
     /// `compress = LEVEL`, overriding the `Memory`'s (and its memory maps,
     /// for this function).
     pub compress: Option<i32>,
+    /// The code fingerprint: a hash of the function's tokens. The same as
+    /// `fingerprint` (before `depends_on`) unless `ignore_code` left it out
+    /// of the key; recorded in every entry either way, to explain misses.
+    pub code: u128,
+    /// `version = ".."`, as written.
+    pub version: Option<&'static str>,
+    /// `ignore_code = true`: the code fingerprint is not part of the key;
+    /// `version` decides when results go stale.
+    pub ignore_code: bool,
+    /// `wait_limit = ".."`: the longest a call waits for another caller
+    /// computing the same key before computing it itself, overriding the
+    /// `Memory`'s.
+    pub wait_limit: Option<core::time::Duration>,
 }
 
 /// A cached function: its [`FnSpec`] and lazily derived per-process state.
@@ -73,6 +86,12 @@ pub struct CachedFn {
     /// Whether a method's definition is in the registry yet (see
     /// `registry.rs`: methods register at their first call).
     pub(crate) registered: AtomicBool,
+    /// The function as a dependency of the misses that call it
+    /// (`recorded.rs`).
+    pub(crate) dependency: Option<&'static crate::recorded::Dependency>,
+    /// For `ignore_code`: whether a hit compared the code its entry was
+    /// computed by with this build's (done once per process).
+    pub(crate) code_compared: AtomicBool,
 }
 
 /// Derived once per process from the spec.
@@ -111,6 +130,15 @@ impl CachedFn {
         }
     }
 
+    /// The age after which this function's entries expire: the shorter of
+    /// its own `expires_after` and the `Memory`'s.
+    pub(crate) fn max_age(&self, memory: &Memory) -> Option<core::time::Duration> {
+        match (self.spec.expires_after, memory.upkeep.expires_after) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     /// Wraps the macro's constants; `const` so it can initialize a `static`.
     pub const fn new(spec: FnSpec) -> Self {
         CachedFn {
@@ -119,7 +147,17 @@ impl CachedFn {
             first_self: OnceLock::new(),
             other_selves: Mutex::new(Vec::new()),
             registered: AtomicBool::new(false),
+            dependency: None,
+            code_compared: AtomicBool::new(false),
         }
+    }
+
+    /// Records calls of this function in the misses that make them, as
+    /// `dependency`; `const` so it can initialize a `static`.
+    #[must_use]
+    pub const fn recorded_as(mut self, dependency: &'static crate::recorded::Dependency) -> Self {
+        self.dependency = Some(dependency);
+        self
     }
 
     /// The function as usage records name it.
@@ -183,7 +221,10 @@ impl CachedFn {
             None => method_identity(self.spec.module_path, self_type, self.spec.name),
         };
         let apart = crate::registry::resolved(self, &identity);
-        let function: &'static CachedFn = Box::leak(Box::new(CachedFn::new(self.spec)));
+        let function: &'static CachedFn = Box::leak(Box::new(CachedFn {
+            dependency: self.dependency,
+            ..CachedFn::new(self.spec)
+        }));
         let _ = function
             .derived
             .set(Derived::new(&function.spec, identity, apart));

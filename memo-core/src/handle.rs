@@ -12,6 +12,8 @@
 //! | `f.call_and_shelve(1, 2)` | `memory::handle(\|\| f(1, 2)).call_and_shelve()` |
 //! | `f.check_call_in_cache(1, 2)` | `memory::handle(\|\| f(1, 2)).check_call_in_cache()` |
 //! | `f.clear()` | `memory::handle(\|\| f(1, 2)).clear()` |
+//! | — (why not) | `memory::handle(\|\| f(1, 2)).why_not()` |
+//! | — (force-refresh) | `memory::handle(\|\| f(1, 2)).refresh()` |
 //!
 //! The closure names the function by calling it, which is what works for
 //! every kind of function Rust has: a method of a trait impl cannot carry
@@ -31,6 +33,7 @@ use std::task::{Context, Poll};
 
 use serde::de::DeserializeOwned;
 
+use crate::call::MissReason;
 use crate::call::probe::{self, Mode, Outcome, Probe, Shelf};
 use crate::function::CachedFn;
 use crate::info::EntryInfo;
@@ -126,6 +129,60 @@ where
         probed::<R>(Mode::Check, self.call).1.hit
     }
 
+    /// Why the call would not be served from the cache, without running the
+    /// function: `None` when a usable entry is stored (the call would hit),
+    /// else the [`MissReason`] the call would compute with — the reason
+    /// verbose output and `memo why` give (joblib's
+    /// `check_call_in_cache`, plus why).
+    ///
+    /// ```
+    /// # memory::set_default(memory::Memory::new(tempfile::tempdir().unwrap().keep())).unwrap();
+    /// use memory::MissReason;
+    ///
+    /// #[memory::cache]
+    /// fn area(width: u64, height: u64) -> u64 {
+    ///     width * height
+    /// }
+    ///
+    /// assert_eq!(memory::handle(|| area(2, 3)).why_not(), Some(MissReason::FirstCall));
+    /// area(2, 3);
+    /// assert_eq!(memory::handle(|| area(2, 3)).why_not(), None);
+    /// let why = memory::handle(|| area(2, 4)).why_not().unwrap();
+    /// assert_eq!(why.to_string(), "new arguments: `height` differs, `width` same");
+    /// ```
+    #[cfg(panic = "unwind")]
+    pub fn why_not(self) -> Option<MissReason> {
+        why_not(probed::<R>(Mode::Check, self.call).1)
+    }
+
+    /// Runs the function now whatever is stored and replaces the stored
+    /// result with its output (cachier's `overwrite_cache`, cached's
+    /// force-refresh). Compute-once still holds: the refresh takes the
+    /// key's lock, so two refreshes at once run one after the other and a
+    /// caller that finds nothing stored waits for it; callers that find the
+    /// old result meanwhile are served it until the new one replaces it.
+    ///
+    /// ```
+    /// # memory::set_default(memory::Memory::new(tempfile::tempdir().unwrap().keep())).unwrap();
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    ///
+    /// static RUNS: AtomicU64 = AtomicU64::new(0);
+    ///
+    /// #[memory::cache]
+    /// fn fetch(page: u64) -> u64 {
+    ///     RUNS.fetch_add(1, Ordering::Relaxed) + page
+    /// }
+    ///
+    /// assert_eq!(fetch(10), 10);
+    /// assert_eq!(memory::handle(|| fetch(10)).refresh(), 11);
+    /// assert_eq!(fetch(10), 11, "the refreshed result is stored");
+    /// assert_eq!(RUNS.load(Ordering::Relaxed), 2);
+    /// ```
+    pub fn refresh(self) -> R {
+        let (output, _) = probed::<R>(Mode::Recompute, self.call);
+        output.expect("a recomputing call returns its output")
+    }
+
     /// Removes every stored result of the function (every argument, every
     /// code version), from the `Memory` it caches in (joblib's
     /// `MemorizedFunc.clear`). The call only names the function: it is
@@ -167,6 +224,18 @@ where
     #[cfg(panic = "unwind")]
     pub async fn check_call_in_cache_async(self) -> bool {
         ProbedFuture::new(Mode::Check, (self.call)()).await.1.hit
+    }
+
+    /// [`Handle::why_not`] for an `async fn`.
+    #[cfg(panic = "unwind")]
+    pub async fn why_not_async(self) -> Option<MissReason> {
+        why_not(ProbedFuture::new(Mode::Check, (self.call)()).await.1)
+    }
+
+    /// [`Handle::refresh`] for an `async fn`.
+    pub async fn refresh_async(self) -> F::Output {
+        let (output, _) = ProbedFuture::new(Mode::Recompute, (self.call)()).await;
+        output.expect("a recomputing call returns its output")
     }
 
     /// [`Handle::clear`] for an `async fn`.
@@ -220,6 +289,15 @@ impl MemorizedResult {
     /// The stored call's metadata.
     pub fn info(&self) -> &EntryInfo {
         &self.info
+    }
+}
+
+/// What a [`Mode::Check`] probe found: nothing when the call would hit.
+#[cfg(panic = "unwind")]
+fn why_not(outcome: Outcome) -> Option<MissReason> {
+    match outcome.hit {
+        true => None,
+        false => Some(outcome.reason.unwrap_or(MissReason::Absent)),
     }
 }
 

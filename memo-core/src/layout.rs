@@ -13,6 +13,12 @@
 //!       .tmp-<16 hex>.memo   a write in progress, or left by a crash
 //! ```
 //!
+//! A shared store (`s3://...`) holds the same, and beside it:
+//!
+//! ```text
+//!   .leases/<key>.lease  a compute-once lease: a machine computes <key> (32 hex digits)
+//! ```
+//!
 //! Anything that removes files asks these predicates first: memo deletes
 //! only what has one of its own names in one of its own places (and, for
 //! entries, its own format: see `store::owned`).
@@ -41,6 +47,9 @@ pub(crate) const USAGE_DIR: &str = ".usage";
 
 /// A function's current code version, inside its directory.
 pub(crate) const CURRENT_FILE: &str = ".current";
+
+/// The compute-once leases' directory, in a shared store only.
+pub(crate) const LEASE_DIR: &str = ".leases";
 
 /// Named temp files of entries (the fallback write path) start with this.
 pub(crate) const TEMP_PREFIX: &str = ".tmp-";
@@ -140,6 +149,23 @@ pub(crate) fn parse_entry_name(name: &[u8]) -> Option<u128> {
     u128::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()
 }
 
+/// The store path of the compute-once lease of `key`.
+pub(crate) fn lease_path(key: u128) -> String {
+    format!("{LEASE_DIR}/{key:032x}.lease")
+}
+
+/// The key a lease path ([`lease_path`]) stands for.
+pub(crate) fn parse_lease_path(path: &str) -> Option<u128> {
+    let hex = path
+        .strip_prefix(LEASE_DIR)?
+        .strip_prefix('/')?
+        .strip_suffix(".lease")?;
+    if hex.len() != 32 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return None;
+    }
+    u128::from_str_radix(hex, 16).ok()
+}
+
 /// A new name for an entry's temp file.
 pub(crate) fn temp_name(random: u64) -> String {
     format!("{TEMP_PREFIX}{random:016x}.memo")
@@ -225,6 +251,10 @@ mod tests {
         assert!(is_temp_name(&temp_name(7)));
         assert!(!is_temp_name(".tmp-notes.memo"));
         assert!(is_current_temp_name(&current_temp_name(7)));
+        assert_eq!(parse_lease_path(&lease_path(key)), Some(key));
+        assert_eq!(parse_lease_path(".leases/notes.lease"), None);
+        assert_eq!(parse_lease_path(&format!("f/{}", lease_path(key))), None);
+        assert!(!is_function_object(".leases", &lease_path(key)));
         assert!(is_version_dir(&version_dir(u128::MAX)));
         assert!(!is_version_dir("src"));
         let entry = entry_path("f", "0123456789abcdef", key);

@@ -5,6 +5,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use crate::access::Access;
 use crate::array::MmapMode;
@@ -13,6 +14,7 @@ use crate::usage::Recorder;
 use upkeep::Upkeep;
 
 mod admin;
+mod shared;
 mod upkeep;
 
 /// The environment variable that sets the default cache location.
@@ -59,8 +61,9 @@ pub struct Memory {
     compress: Option<i32>,
     /// Limits, expiry and the usage recorder.
     pub(crate) upkeep: Box<Upkeep>,
-    /// A shared store and its local tier (see `Memory::with_store`).
-    pub(crate) remote: crate::store::Remote,
+    /// A shared store, its local tier and how it is shared (see
+    /// `Memory::with_store`); boxed, as few `Memory`s have one.
+    pub(crate) remote: Box<crate::store::Remote>,
     /// Opened on first use; `None` when the location cannot be opened (the
     /// failure was reported and calls run uncached).
     store: OnceLock<Option<Box<dyn EntryStore>>>,
@@ -227,6 +230,36 @@ impl Memory {
     pub fn in_process(mut self, budget: impl crate::manage::IntoByteSize) -> Self {
         self.upkeep.in_process = Some(budget.into_byte_size().0).filter(|&budget| budget > 0);
         self
+    }
+
+    /// The longest a call waits while another caller — a thread or another
+    /// process — computes the same arguments, before computing them itself
+    /// (and saying so, once per call that gives up). A function's own
+    /// `wait_limit = ".."` overrides it.
+    ///
+    /// By default a call waits as long as the other caller holds the key:
+    /// compute-once is what makes an expensive call run once, and a caller
+    /// that dies releases the key at once (the kernel drops its lock, even
+    /// on `kill -9`). Set a limit for callers that must not wait behind a
+    /// computation that hangs or is stopped (`SIGSTOP`, a debugger).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use memory::Memory;
+    ///
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let memory = Memory::new(dir.path()).wait_limit(Duration::from_secs(600));
+    /// assert_eq!(memory.wait_limit_set(), Some(Duration::from_secs(600)));
+    /// ```
+    pub fn wait_limit(mut self, limit: Duration) -> Self {
+        self.upkeep.wait_limit = Some(limit);
+        self
+    }
+
+    /// The limit set with [`Memory::wait_limit`]; `None`: wait as long as
+    /// the other caller lives.
+    pub fn wait_limit_set(&self) -> Option<Duration> {
+        self.upkeep.wait_limit
     }
 
     /// The level set with [`Memory::compress`].

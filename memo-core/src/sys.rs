@@ -145,6 +145,36 @@ pub(crate) fn time_of(ms: u64) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_millis(ms)
 }
 
+/// This machine's name, for names of objects and leases (`[A-Za-z0-9_-]`
+/// only, at most 64 characters).
+pub(crate) fn host_name() -> String {
+    let mut buffer = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname
+    // NUL-terminates within it or truncates.
+    let ok = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) } == 0;
+    let name: String = if ok {
+        buffer
+            .iter()
+            .take_while(|&&b| b != 0)
+            .map(|&b| {
+                if b.is_ascii_alphanumeric() || b == b'-' {
+                    b as char
+                } else {
+                    '_'
+                }
+            })
+            .take(64)
+            .collect()
+    } else {
+        String::new()
+    };
+    if name.is_empty() {
+        "host".to_owned()
+    } else {
+        name
+    }
+}
+
 /// A random 64-bit number for file names: uniqueness, not secrecy.
 pub(crate) fn random_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};

@@ -9,12 +9,13 @@ use std::time::Duration;
 /// Width of joblib's rule lines.
 const RULE: usize = 80;
 
-/// The opening of a computed call, at verbose ≥ 1:
-/// a rule, `[Memory] Calling crate::f...`, and the call as written.
-pub(crate) fn calling(identity: &str, call: &str) {
+/// The opening of a computed call, at verbose ≥ 1: a rule,
+/// `[Memory] Calling crate::f...`, the call as written, and why it was not
+/// served from the cache.
+pub(crate) fn calling(identity: &str, call: &str, reason: &dyn std::fmt::Display) {
     let rule = "_".repeat(RULE);
     eprint_all(format_args!(
-        "{rule}\n[Memory] Calling {identity}...\n{call}\n"
+        "{rule}\n[Memory] Calling {identity}...\n{call}\n[Memory] Reason: {reason}\n"
     ));
 }
 

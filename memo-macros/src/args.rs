@@ -12,7 +12,7 @@ use std::time::Duration;
 use proc_macro2::Span;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
-use syn::{Expr, Ident, LitInt, LitStr, Path, Token, bracketed, parenthesized};
+use syn::{Expr, Ident, LitBool, LitInt, LitStr, Path, Token, bracketed, parenthesized};
 
 use crate::lints::Lint;
 
@@ -28,6 +28,8 @@ mod kw {
     syn::custom_keyword!(allow);
     syn::custom_keyword!(mmap_mode);
     syn::custom_keyword!(compress);
+    syn::custom_keyword!(ignore_code);
+    syn::custom_keyword!(wait_limit);
 }
 
 /// Everything written between the attribute's parentheses.
@@ -58,6 +60,10 @@ pub struct CacheArgs {
     pub compress: Option<(i32, Span)>,
     /// `allow(lint, ..)`: compile-time warnings silenced.
     pub allow: Vec<Lint>,
+    /// `ignore_code = true | false`, with where it was written.
+    pub ignore_code: Option<(bool, Span)>,
+    /// `wait_limit = "10min"`, parsed.
+    pub wait_limit: Option<Duration>,
 }
 
 /// `mmap_mode = "..."`: joblib's read-only `'r'` or copy-on-write `'c'`.
@@ -216,6 +222,14 @@ impl CacheArgs {
             self.mmap_mode = seen.value::<kw::mmap_mode, _>(input, "mmap_mode", mmap_mode)?;
         } else if lookahead.peek(kw::compress) {
             self.compress = seen.value::<kw::compress, _>(input, "compress", zstd_level)?;
+        } else if lookahead.peek(kw::ignore_code) {
+            self.ignore_code =
+                seen.value::<kw::ignore_code, _>(input, "ignore_code", boolean("ignore_code"))?;
+        } else if lookahead.peek(kw::wait_limit) {
+            self.wait_limit =
+                seen.value::<kw::wait_limit, _>(input, "wait_limit", |input, seen| {
+                    positive_duration(input, seen, "wait_limit", WAIT_LIMIT_ZERO)
+                })?;
         } else if lookahead.peek(kw::validate) {
             self.validate = Some(seen.value::<kw::validate, _>(
                 input,
@@ -246,11 +260,33 @@ fn crate_path(input: ParseStream, _: &mut SeenArgs) -> syn::Result<Path> {
 /// `memo-units` crate, shared with the runtime and the CLI), longer than
 /// zero.
 fn expiry(input: ParseStream, seen: &mut SeenArgs) -> syn::Result<Option<Duration>> {
+    positive_duration(
+        input,
+        seen,
+        "expires_after",
+        "an entry that expires at once is never used; remove the attribute argument to keep \
+         entries forever",
+    )
+}
+
+/// Why `wait_limit = "0s"` is refused.
+const WAIT_LIMIT_ZERO: &str = "a caller that never waits computes every key another caller is \
+     computing; remove the attribute argument to wait as long as the other caller lives";
+
+/// `name = "30d"`: a duration in memo's one grammar (the `memo-units`
+/// crate, shared with the runtime and the CLI), longer than zero (`zero`
+/// says why).
+fn positive_duration(
+    input: ParseStream,
+    seen: &mut SeenArgs,
+    name: &str,
+    zero: &str,
+) -> syn::Result<Option<Duration>> {
     if let Ok(number) = input.fork().parse::<LitInt>() {
         return Err(syn::Error::new(
             number.span(),
             format!(
-                "`expires_after` takes a string with a unit, like \"{}s\" or \"30d\"",
+                "`{name}` takes a string with a unit, like \"{}s\" or \"30d\"",
                 number.base10_digits()
             ),
         ));
@@ -260,18 +296,35 @@ fn expiry(input: ParseStream, seen: &mut SeenArgs) -> syn::Result<Option<Duratio
         Ok(duration) if !duration.is_zero() => return Ok(Some(duration)),
         Ok(_) => seen.error(syn::Error::new(
             literal.span(),
-            "`expires_after` must be longer than zero: an entry that expires at once is never \
-             used; remove the attribute argument to keep entries forever",
+            format!("`{name}` must be longer than zero: {zero}"),
         )),
         Err(error) => seen.error(syn::Error::new(
             literal.span(),
             format!(
-                "`expires_after` takes a duration: {error}; found {:?}",
+                "`{name}` takes a duration: {error}; found {:?}",
                 literal.value()
             ),
         )),
     }
     Ok(None)
+}
+
+/// `name = true | false`.
+fn boolean(
+    name: &'static str,
+) -> impl FnOnce(ParseStream, &mut SeenArgs) -> syn::Result<Option<(bool, Span)>> {
+    move |input, seen| {
+        if input.peek(LitBool) {
+            let value = input.parse::<LitBool>()?;
+            return Ok(Some((value.value, value.span)));
+        }
+        let found: proc_macro2::TokenTree = input.parse()?;
+        seen.error(syn::Error::new(
+            found.span(),
+            format!("`{name}` takes `true` or `false`, found `{found}`"),
+        ));
+        Ok(None)
+    }
 }
 
 /// `mmap_mode = "r" | "c"`.

@@ -25,6 +25,7 @@ const TAG_GROUP_END: u8 = 5;
 const TAG_IGNORE: u8 = 6;
 const TAG_NAME: u8 = 7;
 const TAG_VERSION: u8 = 8;
+const TAG_IGNORE_CODE: u8 = 9;
 
 /// The fingerprint of a function: its tokens (the `#[cache]` attribute is
 /// already gone: the compiler removes it before calling us) and the attribute
@@ -38,34 +39,55 @@ pub fn fingerprint(function: &TokenStream, args: &CacheArgs) -> u128 {
     let mut hasher = Hasher::default();
     hasher.bytes(&FINGERPRINT_SCHEME.to_le_bytes());
     hasher.tokens(without_where_clause_trailing_comma(function), false);
-
-    // The order of `ignore` does not change the key, so it does not change
-    // the fingerprint either.
-    let mut ignored: Vec<String> = args.ignore.iter().map(syn::LitStr::value).collect();
-    ignored.sort();
-    ignored.dedup();
-    hasher.tag(TAG_IGNORE);
-    hasher.length(ignored.len());
-    for name in &ignored {
-        hasher.string(name);
-    }
-
-    hasher.tag(TAG_NAME);
-    match &args.name {
-        Some(name) => {
-            hasher.tag(1);
-            hasher.string(&name.value());
-        }
-        None => hasher.tag(0),
-    }
-
-    // Absent and present stay apart from any version string; an absent
-    // version leaves every fingerprint as it was before `version` existed.
-    if let Some(version) = &args.version {
-        hasher.tag(TAG_VERSION);
-        hasher.string(&version.value());
-    }
+    hasher.arguments(args);
     hasher.0.digest128()
+}
+
+/// The fingerprint of a function with `ignore_code = true`: the attribute
+/// arguments that shape the key and the `version`, never the tokens, so
+/// edits keep the results until the version changes. Tagged apart from
+/// every code fingerprint.
+pub fn manual(args: &CacheArgs) -> u128 {
+    let mut hasher = Hasher::default();
+    hasher.bytes(&FINGERPRINT_SCHEME.to_le_bytes());
+    hasher.tag(TAG_IGNORE_CODE);
+    hasher.arguments(args);
+    hasher.0.digest128()
+}
+
+impl Hasher {
+    /// `ignore`, `name` and `version`: the arguments that change which
+    /// results a call may reuse.
+    fn arguments(&mut self, args: &CacheArgs) {
+        let hasher = self;
+
+        // The order of `ignore` does not change the key, so it does not change
+        // the fingerprint either.
+        let mut ignored: Vec<String> = args.ignore.iter().map(syn::LitStr::value).collect();
+        ignored.sort();
+        ignored.dedup();
+        hasher.tag(TAG_IGNORE);
+        hasher.length(ignored.len());
+        for name in &ignored {
+            hasher.string(name);
+        }
+
+        hasher.tag(TAG_NAME);
+        match &args.name {
+            Some(name) => {
+                hasher.tag(1);
+                hasher.string(&name.value());
+            }
+            None => hasher.tag(0),
+        }
+
+        // Absent and present stay apart from any version string; an absent
+        // version leaves every fingerprint as it was before `version` existed.
+        if let Some(version) = &args.version {
+            hasher.tag(TAG_VERSION);
+            hasher.string(&version.value());
+        }
+    }
 }
 
 #[derive(Default)]
@@ -391,5 +413,18 @@ mod tests {
         assert_ne!(plain, one);
         assert_ne!(one, of_with(PLAIN, r#"version = "2""#));
         assert_eq!(one, of_with(PLAIN, r#"version = "1""#));
+    }
+
+    #[test]
+    fn ignore_code_keys_by_version_not_tokens() {
+        let manual = |args: &str| manual(&syn::parse_str(args).expect("valid arguments"));
+        let one = manual(r#"version = "1", ignore_code = true"#);
+        assert_eq!(one, manual(r#"ignore_code = true, version = "1""#));
+        assert_ne!(one, manual(r#"version = "2", ignore_code = true"#));
+        assert_ne!(one, of_with(PLAIN, r#"version = "1""#));
+        assert_ne!(
+            manual(r#"ignore_code = true"#),
+            manual(r#"ignore_code = true, ignore = ["x"]"#)
+        );
     }
 }

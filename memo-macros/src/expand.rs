@@ -18,8 +18,14 @@ use syn::{
 use crate::args::{CacheArgs, MmapModeArg};
 use crate::model::{CacheableFn, Param, SelfParam};
 
-/// The cached version of `function`.
-pub fn expand(args: &CacheArgs, function: &CacheableFn, fingerprint: u128) -> TokenStream {
+/// The cached version of `function`. `fingerprint` goes into the key;
+/// `code_fingerprint` (the same, unless `ignore_code`) is recorded.
+pub fn expand(
+    args: &CacheArgs,
+    function: &CacheableFn,
+    fingerprint: u128,
+    code_fingerprint: u128,
+) -> TokenStream {
     let krate_path = match &args.krate {
         Some(path) => path.to_token_stream(),
         None => quote!(::memory),
@@ -45,7 +51,7 @@ pub fn expand(args: &CacheArgs, function: &CacheableFn, fingerprint: u128) -> To
     let emitted_sig = signature_with_key_names(sig, &function.params);
 
     let fingerprint = folded_fingerprint(&krate, &args.depends_on, fingerprint);
-    let spec = fn_spec(&krate, args, function, &fingerprint);
+    let spec = fn_spec(&krate, args, function, &fingerprint, code_fingerprint);
     let type_args = type_args(sig, function);
     let key_args = key_args(&krate, sig, function);
     let warnings = crate::warnings::emit(&function.warnings);
@@ -92,6 +98,17 @@ pub fn expand(args: &CacheArgs, function: &CacheableFn, fingerprint: u128) -> To
         }
     };
     let companions = companions(args, function, &krate_path, &fingerprint);
+    // The identity the function is recorded under in the misses that call
+    // it: a method's `Self` is not known here, nor needed (see memo-core's
+    // `recorded.rs`).
+    let identity = match &args.name {
+        Some(name) => name.to_token_stream(),
+        None => {
+            let name = LitStr::new(&sig.ident.to_string(), sig.ident.span());
+            quote!(::core::concat!(::core::module_path!(), "::", #name))
+        }
+    };
+    let dependency = dependency_static(&krate, &identity, &sig.ident, &fingerprint);
     // Free functions register before `main`; a method registers at its
     // first call instead, since `inventory::submit!` expands to an `unsafe`
     // fn that would count as the `impl`'s (see memo-core's `registry.rs`).
@@ -109,7 +126,9 @@ pub fn expand(args: &CacheArgs, function: &CacheableFn, fingerprint: u128) -> To
             #(#inner_attrs)*
             #warnings
             use #krate_path as __memo_crate;
-            static __MEMO_FN: #krate::__private::CachedFn = #krate::__private::CachedFn::new(#spec);
+            #dependency
+            static __MEMO_FN: #krate::__private::CachedFn =
+                #krate::__private::CachedFn::new(#spec).recorded_as(&__MEMO_DEP);
             #register
             // Autoref specialization picks `FinishResult` for `Result` outputs
             // and `FinishValue` for the rest; only one of them is used.
@@ -118,6 +137,26 @@ pub fn expand(args: &CacheArgs, function: &CacheableFn, fingerprint: u128) -> To
             #call_and_finish
         }
         #companions
+    }
+}
+
+/// `static __MEMO_DEP`, the function named `name` as a recorded
+/// dependency, registered before `main` (memo-core's `recorded.rs`).
+/// `krate` names the runtime (`__memo_crate`, imported by the caller).
+pub fn dependency_static(
+    krate: &TokenStream,
+    identity: &TokenStream,
+    name: &syn::Ident,
+    fingerprint: &TokenStream,
+) -> TokenStream {
+    // Spanned on the name: the location of the `fn`'s name.
+    let location = quote_spanned! {name.span()=>
+        ::core::concat!(::core::file!(), ":", ::core::line!(), ":", ::core::column!())
+    };
+    quote! {
+        static __MEMO_DEP: #krate::__private::Dependency =
+            #krate::__private::Dependency::new(#identity, #location, #fingerprint);
+        #krate::__private::register_dependency!(__MEMO_DEP);
     }
 }
 
@@ -237,6 +276,7 @@ fn fn_spec(
     args: &CacheArgs,
     function: &CacheableFn,
     fingerprint: &TokenStream,
+    code_fingerprint: u128,
 ) -> TokenStream {
     let sig = &function.item.sig;
     let name = LitStr::new(&sig.ident.to_string(), sig.ident.span());
@@ -251,14 +291,7 @@ fn fn_spec(
         // `'static` `Memory` (or does not deref to one) errors there.
         quote_spanned!(place.span()=> || -> &'static #krate::Memory { &#place })
     }));
-    let expires_after = option(args.expires_after.map(|duration| {
-        let seconds = LitInt::new(&format!("{}u64", duration.as_secs()), Span::call_site());
-        let nanos = LitInt::new(
-            &format!("{}u32", duration.subsec_nanos()),
-            Span::call_site(),
-        );
-        quote!(::core::time::Duration::new(#seconds, #nanos))
-    }));
+    let expires_after = option(args.expires_after.map(duration));
     let validate = option(args.validate.as_ref().map(|path| {
         // Spanned on the path: a function of another signature errors there.
         let validate = quote_spanned!(path.span()=> #path);
@@ -275,6 +308,10 @@ fn fn_spec(
         let level = LitInt::new(&format!("{level}i32"), Span::call_site());
         quote!(#level)
     }));
+    let code = LitInt::new(&format!("{code_fingerprint:#034x}u128"), Span::call_site());
+    let version = option(args.version.as_ref().map(ToTokens::to_token_stream));
+    let ignore_code = args.ignore_code.is_some_and(|(ignore, _)| ignore);
+    let wait_limit = option(args.wait_limit.map(duration));
     // `line!()` spanned on the function's name reports the line of the `fn`.
     let line = quote_spanned!(sig.ident.span()=> ::core::line!());
     let column = quote_spanned!(sig.ident.span()=> ::core::column!());
@@ -297,8 +334,22 @@ fn fn_spec(
             validate: #validate,
             mmap_mode: #mmap_mode,
             compress: #compress,
+            code: #code,
+            version: #version,
+            ignore_code: #ignore_code,
+            wait_limit: #wait_limit,
         }
     }
+}
+
+/// A `Duration` constant.
+fn duration(duration: std::time::Duration) -> TokenStream {
+    let seconds = LitInt::new(&format!("{}u64", duration.as_secs()), Span::call_site());
+    let nanos = LitInt::new(
+        &format!("{}u32", duration.subsec_nanos()),
+        Span::call_site(),
+    );
+    quote!(::core::time::Duration::new(#seconds, #nanos))
 }
 
 fn option(value: Option<TokenStream>) -> TokenStream {

@@ -30,8 +30,12 @@ pub fn cache(args: TokenStream, item: TokenStream) -> TokenStream {
     let args = syn::parse2::<CacheArgs>(args.into());
     let fingerprint_input = item.clone();
     let expanded = validate::check(args, item.clone()).map(|(args, function)| {
-        let fingerprint = code_fingerprint::fingerprint(&fingerprint_input, &args);
-        expand::expand(&args, &function, fingerprint)
+        let code = code_fingerprint::fingerprint(&fingerprint_input, &args);
+        let key = match args.ignore_code {
+            Some((true, _)) => code_fingerprint::manual(&args),
+            _ => code,
+        };
+        expand::expand(&args, &function, key, code)
     });
     match expanded {
         Ok(expanded) => expanded.into(),

@@ -161,6 +161,12 @@ impl FixtureCrate {
     /// program must print `variant {variant}` (outside any cached function),
     /// which proves each run uses the binary just built.
     pub fn build_and_run(&self, variant: &str, main_rs: &str) -> Run {
+        self.build_and_run_with(variant, main_rs, &[])
+    }
+
+    /// [`FixtureCrate::build_and_run`] with environment variables `env` set
+    /// for the run (`MEMO_VERBOSE`, say).
+    pub fn build_and_run_with(&self, variant: &str, main_rs: &str, env: &[(&str, &str)]) -> Run {
         std::fs::write(self.dir.path().join("src/main.rs"), main_rs).unwrap();
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let build = Command::new(cargo)
@@ -175,7 +181,11 @@ impl FixtureCrate {
             self.name
         );
         let exe = self.target.join("debug").join(self.name);
-        let run = run_with(Command::new(exe).env("MEMO_CACHE_DIR", self.cache.path()));
+        let run = run_with(
+            Command::new(exe)
+                .env("MEMO_CACHE_DIR", self.cache.path())
+                .envs(env.iter().copied()),
+        );
         assert_eq!(
             run.count(&format!("variant {variant}")),
             1,

@@ -10,6 +10,7 @@ pub mod show;
 mod show_entry;
 pub mod stats;
 pub mod verify;
+pub mod why;
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};

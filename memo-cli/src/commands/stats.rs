@@ -1,19 +1,32 @@
 //! `memo stats`: hits, misses and the time the cache saved.
 
+use clap::Args;
 use serde_json::json;
 
+use super::why::{by_reason_json, counts};
 use super::{Context, Totals, function_json_with};
 use crate::exit::{self, Failure};
 use crate::output::{print_json, size, took};
 use crate::table::{Align, Table};
 
+/// `memo stats`'s arguments.
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Also count misses by reason (first call, new arguments, code
+    /// changed, expired, ...), as recorded in each entry: reads every
+    /// entry's metadata.
+    #[arg(long)]
+    by_reason: bool,
+}
+
 /// `memo stats`.
-pub fn run(cx: &Context) -> Result<u8, Failure> {
-    let (_, _, functions) = cx.functions()?;
+pub fn run(cx: &Context, args: &StatsArgs) -> Result<u8, Failure> {
+    let (_, scan, functions) = cx.functions()?;
     let total = Totals::of(&functions);
+    let misses = args.by_reason.then(|| cx.cache.misses(&scan, None, 0));
     if cx.json {
         let calls = total.hits + total.misses;
-        print_json(&json!({
+        let mut value = json!({
             "location": cx.location(),
             "functions": functions.iter().map(|f| function_json_with(f, json!({
                 "hits": f.hits,
@@ -27,7 +40,11 @@ pub fn run(cx: &Context) -> Result<u8, Failure> {
                 "hit_rate": (calls > 0).then(|| total.hits as f64 / calls as f64),
                 "time_saved_s": total.time_saved.as_secs_f64(),
             },
-        }));
+        });
+        if let Some(misses) = &misses {
+            value["total"]["misses_by_reason"] = by_reason_json(misses);
+        }
+        print_json(&value);
         return Ok(exit::OK);
     }
     let mut table = Table::new(&[
@@ -44,6 +61,13 @@ pub fn run(cx: &Context) -> Result<u8, Failure> {
     }
     table.row(row("total", &total));
     print!("{}", table.render());
+    if let Some(misses) = &misses {
+        let recorded: u64 = misses.by_reason.values().sum();
+        println!(
+            "\nMisses by reason: {recorded} recorded in entries{}",
+            counts(misses)
+        );
+    }
     Ok(exit::OK)
 }
 

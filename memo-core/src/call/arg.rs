@@ -12,6 +12,8 @@ pub trait Arg {
     fn digest(&self) -> Result<Digest, HashError>;
     /// A readable rendering, for metadata and the verbose trace.
     fn render(&self, limit: usize, out: &mut String);
+    /// The argument's type, recorded in the metadata to explain misses.
+    fn type_name(&self) -> &'static str;
 }
 
 impl<T: Serialize + ?Sized> Arg for T {
@@ -21,5 +23,9 @@ impl<T: Serialize + ?Sized> Arg for T {
 
     fn render(&self, limit: usize, out: &mut String) {
         crate::render::render(self, limit, out);
+    }
+
+    fn type_name(&self) -> &'static str {
+        std::any::type_name::<T>()
     }
 }

@@ -57,13 +57,13 @@ impl Call {
                 Err(reason) => found.into_missing(reason),
             },
         };
-        let missing = match missing.lock_async::<K::Value>().await {
+        let mut missing = match missing.lock_async::<K::Value>().await {
             Settled::Stored(stored) => return K::rebuild(stored),
             Settled::Compute(missing) => missing,
         };
         let started = missing.start();
-        let output = body.await;
-        missing.complete::<K>(started, output)
+        let (output, deps) = crate::recorded::Recording::new(body).await;
+        missing.complete::<K>(started, output, &deps)
     }
 }
 
@@ -79,8 +79,14 @@ impl Missing {
             return Settled::Compute(self);
         };
         let key = self.target.key;
-        match off_executor(move || store.lock(key)).await {
-            Ok(guard) => self.relook(store, guard),
+        let limit = self.target.wait_limit();
+        match off_executor(move || store.lock_within(key, limit)).await {
+            Ok(Some(guard)) => self.relook(store, guard),
+            Ok(None) => {
+                let call = self.call.clone();
+                super::gave_up_waiting(&self.target, limit, || call);
+                Settled::Compute(self)
+            }
             Err(e) => {
                 tracing::debug!(target: "memory", path = self.target.path, %e, "no compute-once lock");
                 Settled::Compute(self)
@@ -152,7 +158,7 @@ where
 /// No helper thread could be started.
 pub(crate) struct NoThread;
 
-impl From<NoThread> for std::io::Result<KeyGuard> {
+impl From<NoThread> for std::io::Result<Option<KeyGuard>> {
     fn from(NoThread: NoThread) -> Self {
         Err(std::io::Error::other(
             "cannot start a thread to wait for the compute-once lock",

@@ -38,10 +38,7 @@ pub(crate) fn check(
     {
         return Ok(());
     }
-    let max_age = match (spec.expires_after, state.expires_after) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
+    let max_age = function.max_age(memory);
     let needs_info = spec.validate.is_some() || state.validation.is_some();
     if !needs_info {
         let created: Created = entry.meta_as().map_err(MissReason::Damaged)?;
@@ -53,12 +50,12 @@ pub(crate) fn check(
     if let Some(validate) = spec.validate
         && !validate(&info)
     {
-        return Err(MissReason::Rejected(Validator::Function));
+        return Err(MissReason::Rejected(Validator::FunctionCallback));
     }
     if let Some(validate) = &state.validation
         && !validate(&info)
     {
-        return Err(MissReason::Rejected(Validator::Memory));
+        return Err(MissReason::Rejected(Validator::MemoryCallback));
     }
     Ok(())
 }

@@ -64,6 +64,8 @@ pub(crate) struct Outcome {
     pub shelf: Option<Shelf>,
     /// For [`Mode::Check`]: whether a usable entry is stored.
     pub hit: bool,
+    /// For [`Mode::Check`]: why the call would miss.
+    pub reason: Option<MissReason>,
 }
 
 /// A probe: set on a thread by a handle, taken by the cached calls it
@@ -106,6 +108,7 @@ impl Probe {
                 function: Some(function),
                 shelf,
                 hit: false,
+                reason: None,
             };
         });
     }
@@ -234,8 +237,16 @@ impl Call {
                     probe.report(|outcome| outcome.hit = true);
                     Ok(stored)
                 }
-                Err(_) => probe.unwind(),
+                Err(reason) => {
+                    probe.report(|outcome| outcome.reason = Some(reason));
+                    probe.unwind()
+                }
             },
+            (Mode::Check, State::Missing(missing)) => {
+                let reason = missing.decide_reason();
+                probe.report(|outcome| outcome.reason = Some(reason));
+                probe.unwind()
+            }
             (Mode::Check | Mode::Identify, _) => probe.unwind(),
         }
     }
@@ -292,7 +303,9 @@ pub(crate) fn read_shelf(function: &'static CachedFn, shelf: &Shelf) -> Option<S
         key: shelf.key,
         path: shelf.path.clone(),
     };
-    read_entry(store, target, false, None).ok().map(ShelfEntry)
+    read_entry(store, target, false, None, true)
+        .ok()
+        .map(ShelfEntry)
 }
 
 impl ShelfEntry {

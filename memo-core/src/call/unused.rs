@@ -5,7 +5,7 @@
 
 use serde::de::DeserializeOwned;
 
-use super::{Found, MissReason, Missing, Passed, Target, read_entry, verbosity};
+use super::{Found, MissReason, Missing, Passed, Target, read_entry};
 use crate::entry::{EntryMeta, HEADER_LEN};
 use crate::store::{EntryStore, KeyGuard, StoredEntry};
 use crate::trace;
@@ -38,21 +38,17 @@ pub(super) enum Settled<S> {
     Compute(Missing),
 }
 
-/// Says why the entry of `target` is recomputed: a damaged entry always
-/// (a warning), a stale one at verbose ≥ 1.
+/// Reports a found entry that is not used: a damaged one always (a
+/// warning), every one as a `tracing` event.
 pub(super) fn report_unused(target: &Target, reason: &MissReason) {
     let function = target.function;
     let identity = &function.derived().identity;
-    match reason {
-        MissReason::Damaged(e) => trace::warn(format_args!(
+    // The others are said when the computation starts (`Missing::start`).
+    if let MissReason::Damaged(e) = reason {
+        trace::warn(format_args!(
             "corrupt cache entry {} ({e}); recomputing {identity}",
             target.path
-        )),
-        MissReason::Absent | MissReason::Refresh => {}
-        _ => trace::note(
-            verbosity(function, target.memory),
-            format_args!("recomputing {identity}: {reason}"),
-        ),
+        ));
     }
     tracing::debug!(target: "memory", function = identity, path = target.path, %reason, "stored entry not used");
 }
@@ -71,10 +67,11 @@ impl Found {
         header.copy_from_slice(&self.stored.bytes[..HEADER_LEN]);
         // Same key, same arguments: the old metadata renders this call.
         let meta: Option<EntryMeta> = self.entry().meta().ok();
-        let (call, args, type_args) = match meta {
-            Some(meta) => (meta.call, meta.args, meta.type_args),
+        let (call, args, arg_types, type_args) = match meta {
+            Some(meta) => (meta.call, meta.args, meta.origin.arg_types, meta.type_args),
             None => (
                 format!("{}(…)", self.target.function.spec.name),
+                Vec::new(),
                 Vec::new(),
                 Vec::new(),
             ),
@@ -83,7 +80,9 @@ impl Found {
             target: self.target,
             call,
             args,
+            arg_types,
             type_args,
+            why: None,
             unused: Some(Box::new(Unused { header, reason })),
             _lock: None,
             lock_tried: false,
@@ -109,8 +108,14 @@ impl Missing {
         let Some(store) = self.target.memory.store() else {
             return Settled::Compute(self);
         };
-        match store.lock(self.target.key) {
-            Ok(guard) => self.relook(store, guard),
+        let limit = self.target.wait_limit();
+        match store.lock_within(self.target.key, limit) {
+            Ok(Some(guard)) => self.relook(store, guard),
+            Ok(None) => {
+                let call = self.call.clone();
+                super::gave_up_waiting(&self.target, limit, || call);
+                Settled::Compute(self)
+            }
             Err(e) => {
                 tracing::debug!(target: "memory", path = self.target.path, %e, "no compute-once lock");
                 Settled::Compute(self)
@@ -130,7 +135,7 @@ impl Missing {
             self._lock = Some(lock);
             return Settled::Compute(self);
         }
-        match read_entry(store, self.target, false, self.unused.as_deref()) {
+        match read_entry(store, self.target, false, self.unused.as_deref(), true) {
             Ok(found) => match found.decode::<S>() {
                 Ok(stored) => Settled::Stored(stored),
                 Err(reason) => {

@@ -2,6 +2,7 @@ use super::*;
 
 fn meta() -> EntryMeta {
     EntryMeta {
+        deps: Vec::new(),
         identity: "demo::f".into(),
         fingerprint: format!("{:032x}", 7u128),
         output_type: "u64".into(),
@@ -13,6 +14,7 @@ fn meta() -> EntryMeta {
         type_args: vec![],
         created_ms: 1,
         duration_s: 0.5,
+        origin: Default::default(),
     }
 }
 

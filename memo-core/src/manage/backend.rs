@@ -75,6 +75,13 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug {
         let _ = (scan, versions);
     }
 
+    /// Removes what is left of computations that ended without cleaning up
+    /// (a shared store's expired compute-once leases); says how many went.
+    /// A directory has none.
+    fn remove_stale_leases(&self) -> io::Result<u64> {
+        Ok(0)
+    }
+
     /// Every usage record, merged (nothing is written).
     fn usage(&self) -> io::Result<Usage>;
 

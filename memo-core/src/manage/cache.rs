@@ -279,6 +279,16 @@ impl Cache {
         &*self.backend
     }
 
+    /// Removes a shared store's expired compute-once leases, as part of a
+    /// clear or a gc; a failure only costs a later attempt.
+    pub(crate) fn remove_stale_leases(&self) {
+        match self.backend.remove_stale_leases() {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(target: "memory", removed = n, "removed expired leases"),
+            Err(e) => tracing::debug!(target: "memory", %e, "cannot remove expired leases"),
+        }
+    }
+
     /// Measures ages from `now` instead of the clock (for reproducible
     /// output and tests).
     pub fn with_now(mut self, now: SystemTime) -> Cache {

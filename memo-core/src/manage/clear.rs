@@ -42,6 +42,9 @@ impl Cache {
         }
         cleared.failed = left.failed.len() as u64;
         let functions_removed = self.backend().remove_functions(scan, &functions)?;
+        if function.is_none() {
+            self.remove_stale_leases();
+        }
         cleared.functions = functions_removed.removed;
         cleared.kept = functions_removed.kept;
         let hashes: Vec<u64> = functions.iter().map(|&f| scan.functions[f].hash).collect();

@@ -45,6 +45,7 @@ mod size;
 mod stats;
 mod validation;
 mod verify;
+mod why;
 
 use std::time::Duration;
 
@@ -58,6 +59,7 @@ pub use size::{ByteSize, IntoByteSize, ParseError, parse_age};
 pub use stats::{FunctionStats, VersionStats};
 pub use usage::{EntryUsage, Usage};
 pub use validation::expires_after;
+pub use why::{Kept, MissRow, Misses};
 // Administration reads and folds what the call path records.
 pub(crate) use crate::usage;
 

@@ -84,6 +84,10 @@ impl Backend for OnStore {
         Ok(done)
     }
 
+    fn remove_stale_leases(&self) -> io::Result<u64> {
+        crate::store::owned::remove_stale_leases(&*self.store)
+    }
+
     fn usage(&self) -> io::Result<Usage> {
         super::remote::load_usage(&*self.store)
     }

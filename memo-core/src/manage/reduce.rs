@@ -295,6 +295,7 @@ impl Cache {
             .remove_entries(&scan, &victims, Proof::Format, progress)?;
         report.settle_failures(&scan, &left, &reasons);
         report.temp_files = self.backend().remove_temps(&scan, &temps);
+        self.remove_stale_leases();
         // Version directories left empty go; a function's own directory
         // (and its `.current`) stays.
         let mut emptied: Vec<usize> = victims

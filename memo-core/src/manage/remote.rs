@@ -339,7 +339,7 @@ impl RemoteSync {
             store,
             writer: format!(
                 "{}-{}-{:016x}",
-                host_name(),
+                sys::host_name(),
                 std::process::id(),
                 sys::random_u64()
             ),
@@ -465,35 +465,6 @@ fn announce(store: &dyn Store, dir: &str, current: &Current) -> io::Result<()> {
         return Ok(());
     }
     store.put(&path, &[current.render().as_bytes()])
-}
-
-/// This machine's name, for log names (`[A-Za-z0-9-]` only).
-fn host_name() -> String {
-    let mut buffer = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname
-    // NUL-terminates within it or truncates.
-    let ok = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) } == 0;
-    let name: String = if ok {
-        buffer
-            .iter()
-            .take_while(|&&b| b != 0)
-            .map(|&b| {
-                if b.is_ascii_alphanumeric() || b == b'-' {
-                    b as char
-                } else {
-                    '_'
-                }
-            })
-            .take(64)
-            .collect()
-    } else {
-        String::new()
-    };
-    if name.is_empty() {
-        "host".to_owned()
-    } else {
-        name
-    }
 }
 
 /// Which logs and summaries a listing found: for tests.

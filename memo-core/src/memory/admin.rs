@@ -153,12 +153,16 @@ impl Memory {
             return Ok(None);
         };
         if crate::store::is_url(location) || self.remote.is_set() {
-            // A shared store (`s3://...`): managed where it is.
-            let Some(store) = self.store().and_then(|store| store.remote()) else {
+            // A shared store (`s3://...`): managed where it is; a read-only
+            // one through its local tier alone.
+            let Some(store) = self.store() else {
                 return Ok(None);
             };
             let _ = self.flush_usage();
-            return Ok(Some(Cache::on_store(Arc::clone(store))));
+            return Ok(Some(match store.remote() {
+                Some(shared) => Cache::on_store(Arc::clone(shared)),
+                None => Cache::at(store.root().to_owned(), self.access),
+            }));
         }
         if !location.is_dir() {
             return Ok(None);

@@ -28,6 +28,9 @@ pub(crate) struct Upkeep {
     pub(crate) limits: Limits,
     pub(crate) expires_after: Option<Duration>,
     pub(crate) validation: Option<Validator>,
+    /// How long a call waits for another caller computing the same key
+    /// (`Memory::wait_limit`); `None`: as long as that caller lives.
+    pub(crate) wait_limit: Option<Duration>,
     /// Created on the first recorded call; `None` for a disabled `Memory`.
     pub(crate) recorder: OnceLock<Option<Arc<Recorder>>>,
     /// The byte budget of the in-process tier (`Memory::in_process`), if

@@ -18,6 +18,7 @@ use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
@@ -440,6 +441,18 @@ impl EntryStore for FsStore {
             key,
             self.file_mode(),
         )?)))
+    }
+
+    fn lock_within(&self, key: Digest, limit: Option<Duration>) -> io::Result<Option<KeyGuard>> {
+        let Some(limit) = limit else {
+            return self.lock(key).map(Some);
+        };
+        let held = lock::lock_within(&self.root_dir, key, self.file_mode(), limit)?;
+        Ok(held.map(|held| KeyGuard(Box::new(held))))
+    }
+
+    fn nearby(&self, dir: &str, version: &str) -> super::nearby::Nearby {
+        super::nearby::look(&self.root_dir, dir, version)
     }
 
     fn clear(&self) -> io::Result<()> {

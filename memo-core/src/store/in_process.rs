@@ -210,6 +210,18 @@ impl EntryStore for InProcess {
         self.inner.lock(key)
     }
 
+    fn lock_within(
+        &self,
+        key: Digest,
+        limit: Option<std::time::Duration>,
+    ) -> io::Result<Option<KeyGuard>> {
+        self.inner.lock_within(key, limit)
+    }
+
+    fn nearby(&self, dir: &str, version: &str) -> super::nearby::Nearby {
+        self.inner.nearby(dir, version)
+    }
+
     fn rejected(&self, path: &str) {
         self.forget(path);
         self.inner.rejected(path);

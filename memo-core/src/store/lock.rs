@@ -15,6 +15,7 @@
 
 use std::io;
 use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
 
 use rustix::fs::{Mode, OFlags};
 
@@ -31,9 +32,42 @@ pub(crate) struct KeyLock {
 /// Waits for and takes the lock of `key` in the cache directory `root`.
 pub(crate) fn lock(root: &OwnedFd, key: Digest, mode: Mode) -> io::Result<KeyLock> {
     let file = super::beneath::open(root, LOCK_FILE, OFlags::RDWR | OFlags::CREATE, mode)?;
-    // 62 bits of the key: distinct keys get distinct bytes (up to a 2^-62
-    // chance), and the offset stays far from off_t's limit.
-    let offset = (key as u64) >> 2;
-    crate::sys::lock_byte(&file, offset, true)?;
+    crate::sys::lock_byte(&file, offset(key), true)?;
     Ok(KeyLock { _file: file })
+}
+
+/// [`lock`], waiting at most `limit`; `None` when the limit passed with the
+/// lock still held by another caller.
+///
+/// The kernel has no timed wait for a record lock, so this polls: at once,
+/// then after 1 ms, doubling up to 50 ms between tries. A waiter only ever
+/// waits on a computation, so a few milliseconds of lag after it ends
+/// cost nothing next to it.
+pub(crate) fn lock_within(
+    root: &OwnedFd,
+    key: Digest,
+    mode: Mode,
+    limit: Duration,
+) -> io::Result<Option<KeyLock>> {
+    let file = super::beneath::open(root, LOCK_FILE, OFlags::RDWR | OFlags::CREATE, mode)?;
+    let deadline = Instant::now() + limit;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        if crate::sys::lock_byte(&file, offset(key), false)? {
+            return Ok(Some(KeyLock { _file: file }));
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(None);
+        }
+        std::thread::sleep(pause.min(deadline - now));
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// The byte of `.locks` that stands for `key`: 62 bits of the key, so
+/// distinct keys get distinct bytes (up to a 2^-62 chance), and the offset
+/// stays far from off_t's limit.
+fn offset(key: Digest) -> u64 {
+    (key as u64) >> 2
 }

@@ -37,7 +37,9 @@ mod beneath;
 pub(crate) mod claim;
 mod fs;
 pub(crate) mod in_process;
+mod lease;
 mod lock;
+pub(crate) mod nearby;
 mod object;
 pub(crate) mod owned;
 pub(crate) mod read;
@@ -47,19 +49,23 @@ mod runtime;
 #[cfg(feature = "s3")]
 mod s3;
 mod tier;
+mod versioned;
 
 use std::fmt::Debug;
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use claim::NotACache;
 pub use fs::FsStore;
+pub(crate) use lease::MIN_LEASE_TIME;
 pub use object::{ObjectMeta, Put, Store, valid_path};
-pub use remote::LOCAL_TIER_ENV;
+pub use remote::{LOCAL_TIER_ENV, STORE_READ_ONLY_ENV};
 pub(crate) use remote::{Remote, is_url, open, open_url};
 #[cfg(feature = "s3")]
 pub use s3::{S3Store, S3StoreBuilder};
+pub use versioned::{ObjectVersion, VersionedStore};
 
 use crate::hash::Digest;
 
@@ -92,6 +98,19 @@ pub(crate) trait EntryStore: Send + Sync + Debug {
     /// Waits until no other caller (thread or process) computes `key`, and
     /// keeps the others out until the guard is dropped.
     fn lock(&self, key: Digest) -> io::Result<KeyGuard>;
+    /// [`lock`](Self::lock), waiting at most `limit` (`None`: as long as
+    /// the other caller holds it); `Ok(None)` when the limit passed first.
+    fn lock_within(&self, key: Digest, limit: Option<Duration>) -> io::Result<Option<KeyGuard>> {
+        let _ = limit;
+        self.lock(key).map(Some)
+    }
+    /// What is stored near a call of the function directory `dir` and code
+    /// version `version`, to explain its miss (bounded work: see
+    /// `nearby.rs`); nothing when the store cannot tell cheaply.
+    fn nearby(&self, dir: &str, version: &str) -> nearby::Nearby {
+        let _ = (dir, version);
+        nearby::Nearby::default()
+    }
     /// The entry at `path` was read and found unusable (damaged, expired,
     /// of another type, or a handle asked to recompute it): the next write
     /// of `path` replaces it wherever it is stored.
@@ -104,7 +123,9 @@ pub(crate) trait EntryStore: Send + Sync + Debug {
     fn remove_function(&self, dir: &str) -> io::Result<()>;
     /// The local cache directory: where usage records are written.
     fn root(&self) -> &Path;
-    /// The shared store behind the local directory, if any.
+    /// The shared store behind the local directory that this process may
+    /// write to — upload usage records to, enforce limits in, administer;
+    /// `None` for a directory, and for a read-only shared store.
     fn remote(&self) -> Option<&Arc<dyn Store>> {
         None
     }

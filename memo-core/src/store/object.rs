@@ -5,6 +5,8 @@ use std::fmt::Debug;
 use std::io;
 use std::time::SystemTime;
 
+use super::versioned::VersionedStore;
+
 /// A place where cache entries live, shaped like an object store: a flat
 /// namespace of immutable byte strings under relative, `/`-separated paths.
 ///
@@ -22,8 +24,9 @@ use std::time::SystemTime;
 /// memo uses paths made of `[A-Za-z0-9._-]` segments joined by `/`, never
 /// empty, never starting or ending with `/`, without `.` or `..` segments:
 /// `<function>/<code version>/<key>.memo` for entries,
-/// `<function>/.current`, `.usage/<name>` for usage records, and the marker
-/// `CACHEDIR.TAG`. A store maps them below its own root (a bucket prefix, a
+/// `<function>/.current`, `.usage/<name>` for usage records,
+/// `.leases/<key>.lease` for compute-once leases (through
+/// [`versioned`](Store::versioned) only), and the marker `CACHEDIR.TAG`. A store maps them below its own root (a bucket prefix, a
 /// directory).
 ///
 /// # Contract
@@ -95,6 +98,14 @@ pub trait Store: Send + Sync + Debug + 'static {
     /// memo records last use itself (see `docs/format.md`), so a store
     /// needs no access times.
     fn list(&self, prefix: &str) -> io::Result<Vec<ObjectMeta>>;
+
+    /// The store's conditional writes by version, if it has them: with
+    /// them, machines sharing the store compute each key once between them
+    /// (a lease per key, see `docs/backends.md`); without (the default),
+    /// once per machine.
+    fn versioned(&self) -> Option<&dyn VersionedStore> {
+        None
+    }
 }
 
 /// A shared store is a store: one client can serve several `Memory`s.
@@ -122,6 +133,9 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     }
     fn list(&self, prefix: &str) -> io::Result<Vec<ObjectMeta>> {
         (**self).list(prefix)
+    }
+    fn versioned(&self) -> Option<&dyn VersionedStore> {
+        (**self).versioned()
     }
 }
 

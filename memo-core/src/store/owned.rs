@@ -15,6 +15,8 @@ use std::os::fd::{AsFd, OwnedFd};
 use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
+use super::lease::{MIN_LEASE_TIME, Terms, over_by_wall_clock};
+use super::object::Store;
 use crate::entry::MAGIC;
 use crate::layout;
 
@@ -264,6 +266,39 @@ fn starts_like_entry(dir: impl AsFd, name: &CStr, partial: bool) -> rustix::io::
     let mut start = [0u8; MAGIC.len()];
     let read = rustix::io::pread(&file, &mut start, 0)?;
     Ok(start[..read] == MAGIC[..read] && (partial || read == MAGIC.len()))
+}
+
+/// Removes the compute-once leases of a shared store that are provably
+/// memo's and over: named as leases in `.leases/`, holding memo's lease
+/// format, and last written (by the store's clock) longer ago than their
+/// lease time plus the clock allowance (`store/lease.rs`). A live lease
+/// stays: it is a computation running, and removing it would let a second
+/// machine compute the key. Returns how many were removed.
+///
+/// A lease taken over between its read here and its removal is removed
+/// all the same; its key may then be computed twice (never wrongly).
+pub(crate) fn remove_stale_leases(store: &dyn Store) -> io::Result<u64> {
+    let now = std::time::SystemTime::now();
+    let mut stale = Vec::new();
+    for object in store.list(layout::LEASE_DIR)? {
+        // Named as a lease, and too old to be live whatever its terms say,
+        // before it is worth a read.
+        if layout::parse_lease_path(&object.path).is_none()
+            || !over_by_wall_clock(object.modified, MIN_LEASE_TIME, now)
+        {
+            continue;
+        }
+        let Some(bytes) = store.get(&object.path)? else {
+            continue;
+        };
+        if Terms::parse(&bytes)
+            .is_some_and(|terms| over_by_wall_clock(object.modified, terms.time, now))
+        {
+            stale.push(object.path);
+        }
+    }
+    let failed = store.delete_many(&stale);
+    Ok((stale.len() - failed.len()) as u64)
 }
 
 #[cfg(test)]

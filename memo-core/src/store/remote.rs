@@ -6,14 +6,23 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::lease::LeaseOptions;
 use super::object::Store;
-use super::tier::Tier;
+use super::tier::{Sharing, Tier};
 use super::{EntryStore, FsStore};
 use crate::memory::Memory;
 
 /// The environment variable naming the local tier's directory, for a
 /// [`Memory`] on a shared store without [`Memory::local_tier`].
 pub const LOCAL_TIER_ENV: &str = "MEMO_LOCAL_TIER";
+
+/// The environment variable that makes every [`Memory`] on a shared store
+/// read it without ever writing to it, whatever the code says (see
+/// [`Memory::store_read_only`]): `1` (or `true`, `yes`, `on`). `0`, `false`,
+/// `no`, `off` or empty leave it to the code; any other value is said once
+/// and taken as read-only — a switch meant to protect a shared cache errs
+/// on the safe side.
+pub const STORE_READ_ONLY_ENV: &str = "MEMO_STORE_READ_ONLY";
 
 /// What a `Memory` on a shared store was given.
 #[derive(Default)]
@@ -23,6 +32,12 @@ pub(crate) struct Remote {
     pub(crate) store: Option<Arc<dyn Store>>,
     /// The local tier's directory, if set.
     pub(crate) local_tier: Option<PathBuf>,
+    /// Read the shared store, never write to it
+    /// ([`Memory::store_read_only`]).
+    pub(crate) read_only: bool,
+    /// Compute-once leases between machines ([`Memory::lease_time`],
+    /// [`Memory::lease_wait`]).
+    pub(crate) lease: LeaseOptions,
 }
 
 impl Remote {
@@ -37,6 +52,8 @@ impl fmt::Debug for Remote {
         f.debug_struct("Remote")
             .field("store", &self.store.as_ref().map(|s| s.location()))
             .field("local_tier", &self.local_tier)
+            .field("read_only", &self.read_only)
+            .field("lease", &self.lease)
             .finish()
     }
 }
@@ -109,7 +126,33 @@ pub(crate) fn open(memory: &Memory, location: &Path) -> io::Result<Box<dyn Entry
             format!("cannot open the local tier {}: {e}", tier.display()),
         )
     })?;
-    Ok(Box::new(Tier::new(local, remote)))
+    let sharing = Sharing {
+        read_only: memory.remote.read_only || read_only_from_env(),
+        lease: memory.remote.lease,
+    };
+    Ok(Box::new(Tier::new(local, remote, sharing)))
+}
+
+/// Whether `$MEMO_STORE_READ_ONLY` asks for read-only shared stores.
+fn read_only_from_env() -> bool {
+    let Some(value) = std::env::var_os(STORE_READ_ONLY_ENV) else {
+        return false;
+    };
+    let text = value.to_string_lossy();
+    match text.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => true,
+        "" | "0" | "false" | "no" | "off" => false,
+        other => {
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| {
+                crate::trace::warn(format_args!(
+                    "{STORE_READ_ONLY_ENV}={other:?} is neither 1 nor 0; shared stores are read \
+                 only (nothing is written to them)"
+                ))
+            });
+            true
+        }
+    }
 }
 
 /// The default local tier of the store at `location`:

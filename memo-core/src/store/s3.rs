@@ -10,12 +10,13 @@ use futures_util::{StreamExt, TryStreamExt};
 use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::path::Path as ObjectPath;
 use object_store::{
-    ClientConfigKey, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayloadMut, RetryConfig,
-    WriteMultipart,
+    ClientConfigKey, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, PutPayloadMut,
+    PutResult, RetryConfig, UpdateVersion, WriteMultipart,
 };
 
 use super::object::{ObjectMeta, Put, Store, invalid_path, valid_path};
 use super::runtime::block_on;
+use super::versioned::{ObjectVersion, VersionedStore};
 
 /// Outputs from this size on are uploaded in parts (S3's multipart upload),
 /// unless [`S3StoreBuilder::multipart_threshold`] says otherwise.
@@ -422,5 +423,85 @@ impl Store for S3Store {
                 })
             })
             .collect())
+    }
+
+    fn versioned(&self) -> Option<&dyn VersionedStore> {
+        Some(self)
+    }
+}
+
+impl S3Store {
+    /// A small object written with `mode`; `Ok(None)` when its condition
+    /// failed. The version's time is the server's answer to a `HEAD`
+    /// only when needed: a write's response has no `Last-Modified`, so
+    /// the local clock stands in (leases judge their own writes by tag).
+    async fn put_small(
+        &self,
+        object: &ObjectPath,
+        bytes: &[u8],
+        mode: PutMode,
+    ) -> object_store::Result<Option<ObjectVersion>> {
+        let options = PutOptions {
+            mode,
+            ..PutOptions::default()
+        };
+        let payload = PutPayload::from(bytes.to_vec());
+        match self.store.put_opts(object, payload, options).await {
+            Ok(PutResult {
+                e_tag: Some(tag), ..
+            }) => Ok(Some(ObjectVersion {
+                tag,
+                modified: SystemTime::now(),
+            })),
+            Ok(PutResult { e_tag: None, .. }) => Err(object_store::Error::Generic {
+                store: "S3",
+                source: "the server gave no ETag for a write".into(),
+            }),
+            Err(
+                object_store::Error::AlreadyExists { .. }
+                | object_store::Error::Precondition { .. }
+                | object_store::Error::NotFound { .. },
+            ) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl VersionedStore for S3Store {
+    fn get_versioned(&self, path: &str) -> io::Result<Option<(Vec<u8>, ObjectVersion)>> {
+        let object = self.object(path)?;
+        let got = block_on(async {
+            let result = match self.store.get(&object).await {
+                Ok(result) => result,
+                Err(object_store::Error::NotFound { .. }) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            let version = ObjectVersion {
+                tag: result.meta.e_tag.clone().unwrap_or_default(),
+                modified: SystemTime::from(result.meta.last_modified),
+            };
+            let bytes = result.bytes().await?;
+            Ok(Some((bytes.to_vec(), version)))
+        })?;
+        got.map_err(|e| self.error(path, e))
+    }
+
+    fn create(&self, path: &str, bytes: &[u8]) -> io::Result<Option<ObjectVersion>> {
+        let object = self.object(path)?;
+        block_on(self.put_small(&object, bytes, PutMode::Create))?.map_err(|e| self.error(path, e))
+    }
+
+    fn replace(
+        &self,
+        path: &str,
+        bytes: &[u8],
+        expected: &ObjectVersion,
+    ) -> io::Result<Option<ObjectVersion>> {
+        let object = self.object(path)?;
+        let mode = PutMode::Update(UpdateVersion {
+            e_tag: Some(expected.tag.clone()),
+            version: None,
+        });
+        block_on(self.put_small(&object, bytes, mode))?.map_err(|e| self.error(path, e))
     }
 }

@@ -15,7 +15,12 @@
 //!   next call fetches the winner). An entry the call path rejected
 //!   (damaged, expired, of another type, recomputed on request) is replaced
 //!   with `put`.
-//! - **Compute once** holds per machine: the local directory's key locks.
+//! - **Compute once** holds per machine with the local directory's key
+//!   locks, and between machines with a lease per key in the shared store
+//!   (`lease.rs`), when the store has conditional writes by version.
+//! - **Read-only** ([`Sharing::read_only`]): the shared store is read and
+//!   never written — no entries, leases, marker, usage records or removals;
+//!   what is computed stays in the local directory.
 //! - **A failing shared store** (network, permissions) is reported once by
 //!   the `Memory`, then left alone for [`OFFLINE_FOR`]: meanwhile calls are
 //!   served from, and stored in, the local tier only.
@@ -29,6 +34,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use super::fs::{FdWriter, Outcome};
+use super::lease::{self, Acquired, LeaseOptions};
 use super::object::{Put, Store};
 use super::{EntryStore, FsStore, KeyGuard, StoredEntry};
 use crate::entry::Entry;
@@ -39,27 +45,71 @@ use crate::sys::now_ms;
 /// How long a shared store that failed is left alone.
 pub(crate) const OFFLINE_FOR: Duration = Duration::from_secs(30);
 
+/// How a tier uses its shared store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Sharing {
+    /// Read the shared store, never write to it.
+    pub(crate) read_only: bool,
+    /// Compute-once leases between machines.
+    pub(crate) lease: LeaseOptions,
+}
+
 /// A local cache directory in front of a shared store.
 #[derive(Debug)]
 pub(crate) struct Tier {
     local: FsStore,
     remote: Arc<dyn Store>,
+    sharing: Sharing,
     /// Paths whose stored entry was rejected: their next write replaces it.
     rejected: Mutex<HashSet<String>>,
     /// Until when (ms since the Unix epoch) the shared store is skipped.
     offline_until: AtomicU64,
     /// Whether the marker is known to be in the shared store.
     marked: AtomicBool,
+    /// Whether giving up on another machine's lease was said already.
+    gave_up_reported: AtomicBool,
 }
 
 impl Tier {
-    pub(crate) fn new(local: FsStore, remote: Arc<dyn Store>) -> Tier {
+    pub(crate) fn new(local: FsStore, remote: Arc<dyn Store>, sharing: Sharing) -> Tier {
         Tier {
             local,
             remote,
+            sharing,
             rejected: Mutex::new(HashSet::new()),
             offline_until: AtomicU64::new(0),
             marked: AtomicBool::new(false),
+            gave_up_reported: AtomicBool::new(false),
+        }
+    }
+
+    /// Takes the lease of `key` in the shared store, if leases are on and
+    /// the store can hold them; `None` to compute without one.
+    fn lease(&self, key: Digest) -> Option<lease::HeldLease> {
+        if self.sharing.read_only
+            || self.sharing.lease.time.is_zero()
+            || self.offline()
+            || self.remote.versioned().is_none()
+        {
+            return None;
+        }
+        match lease::acquire(&self.remote, key, self.sharing.lease) {
+            Ok(Acquired::Held(held)) => Some(held),
+            Ok(Acquired::GaveUp { holder }) => {
+                if !self.gave_up_reported.swap(true, Ordering::Relaxed) {
+                    crate::trace::warn(format_args!(
+                        "{}: waited {:?} (the lease wait limit) for {holder} to compute a result; \
+                         computing it here as well (said once)",
+                        self.remote.location(),
+                        self.sharing.lease.wait.unwrap_or_default(),
+                    ));
+                }
+                None
+            }
+            Err(e) => {
+                self.failed(&e);
+                None
+            }
         }
     }
 
@@ -136,7 +186,7 @@ impl EntryStore for Tier {
 
     fn write(&self, path: &str, parts: &[&[u8]]) -> io::Result<()> {
         let local = self.local.write(path, parts);
-        if self.offline() {
+        if self.sharing.read_only || self.offline() {
             return local;
         }
         let replace = self.take_rejected(path);
@@ -168,9 +218,20 @@ impl EntryStore for Tier {
 
     fn clear(&self) -> io::Result<()> {
         let local = self.local.clear();
+        if self.sharing.read_only {
+            return local;
+        }
         let objects = self.remote.list("")?;
-        let paths: Vec<String> = objects.into_iter().map(|o| o.path).collect();
+        // Leases go only once provably over (`owned.rs`): a live one is a
+        // computation running elsewhere.
+        let leases = format!("{}/", crate::layout::LEASE_DIR);
+        let paths: Vec<String> = objects
+            .into_iter()
+            .map(|o| o.path)
+            .filter(|path| !path.starts_with(&leases))
+            .collect();
         let failed = self.remote.delete_many(&paths);
+        super::owned::remove_stale_leases(&*self.remote)?;
         self.marked.store(false, Ordering::Relaxed);
         if let Some(first) = failed.first() {
             return Err(io::Error::other(format!(
@@ -182,8 +243,28 @@ impl EntryStore for Tier {
         local
     }
 
+    /// This machine's key lock first (one process per machine goes on),
+    /// then the key's lease in the shared store. Dropping the guard
+    /// releases the lease, then the lock.
     fn lock(&self, key: Digest) -> io::Result<KeyGuard> {
-        self.local.lock(key)
+        let local = self.local.lock(key)?;
+        Ok(match self.lease(key) {
+            Some(held) => KeyGuard(Box::new((held, local))),
+            None => local,
+        })
+    }
+
+    fn lock_within(
+        &self,
+        key: Digest,
+        limit: Option<std::time::Duration>,
+    ) -> io::Result<Option<KeyGuard>> {
+        self.local.lock_within(key, limit)
+    }
+
+    fn nearby(&self, dir: &str, version: &str) -> super::nearby::Nearby {
+        // The local tier only: looking around a shared store costs requests.
+        self.local.nearby(dir, version)
     }
 
     fn rejected(&self, path: &str) {
@@ -195,12 +276,18 @@ impl EntryStore for Tier {
 
     fn remove(&self, path: &str) -> io::Result<()> {
         let local = self.local.remove(path);
+        if self.sharing.read_only {
+            return local;
+        }
         self.remote.delete(path)?;
         local
     }
 
     fn remove_function(&self, dir: &str) -> io::Result<()> {
         let local = self.local.remove_function(dir);
+        if self.sharing.read_only {
+            return local;
+        }
         let paths: Vec<String> = self.remote.list(dir)?.into_iter().map(|o| o.path).collect();
         if let Some(first) = self.remote.delete_many(&paths).first() {
             return Err(io::Error::other(format!(
@@ -216,7 +303,7 @@ impl EntryStore for Tier {
     }
 
     fn remote(&self) -> Option<&Arc<dyn Store>> {
-        Some(&self.remote)
+        (!self.sharing.read_only).then_some(&self.remote)
     }
 }
 
@@ -235,11 +322,16 @@ mod tests {
 
     fn tier(shared: &Path, local: &Path) -> Tier {
         let remote = Arc::new(FsStore::open(shared).unwrap());
-        Tier::new(FsStore::open_with(local, Access::Owner).unwrap(), remote)
+        Tier::new(
+            FsStore::open_with(local, Access::Owner).unwrap(),
+            remote,
+            Sharing::default(),
+        )
     }
 
     fn entry(key: u128) -> (String, Vec<u8>) {
         let meta = crate::entry::EntryMeta {
+            deps: Vec::new(),
             identity: "t::f".into(),
             fingerprint: "0".repeat(32),
             output_type: "u64".into(),
@@ -248,6 +340,7 @@ mod tests {
             type_args: Vec::new(),
             created_ms: 0,
             duration_s: 0.0,
+            origin: Default::default(),
         };
         let bytes = crate::entry::encode(key, 1, &meta, &42u64).unwrap();
         (format!("t.f/0000000000000000/{key:032x}.memo"), bytes)
@@ -302,6 +395,48 @@ mod tests {
         let reader = tier(&shared, &dir.path().join("a"));
         assert!(reader.read(&path).unwrap().is_some());
         assert!(reader.take_rejected(&path));
+    }
+
+    #[test]
+    fn a_read_only_tier_reads_the_shared_store_and_never_writes_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = dir.path().join("shared");
+        let (path, bytes) = entry(13);
+        tier(&shared, &dir.path().join("team"))
+            .write(&path, &[&bytes])
+            .unwrap();
+        let listing = |store: &FsStore| {
+            let mut objects = store.list("").unwrap();
+            objects.sort_by(|a, b| a.path.cmp(&b.path));
+            objects
+        };
+        let store = FsStore::open(&shared).unwrap();
+        let before = listing(&store);
+        let sharing = Sharing {
+            read_only: true,
+            ..Sharing::default()
+        };
+        let local = dir.path().join("ci");
+        let ci = Tier::new(
+            FsStore::open_with(&local, Access::Owner).unwrap(),
+            Arc::new(FsStore::open(&shared).unwrap()),
+            sharing,
+        );
+        assert_eq!(ci.read(&path).unwrap().expect("fetched").bytes, bytes);
+        let (mine, mine_bytes) = entry(14);
+        ci.write(&mine, &[&mine_bytes]).unwrap();
+        assert!(local.join(&mine).is_file(), "kept locally");
+        ci.rejected(&path);
+        ci.write(&path, &[&mine_bytes]).unwrap();
+        ci.remove(&path).unwrap();
+        ci.remove_function("t.f").unwrap();
+        ci.clear().unwrap();
+        drop(ci.lock(13).unwrap());
+        assert!(
+            ci.remote().is_none(),
+            "nothing administers the shared store through it"
+        );
+        assert_eq!(listing(&store), before, "the shared store is untouched");
     }
 
     #[test]

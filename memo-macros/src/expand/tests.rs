@@ -5,7 +5,7 @@ fn expand_str(args: &str, function: &str) -> String {
     let (args, function) =
         crate::validate::check(syn::parse_str(args), item.clone()).expect("test input is valid");
     let fingerprint = crate::code_fingerprint::fingerprint(&item, &args);
-    expand(&args, &function, fingerprint).to_string()
+    expand(&args, &function, fingerprint, fingerprint).to_string()
 }
 
 /// `cargo test -p memo-macros expansion_of_my_func -- --nocapture` prints
