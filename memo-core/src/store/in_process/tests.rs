@@ -76,6 +76,8 @@ fn entry_file(key: u128, output: &[u64]) -> Vec<u8> {
         type_args: Vec::new(),
         created_ms: 0,
         duration_s: 0.0,
+        deps: Vec::new(),
+        origin: Default::default(),
     };
     crate::entry::encode(key, 0, &meta, output).unwrap()
 }
