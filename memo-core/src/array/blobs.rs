@@ -4,7 +4,7 @@
 //! serialized then does not write its elements into the stream; it records
 //! its bytes as a *blob* (written after the payload, 64-byte aligned) and
 //! writes a small marker instead, a MessagePack ext value holding the blob's
-//! offset, length, element type and checksum. While an entry is decoded, a
+//! offset, length, element type and digest. While an entry is decoded, a
 //! per-thread *source* is open: an `Array` deserialized then reads its
 //! marker and turns the blob into a memory map or a checked copy.
 //!
@@ -20,12 +20,14 @@ use std::sync::Arc;
 use memmap2::Mmap;
 
 use super::{Dtype, MmapMode};
+use crate::hash::{Digest, run_digest};
 
 /// The MessagePack ext type of an array marker.
 pub(crate) const MARKER_EXT: i8 = 0x4D;
 
-/// Bytes of a marker: offset, length, checksum (u64 each), element type.
-pub(crate) const MARKER_LEN: usize = 25;
+/// Bytes of a marker: offset, length (u64 each), digest (u128), element
+/// type.
+pub(crate) const MARKER_LEN: usize = 33;
 
 /// Blobs start at multiples of this (in the file, and so in a memory map,
 /// whose base is page-aligned): enough for every element type and for SIMD.
@@ -74,7 +76,9 @@ impl PendingBlob {
 pub(crate) struct Marker {
     pub offset: u64,
     pub len: u64,
-    pub checksum: u64,
+    /// The bytes' [`run_digest`](crate::hash::run_digest): their checksum,
+    /// and what the array carries for hashing.
+    pub digest: Digest,
     pub dtype: u8,
 }
 
@@ -83,8 +87,8 @@ impl Marker {
         let mut bytes = [0; MARKER_LEN];
         bytes[0..8].copy_from_slice(&self.offset.to_le_bytes());
         bytes[8..16].copy_from_slice(&self.len.to_le_bytes());
-        bytes[16..24].copy_from_slice(&self.checksum.to_le_bytes());
-        bytes[24] = self.dtype;
+        bytes[16..32].copy_from_slice(&self.digest.to_le_bytes());
+        bytes[32] = self.dtype;
         bytes
     }
 
@@ -94,8 +98,8 @@ impl Marker {
         Some(Marker {
             offset: u64_at(0),
             len: u64_at(8),
-            checksum: u64_at(16),
-            dtype: bytes[24],
+            digest: u128::from_le_bytes(bytes[16..32].try_into().unwrap()),
+            dtype: bytes[32],
         })
     }
 }
@@ -141,10 +145,12 @@ pub(crate) fn collect<R>(encode: impl FnOnce() -> R) -> (R, Vec<PendingBlob>) {
 }
 
 /// Hands `bytes`, which `owner` keeps alive and unchanged, to the open
-/// sink; `None` when no entry is being encoded.
+/// sink; `None` when no entry is being encoded. `known`: their digest, if
+/// the array carries it.
 pub(crate) fn push(
     bytes: &[u8],
     dtype: Dtype,
+    known: Option<Digest>,
     owner: impl FnOnce() -> BlobOwner,
 ) -> Option<Marker> {
     SINK.with(|sink| {
@@ -155,7 +161,7 @@ pub(crate) fn push(
             return Some(Marker {
                 offset: 0,
                 len: 0,
-                checksum: super::checksum::of(bytes),
+                digest: run_digest(bytes),
                 dtype: dtype as u8,
             });
         }
@@ -167,11 +173,11 @@ pub(crate) fn push(
             len: bytes.len(),
             offset,
         });
-        let checksum = super::checksum::of(bytes);
+        let digest = known.unwrap_or_else(|| run_digest(bytes));
         Some(Marker {
             offset,
             len: bytes.len() as u64,
-            checksum,
+            digest,
             dtype: dtype as u8,
         })
     })
