@@ -49,9 +49,11 @@ use memmap2::{Mmap, MmapMut, MmapOptions};
 use serde::de::{self, Deserialize, Deserializer, SeqAccess, Visitor};
 use serde::ser::{Serialize, Serializer};
 
-pub use blobs::BLOB_ALIGN;
-use blobs::{MARKER_EXT, Marker};
-pub(crate) use blobs::{PendingBlob, Source, collect, with_source};
+pub use blobs::{BLOB_ALIGN, BlobRef};
+use blobs::Marker;
+pub(crate) use blobs::{
+    BlobReader, BlobWriter, PendingBlob, REF_LEN, Source, collect, with_source,
+};
 use element::as_bytes;
 pub use element::{Dtype, Element};
 
@@ -316,9 +318,10 @@ impl<T: Element> Serialize for Array<T> {
             // digest computed for it is the array's from now on.
             Some(marker) => {
                 let _ = self.digest.set(marker.digest);
+                let (ext, bytes) = marker.encode();
                 serializer.serialize_newtype_struct(
                     rmp_serde::MSGPACK_EXT_STRUCT_NAME,
-                    &(MARKER_EXT, Bin(&marker.encode())),
+                    &(ext, Bin(&bytes)),
                 )
             }
             // Anywhere else (hashing included): a plain sequence, which the
@@ -373,9 +376,8 @@ impl<'de, T: Element> Visitor<'de> for MarkerVisitor<T> {
         let payload: ByteBuf = ext
             .next_element()?
             .ok_or_else(|| de::Error::custom("an ext value without data"))?;
-        let marker = match Marker::decode(&payload.0) {
-            Some(marker) if tag == MARKER_EXT => marker,
-            _ => return Err(de::Error::custom("not a memo array marker")),
+        let Some(marker) = Marker::decode(tag, &payload.0) else {
+            return Err(de::Error::custom("not a memo array marker"));
         };
         blobs::with_current(|source| {
             let source =
@@ -415,6 +417,9 @@ fn resolve<T: Element>(marker: Marker, source: &Source<'_>) -> Result<Array<T>, 
         ));
     }
     let size = size_of::<T>() as u64;
+    if marker.stored {
+        return resolve_stored(marker, source);
+    }
     let in_bounds = marker
         .offset
         .checked_add(marker.len)
@@ -483,6 +488,73 @@ fn resolve<T: Element>(marker: Marker, source: &Source<'_>) -> Result<Array<T>, 
             };
             checked.ok_or("array digest mismatch")?
         }
+    };
+    Ok(Array {
+        data,
+        digest: OnceLock::from(marker.digest),
+    })
+}
+
+/// Turns a marker of a blob in the store's blob area into an array: checks
+/// that the entry refers to it, opens it, then maps or copies (and checks)
+/// it. A blob gone (removed with the last entry that referred to it, as
+/// this entry was being replaced) or damaged is an error: recomputed.
+fn resolve_stored<T: Element>(marker: Marker, source: &Source<'_>) -> Result<Array<T>, String> {
+    let blob = BlobRef {
+        digest: marker.digest,
+        len: marker.len,
+    };
+    if !BlobRef::decode_all(source.refs).any(|listed| listed == blob) {
+        return Err("an array marker the entry does not list".into());
+    }
+    let size = size_of::<T>() as u64;
+    if !marker.len.is_multiple_of(size) || marker.len == 0 {
+        return Err("array marker of a length that is no whole array".into());
+    }
+    let count = usize::try_from(marker.len / size).map_err(|e| e.to_string())?;
+    let area = source
+        .blob_area
+        .ok_or("an array stored by content, read where there are no blobs")?;
+    let (file, len) = area
+        .open(marker.digest)
+        .map_err(|e| format!("cannot open the array's blob: {e}"))?
+        .ok_or("the array's blob is missing")?;
+    if len != marker.len {
+        return Err("the array's blob has another length".into());
+    }
+    let data = match source.mode {
+        Some(MmapMode::ReadOnly) => {
+            // SAFETY: blobs are never modified or truncated in place (they
+            // are created whole and linked, and removed by unlink), so the
+            // mapped bytes stay valid for the map's life.
+            let map =
+                unsafe { Mmap::map(&file) }.map_err(|e| format!("cannot map the blob: {e}"))?;
+            Data::Shared {
+                map: Arc::new(map),
+                start: 0,
+                len: count,
+            }
+        }
+        Some(MmapMode::CopyOnWrite) => {
+            // SAFETY: as above; a private map never writes to the file.
+            let map = unsafe { MmapOptions::new().map_copy(&file) }
+                .map_err(|e| format!("cannot map the blob: {e}"))?;
+            Data::Private {
+                map: Arc::new(map),
+                start: 0,
+                len: count,
+                of_entry: true,
+            }
+        }
+        None => match load::from_file::<T>(&file, 0, count, marker.digest)
+            .map_err(|e| format!("cannot read the array's blob: {e}"))?
+        {
+            Some(data) => data,
+            None => {
+                area.corrupt(marker.digest);
+                return Err("array blob digest mismatch".into());
+            }
+        },
     };
     Ok(Array {
         data,

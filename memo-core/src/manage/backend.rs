@@ -10,6 +10,8 @@
 use std::fmt;
 use std::io;
 
+use crate::store::BlobSweep;
+
 use super::Progress;
 use super::reduce::Tally;
 use super::scan::{Scan, ScannedEntry};
@@ -73,6 +75,11 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug {
     /// `scan.versions`) that are empty now. Objects have no directories.
     fn remove_empty_versions(&self, scan: &Scan, versions: &[usize]) {
         let _ = (scan, versions);
+    }
+
+    /// Removes the blobs no entry refers to any more (`store::blobs`).
+    fn sweep_blobs(&self) -> io::Result<BlobSweep> {
+        Ok(BlobSweep::default())
     }
 
     /// Every usage record, merged (nothing is written).

@@ -83,6 +83,10 @@ impl Cache {
         } else {
             Leftovers::default()
         };
+        if repair {
+            // Blobs of the entries just removed, and any left unreferenced.
+            self.backend().sweep_blobs()?;
+        }
         verified.problems = problems
             .into_iter()
             .map(|(i, problem)| Problem {

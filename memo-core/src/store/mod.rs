@@ -34,6 +34,7 @@
 //! ```
 
 mod beneath;
+pub(crate) mod blobs;
 pub(crate) mod claim;
 mod fs;
 mod lock;
@@ -52,6 +53,7 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
+pub use blobs::{BlobSweep, BlobUsage};
 pub use claim::NotACache;
 pub use fs::FsStore;
 pub use object::{ObjectMeta, Put, Store, valid_path};
@@ -60,6 +62,7 @@ pub(crate) use remote::{Remote, is_url, open, open_url};
 #[cfg(feature = "s3")]
 pub use s3::{S3Store, S3StoreBuilder};
 
+use crate::array::{BlobReader, BlobWriter};
 use crate::hash::Digest;
 
 /// An entry as read from a store.
@@ -105,6 +108,15 @@ pub(crate) trait EntryStore: Send + Sync + Debug {
     fn root(&self) -> &Path;
     /// The shared store behind the local directory, if any.
     fn remote(&self) -> Option<&Arc<dyn Store>> {
+        None
+    }
+    /// A writer to the store's blob area for one entry, if it keeps large
+    /// arrays by content (`blobs.rs`): dropped once the entry is written.
+    fn blob_writer(&self) -> Option<Box<dyn BlobWriter + '_>> {
+        None
+    }
+    /// The store's blob area, to read arrays stored by content from.
+    fn blob_reader(&self) -> Option<&dyn BlobReader> {
         None
     }
 }
