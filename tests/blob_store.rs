@@ -89,7 +89,10 @@ fn two_functions_returning_the_same_array_store_it_once() {
     let cache = Cache::open(dir).unwrap();
     let scan = cache.scan(&NoProgress).unwrap();
     let (_, bytes) = cache.function_totals(&scan, None);
-    assert!(bytes >= size && bytes < size + (1 << 20), "totals say {bytes}");
+    assert!(
+        bytes >= size && bytes < size + (1 << 20),
+        "totals say {bytes}"
+    );
     // Hits map the shared blob.
     assert!(first(N).is_mapped());
     assert_eq!(RUNS.load(Ordering::SeqCst), 3);
@@ -124,6 +127,17 @@ fn a_damaged_blob_is_caught_on_a_full_load_and_recomputed() {
     let last = bytes.len() - 3;
     bytes[last] ^= 0x40;
     std::fs::write(blob, &bytes).unwrap();
+    // verify finds it; repair removes it.
+    let cache = Cache::open(CORRUPT_DIR.path()).unwrap();
+    let scan = cache.scan(&NoProgress).unwrap();
+    let verified = cache.verify(&scan, false, &NoProgress).unwrap();
+    assert_eq!(verified.problems.len(), 1, "{:?}", verified.problems);
+    assert!(verified.problems[0].path.starts_with(".blobs/"));
+    assert!(blob.exists(), "verify without repair removes nothing");
+    let repaired = cache.verify(&scan, true, &NoProgress).unwrap();
+    assert!(repaired.problems[0].removed && !blob.exists());
+    std::fs::write(blob, &bytes).unwrap();
+    // A full load catches it too.
     assert_eq!(loaded(n).as_slice(), ramp(n), "recomputed, not the damage");
     assert_eq!(CORRUPT_RUNS.load(Ordering::SeqCst), 2);
     // The blob was stored again, whole: the next hit reads it.
@@ -189,7 +203,11 @@ fn concurrent_writers_and_removals_never_lose_a_referenced_blob() {
         "entries refer to missing blobs: {:?}",
         referenced.difference(&present).collect::<Vec<_>>()
     );
-    assert!(present.len() <= 3, "three contents, {} blobs", present.len());
+    assert!(
+        present.len() <= 3,
+        "three contents, {} blobs",
+        present.len()
+    );
     // …and once the last entries go, so do the blobs.
     Memory::new(dir.path()).clear().unwrap();
     assert!(blobs(dir.path()).is_empty());

@@ -309,7 +309,10 @@ impl Found {
             .output_from(
                 self.stored.file.as_ref(),
                 self.target.function.array_mode(self.target.memory),
-                self.target.memory.store().and_then(|store| store.blob_reader()),
+                self.target
+                    .memory
+                    .store()
+                    .and_then(|store| store.blob_reader()),
             )
             .map_err(|error| MissReason::Undecodable { wanted, error })?;
         let function = self.target.function;
@@ -421,18 +424,23 @@ fn store<S: serde::Serialize>(
     // writer keeps them from a concurrent sweep until the entry is linked.
     let blob_writer = store.and_then(|store| store.blob_writer());
     let zstd_level = function.zstd_level(memory);
-    let encoded =
-        match entry::encode_parts(key, type_hash, meta, stored, zstd_level, blob_writer.as_deref())
-        {
-            Ok(encoded) => encoded,
-            Err(e) => {
-                trace::warn(format_args!(
-                    "{}: cannot encode the output ({e}); it is not cached",
-                    meta.identity
-                ));
-                return false;
-            }
-        };
+    let encoded = match entry::encode_parts(
+        key,
+        type_hash,
+        meta,
+        stored,
+        zstd_level,
+        blob_writer.as_deref(),
+    ) {
+        Ok(encoded) => encoded,
+        Err(e) => {
+            trace::warn(format_args!(
+                "{}: cannot encode the output ({e}); it is not cached",
+                meta.identity
+            ));
+            return false;
+        }
+    };
     let Some(store) = store else {
         return false;
     };

@@ -49,8 +49,8 @@ use memmap2::{Mmap, MmapMut, MmapOptions};
 use serde::de::{self, Deserialize, Deserializer, SeqAccess, Visitor};
 use serde::ser::{Serialize, Serializer};
 
-pub use blobs::{BLOB_ALIGN, BlobRef};
 use blobs::Marker;
+pub use blobs::{BLOB_ALIGN, BlobRef};
 pub(crate) use blobs::{
     BlobReader, BlobWriter, PendingBlob, REF_LEN, Source, collect, with_source,
 };

@@ -11,6 +11,7 @@ use std::fmt;
 use std::io;
 
 use crate::store::BlobSweep;
+use crate::store::blobs::Damaged;
 
 use super::Progress;
 use super::reduce::Tally;
@@ -80,6 +81,13 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug {
     /// Removes the blobs no entry refers to any more (`store::blobs`).
     fn sweep_blobs(&self) -> io::Result<BlobSweep> {
         Ok(BlobSweep::default())
+    }
+
+    /// Reads every blob and checks it against its digest; with `repair`,
+    /// removes the damaged ones.
+    fn verify_blobs(&self, repair: bool) -> io::Result<Vec<Damaged>> {
+        let _ = repair;
+        Ok(Vec::new())
     }
 
     /// Every usage record, merged (nothing is written).

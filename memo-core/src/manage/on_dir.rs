@@ -18,8 +18,8 @@ use super::scan::{self, Scan, ScannedEntry};
 use crate::access::Access;
 use crate::layout;
 use crate::store::owned::{self, Proof};
-use crate::store::{BlobSweep, blobs};
 use crate::store::read;
+use crate::store::{BlobSweep, blobs};
 use crate::sys;
 use crate::usage::{self, Record, Usage};
 
@@ -82,6 +82,15 @@ impl Backend for OnDir {
 
     fn sweep_blobs(&self) -> io::Result<BlobSweep> {
         blobs::sweep(&self.open_root()?, self.file_mode())
+    }
+
+    fn verify_blobs(&self, repair: bool) -> io::Result<Vec<blobs::Damaged>> {
+        let root = if repair {
+            self.open_root()?
+        } else {
+            sys::open_root(&self.root)?
+        };
+        blobs::verify(&root, repair)
     }
 
     fn remove_temps(&self, scan: &Scan, temps: &[usize]) -> Tally {

@@ -213,18 +213,6 @@ pub struct BlobSweep {
     pub bytes: u64,
 }
 
-/// The blobs in a blob area: how many, and their bytes (each counted once,
-/// however many entries refer to it).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct BlobUsage {
-    /// Blob files.
-    pub count: u64,
-    /// Their length in bytes.
-    pub bytes: u64,
-    /// Bytes allocated on disk.
-    pub disk: u64,
-}
-
 /// One file in the blob area.
 struct Found {
     name: String,
@@ -279,20 +267,51 @@ pub(crate) fn entry_refs(dir: &OwnedFd, name: &str) -> Vec<BlobRef> {
         .unwrap_or_default()
 }
 
-/// The blobs in the cache directory `root`.
-pub(crate) fn usage(root: &OwnedFd) -> io::Result<BlobUsage> {
+/// A blob whose bytes do not match the digest its name gives.
+#[derive(Debug, Clone)]
+pub(crate) struct Damaged {
+    /// Its path from the cache directory.
+    pub path: String,
+    pub size: u64,
+    /// Whether it was removed (with `repair`).
+    pub removed: bool,
+}
+
+/// Reads every blob of the cache directory `root` and checks it against
+/// its name; with `repair`, removes the damaged ones (the entries that
+/// refer to them are recomputed when next called).
+pub(crate) fn verify(root: &OwnedFd, repair: bool) -> io::Result<Vec<Damaged>> {
     let Some(dir) = open_blob_dir(root, None)? else {
-        return Ok(BlobUsage::default());
+        return Ok(Vec::new());
     };
-    let mut usage = BlobUsage::default();
+    let mut damaged = Vec::new();
     for found in list(&dir)? {
-        if found.digest.is_some() {
-            usage.count += 1;
-            usage.bytes += found.size;
-            usage.disk += found.disk;
+        let Some(digest) = found.digest else {
+            continue;
+        };
+        let Some((file, len)) = read::open_regular(&dir, &found.name)? else {
+            continue;
+        };
+        let mut digester = RunDigester::new();
+        let mut at = 0;
+        while at < len {
+            let piece = read::read_range(&file, at, (len - at).min(LARGE_PIECE as u64))?;
+            if piece.is_empty() {
+                break;
+            }
+            at += piece.len() as u64;
+            digester.update(&piece);
+        }
+        if digester.len() != len || digester.finish() != digest {
+            let removed = repair && owned::remove_blob(&dir, &found.name)?;
+            damaged.push(Damaged {
+                path: layout::blob_path(digest),
+                size: len,
+                removed,
+            });
         }
     }
-    Ok(usage)
+    Ok(damaged)
 }
 
 /// Removes every blob of the cache directory `root` that no entry refers
@@ -311,7 +330,9 @@ pub(crate) fn sweep(root: &OwnedFd, mode: Mode) -> io::Result<BlobSweep> {
     let referenced = referenced(root)?;
     let mut swept = BlobSweep::default();
     for found in list(&dir)? {
-        let unused = found.digest.is_none_or(|digest| !referenced.contains(&digest));
+        let unused = found
+            .digest
+            .is_none_or(|digest| !referenced.contains(&digest));
         if unused && owned::remove_blob(&dir, &found.name)? {
             swept.removed += 1;
             swept.bytes += found.size;

@@ -53,7 +53,7 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use blobs::{BlobSweep, BlobUsage};
+pub use blobs::BlobSweep;
 pub use claim::NotACache;
 pub use fs::FsStore;
 pub use object::{ObjectMeta, Put, Store, valid_path};
