@@ -35,6 +35,8 @@ struct Run {
 }
 
 /// The values of a run too long for the buffer.
+// Held boxed (`Sink::spill`), so its size costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Spill {
     /// Not yet [`LARGE_RUN`] bytes: kept, in case the run ends short of it.
     Raw(Vec<u8>),
