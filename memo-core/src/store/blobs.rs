@@ -43,9 +43,9 @@ use crate::sys::{self, random_u64};
 /// Blobs from this size on are hashed on a second core, right behind the
 /// writes, in pieces of [`LARGE_PIECE`]; smaller ones in the writing thread,
 /// each [`PIECE`] just after it is written, while it is still in cache.
-const PARALLEL: usize = 32 << 20;
-const PIECE: usize = 256 << 10;
-const LARGE_PIECE: usize = 4 << 20;
+const PARALLEL: usize = 4 << 20;
+const PIECE: usize = 1 << 20;
+const LARGE_PIECE: usize = 2 << 20;
 
 impl FsStore {
     /// The blob area, opened (and created if `create`); `None` if missing.
