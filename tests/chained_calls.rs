@@ -1,6 +1,6 @@
 //! Chained calls: an `Array` returned by a cached function carries the
 //! digest of its bytes, so handing it to another cached function hashes it
-//! in O(1), while keys stay what hashing the bytes gives.
+//! in O(1), while keys stay what hashing the bytes gives (an `NdArray` too).
 
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -128,4 +128,37 @@ fn a_changed_array_forgets_its_digest_and_a_part_is_hashed_normally() {
 fn bytes(a: &Array<f64>) -> &[u8] {
     // SAFETY: f64 has no padding; the borrow is carried over.
     unsafe { std::slice::from_raw_parts(a.as_ptr().cast::<u8>(), size_of_val(a.as_slice())) }
+}
+
+#[memory::cache(memory = CACHE)]
+fn grid(rows: usize) -> memory::NdArray<f64, ndarray::Ix2> {
+    ndarray::Array2::from_shape_fn((rows, 1024), |(i, j)| (i * 1024 + j) as f64).into()
+}
+
+static CORNER_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[memory::cache(memory = CACHE)]
+fn corner(m: &memory::NdArray<f64, ndarray::Ix2>) -> f64 {
+    CORNER_RUNS.fetch_add(1, Ordering::SeqCst);
+    m.view()[[m.shape()[0] - 1, 1023]]
+}
+
+#[test]
+fn an_ndarray_from_the_cache_reuses_its_digest_too() {
+    // 16 MiB: a view of the whole stored array keeps its digest.
+    let m = grid(2048);
+    assert!(m.as_array().digest().is_some());
+    let fresh: memory::NdArray<f64, ndarray::Ix2> = m.view().to_owned().into();
+    assert!(fresh.as_array().digest().is_none());
+    assert_eq!(
+        memory::hash::digest(&m).unwrap(),
+        memory::hash::digest(&fresh).unwrap()
+    );
+    assert_eq!(corner(&m), (2048 * 1024 - 1) as f64);
+    assert_eq!(corner(&fresh), (2048 * 1024 - 1) as f64);
+    assert_eq!(
+        CORNER_RUNS.load(Ordering::SeqCst),
+        1,
+        "equal content, one key"
+    );
 }
