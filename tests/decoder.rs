@@ -11,6 +11,7 @@ use proptest::prelude::*;
 
 fn meta() -> EntryMeta {
     EntryMeta {
+        deps: Vec::new(),
         identity: "decoder::f".into(),
         fingerprint: format!("{:032x}", 1u128),
         output_type: "alloc::vec::Vec<u64>".into(),

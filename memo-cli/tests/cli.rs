@@ -133,6 +133,7 @@ fn make_fixture(root: &Path, corrupt: bool) {
         std::fs::create_dir_all(&dir).unwrap();
         let created = ago(e.created);
         let meta = EntryMeta {
+            deps: Vec::new(),
             identity: e.identity.to_owned(),
             fingerprint: format!("{:032x}", e.fingerprint),
             output_type: "alloc::string::String".to_owned(),

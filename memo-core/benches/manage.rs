@@ -53,6 +53,7 @@ fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> Duration {
 
 fn meta(identity: &str, fingerprint: u128, key: u128) -> EntryMeta {
     EntryMeta {
+        deps: Vec::new(),
         identity: identity.to_owned(),
         fingerprint: format!("{fingerprint:032x}"),
         output_type: "alloc::vec::Vec<f64>".to_owned(),

@@ -19,7 +19,7 @@ use crate::function::CachedFn;
 use crate::hash::Digest;
 use crate::memory::Memory;
 use crate::store::{EntryStore, KeyGuard, StoredEntry};
-use crate::{key, trace};
+use crate::{key, recorded, trace};
 pub use arg::Arg;
 pub use output::{FinishResult, FinishValue, Output, typed};
 use probe::Probed;
@@ -115,6 +115,9 @@ fn start(
     args: &[&dyn Arg],
     wait: bool,
 ) -> Call {
+    if let Some(dependency) = function.dependency {
+        dependency.enter();
+    }
     match probe::take() {
         None => begin_resolved(function.resolve(type_args), type_args, args, wait),
         Some(probe) => probe::begin(probe, function, type_args, args),
@@ -177,7 +180,7 @@ fn lookup(
         key,
         path: crate::layout::entry_path(&derived.dir, &derived.version, key),
     };
-    let Passed { target, unused } = match read_entry(store, target, true, None) {
+    let Passed { target, unused } = match read_entry(store, target, true, None, true) {
         Ok(found) => return State::Found(found),
         Err(passed) => passed,
     };
@@ -192,7 +195,7 @@ fn lookup(
         }
     };
     let Passed { target, unused } = match lock {
-        Some(_) => match read_entry(store, target, false, unused.as_deref()) {
+        Some(_) => match read_entry(store, target, false, unused.as_deref(), true) {
             Ok(found) => return State::Found(found),
             Err(passed) => passed,
         },
@@ -214,12 +217,16 @@ fn lookup(
 /// Reads and verifies the entry of `target`; hands `target` back when
 /// there is no usable entry, with what was there. A damaged, expired or
 /// rejected entry is reported if `report`; `skip` is an entry read before
-/// and not used: found again unchanged, it is passed over unchecked.
+/// and not used: found again unchanged, it is passed over unchecked. With
+/// `alternatives`, an entry whose recorded dependencies changed sends the
+/// lookup to the result kept for this binary's dependencies, if there is
+/// one, and is kept for its own (see [`alternative`]).
 fn read_entry(
     store: &dyn EntryStore,
     target: Target,
     report: bool,
     skip: Option<&Unused>,
+    alternatives: bool,
 ) -> Result<Found, Passed> {
     let stored = match store.read(&target.path) {
         Ok(Some(stored)) => stored,
@@ -246,11 +253,28 @@ fn read_entry(
         return Err(Passed { target, unused });
     }
     let checked = Entry::parse_head(&stored.bytes, stored.len, Some(target.key))
-        .map_err(MissReason::Damaged)
-        .and_then(|entry| freshness::check(target.function, target.memory, &entry, stored.len));
+        .map_err(|e| NotUsed::Reason(MissReason::Damaged(e)))
+        .and_then(|entry| {
+            freshness::check(target.function, target.memory, &entry, stored.len)
+                .map_err(NotUsed::Reason)?;
+            recorded::check(&entry, target.key).map_err(|unusable| match unusable {
+                recorded::Unusable::Malformed(e) => NotUsed::Reason(MissReason::Damaged(e)),
+                recorded::Unusable::Changed(changed) => NotUsed::Dependency(changed),
+            })
+        });
     let reason = match checked {
         Ok(()) => return Ok(Found { target, stored }),
-        Err(reason) => reason,
+        Err(NotUsed::Reason(reason)) => reason,
+        Err(NotUsed::Dependency(changed)) => {
+            if alternatives && let Some(found) = alternative(store, &target, &stored, &changed) {
+                return Ok(found);
+            }
+            let identity = changed.identity;
+            match changed.exists {
+                true => MissReason::DependencyChanged { identity },
+                false => MissReason::DependencyGone { identity },
+            }
+        }
     };
     // Found but unusable: the next write replaces it wherever it is.
     store.rejected(&target.path);
@@ -263,6 +287,48 @@ fn read_entry(
     }
     let unused = Some(Box::new(Unused { header, reason }));
     Err(Passed { target, unused })
+}
+
+/// Why a found entry is not used.
+enum NotUsed {
+    Reason(MissReason),
+    /// A recorded dependency changed: there may be an alternative.
+    Dependency(Box<recorded::Changed>),
+}
+
+/// An entry at `target` whose recorded dependencies differ from this
+/// binary's: the result kept for this binary's dependencies if there is one
+/// (found after reverting an edit), else `None`, and the entry found is
+/// kept under the key of its own dependencies, since the miss that follows
+/// replaces it. Keeping needs the whole entry in hand: a large entry whose
+/// arrays were not read is not kept.
+fn alternative(
+    store: &dyn EntryStore,
+    target: &Target,
+    stored: &StoredEntry,
+    changed: &recorded::Changed,
+) -> Option<Found> {
+    let at = |key: Digest| {
+        let derived = target.function.derived();
+        Target {
+            function: target.function,
+            memory: target.memory,
+            key,
+            path: crate::layout::entry_path(&derived.dir, &derived.version, key),
+        }
+    };
+    if let Ok(found) = read_entry(store, at(changed.current), false, None, false) {
+        return Some(found);
+    }
+    if stored.bytes.len() as u64 == stored.len
+        && let Some(kept) = entry::rekeyed(&stored.bytes, changed.recorded)
+    {
+        let kept_at = at(changed.recorded);
+        if let Err(e) = store.write(&kept_at.path, &[&kept]) {
+            tracing::debug!(target: "memory", path = kept_at.path, %e, "a replaced result is not kept");
+        }
+    }
+    None
 }
 
 impl Call {
@@ -320,6 +386,11 @@ impl Found {
             trace::loading(function.spec.name, &function.derived().identity);
         }
         tracing::debug!(target: "memory", function = function.derived().identity, "cache hit");
+        if recorded::active() {
+            // The callee's result shaped the caller's: so did what it
+            // recorded.
+            recorded::extend(recorded::recorded_by(&entry));
+        }
         if let Some(recorder) = self.target.memory.recorder() {
             recorder.hit(function.used(), self.target.key);
         }
@@ -336,8 +407,8 @@ impl Missing {
     /// next ones hand back a map (a joblib gotcha).
     fn run<K: Stored>(self, body: impl FnOnce() -> K::Output) -> K::Output {
         let started = self.start();
-        let output = body();
-        self.complete::<K>(started, output)
+        let (output, deps) = recorded::recording(body);
+        self.complete::<K>(started, output, &deps)
     }
 
     /// Traces the start of the computation; returns when it started.
@@ -350,7 +421,13 @@ impl Missing {
     }
 
     /// Stores what `K` keeps of the body's `output`, returns it.
-    fn complete<K: Stored>(self, started: Instant, output: K::Output) -> K::Output {
+    /// `deps`: the annotated functions that ran meanwhile (`recorded.rs`).
+    fn complete<K: Stored>(
+        self,
+        started: Instant,
+        output: K::Output,
+        deps: &[recorded::Recorded],
+    ) -> K::Output {
         let Target {
             function,
             memory,
@@ -366,6 +443,7 @@ impl Missing {
         tracing::info!(target: "memory", function = derived.identity, call = self.call, ?duration, "computed");
         if let Some(stored) = K::kept(&output) {
             let meta = EntryMeta {
+                deps: deps.iter().map(recorded::Recorded::to_record).collect(),
                 identity: derived.identity.clone(),
                 fingerprint: format!("{:032x}", function.spec.fingerprint),
                 output_type: std::any::type_name::<K::Value>().to_owned(),

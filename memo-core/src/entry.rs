@@ -34,6 +34,14 @@ const CHECKSUM_AT: usize = 64;
 /// can be added later without a format bump (readers ignore unknown ones).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EntryMeta {
+    /// The annotated functions that ran while the result was computed
+    /// (`#[memory::cache]` and `#[memory::fingerprint]`), sorted by
+    /// identity: a lookup whose binary has another fingerprint for one of
+    /// them is a miss. First in the map, and left out when empty, so a hit
+    /// finds out whether there are any from the first key alone
+    /// (`entry/deps.rs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deps: Vec<DepRecord>,
     /// The function's identity: `crate::module::name` or its `name = "..."`.
     pub identity: String,
     /// The code fingerprint, as 32 hex digits.
@@ -61,6 +69,17 @@ pub struct ArgRecord {
     pub name: String,
     /// Its canonical digest, as 32 hex digits.
     pub digest: String,
+}
+
+/// A dependency recorded with an entry: an annotated function that ran
+/// while the entry's result was computed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DepRecord {
+    /// Its identity: `crate::module::name`, or a cached function's
+    /// `name = "..."`.
+    pub identity: String,
+    /// Its code fingerprint when the entry was computed, as 32 hex digits.
+    pub fingerprint: String,
 }
 
 /// Why bytes are not a usable entry.
@@ -440,6 +459,20 @@ fn seal(
     head[CHECKSUM_AT..].copy_from_slice(&sum.to_le_bytes());
 }
 
+/// The entry `bytes` (all of its file) under another key: the header's
+/// key replaced and the checksum sealed again. `None` if `bytes` is not a
+/// whole, verified entry.
+pub(crate) fn rekeyed(bytes: &[u8], key: u128) -> Option<Vec<u8>> {
+    let entry = Entry::parse_head(bytes, bytes.len() as u64, None).ok()?;
+    let head_len = HEADER_LEN + entry.meta.len() + entry.payload.len();
+    let mut copy = bytes.to_vec();
+    copy[32..48].copy_from_slice(&key.to_le_bytes());
+    let (head, body) = copy.split_at_mut(HEADER_LEN);
+    let sum = checksum(&head[..CHECKSUM_AT], &body[..head_len - HEADER_LEN]);
+    head[CHECKSUM_AT..].copy_from_slice(&sum.to_le_bytes());
+    Some(copy)
+}
+
 impl<'a> Entry<'a> {
     /// Checks a whole entry file, `bytes`, completely (header, lengths,
     /// checksums of the head) without decoding anything. `expected_key`
@@ -611,6 +644,12 @@ impl<'a> Entry<'a> {
         decode(self.meta).map_err(|e| EntryError::Meta(e.to_string()))
     }
 
+    /// The encoded metadata (MessagePack), for readers that look at one
+    /// field without decoding the rest (`entry/deps.rs`).
+    pub(crate) fn meta_bytes(&self) -> &'a [u8] {
+        self.meta
+    }
+
     /// Decodes the metadata as `T`: all of it, or only the fields `T` names.
     pub(crate) fn meta_as<T: serde::de::DeserializeOwned>(&self) -> Result<T, EntryError> {
         decode(self.meta).map_err(|e| EntryError::Meta(e.to_string()))
@@ -628,5 +667,6 @@ impl<'a> Entry<'a> {
     }
 }
 
+pub(crate) mod deps;
 #[cfg(test)]
 mod tests;

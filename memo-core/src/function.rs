@@ -73,6 +73,9 @@ pub struct CachedFn {
     /// Whether a method's definition is in the registry yet (see
     /// `registry.rs`: methods register at their first call).
     pub(crate) registered: AtomicBool,
+    /// The function as a dependency of the misses that call it
+    /// (`recorded.rs`).
+    pub(crate) dependency: Option<&'static crate::recorded::Dependency>,
 }
 
 /// Derived once per process from the spec.
@@ -119,7 +122,16 @@ impl CachedFn {
             first_self: OnceLock::new(),
             other_selves: Mutex::new(Vec::new()),
             registered: AtomicBool::new(false),
+            dependency: None,
         }
+    }
+
+    /// Records calls of this function in the misses that make them, as
+    /// `dependency`; `const` so it can initialize a `static`.
+    #[must_use]
+    pub const fn recorded_as(mut self, dependency: &'static crate::recorded::Dependency) -> Self {
+        self.dependency = Some(dependency);
+        self
     }
 
     /// The function as usage records name it.
@@ -183,7 +195,10 @@ impl CachedFn {
             None => method_identity(self.spec.module_path, self_type, self.spec.name),
         };
         let apart = crate::registry::resolved(self, &identity);
-        let function: &'static CachedFn = Box::leak(Box::new(CachedFn::new(self.spec)));
+        let function: &'static CachedFn = Box::leak(Box::new(CachedFn {
+            dependency: self.dependency,
+            ..CachedFn::new(self.spec)
+        }));
         let _ = function
             .derived
             .set(Derived::new(&function.spec, identity, apart));

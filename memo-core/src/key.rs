@@ -105,6 +105,32 @@ pub(crate) fn call_key(prefix: Digest, type_args: &[&str], digests: &[Digest]) -
     hasher.digest128()
 }
 
+/// The key of a call's result computed with particular dependencies: the
+/// call's key and each recorded dependency's identity and fingerprint
+/// (`None`: this binary has no such function). A result whose recorded
+/// dependencies changed is kept under this key when it is replaced, so
+/// reverting the change finds it again.
+pub(crate) fn deps_key<'a>(
+    key: Digest,
+    deps: impl IntoIterator<Item = (&'a str, Option<u128>)>,
+) -> Digest {
+    let mut hasher = Xxh3::new();
+    hasher.update(b"memo-deps-key");
+    hasher.update(&key.to_le_bytes());
+    for (identity, fingerprint) in deps {
+        hasher.update(&(identity.len() as u64).to_le_bytes());
+        hasher.update(identity.as_bytes());
+        match fingerprint {
+            Some(fingerprint) => {
+                hasher.update(&[1]);
+                hasher.update(&fingerprint.to_le_bytes());
+            }
+            None => hasher.update(&[0]),
+        }
+    }
+    hasher.digest128()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,5 +183,17 @@ mod tests {
             call_key(prefix, &["a", "bc"], &[])
         );
         assert_ne!(key_prefix("m::f", 1), key_prefix("m::f", 2));
+    }
+
+    #[test]
+    fn dependency_keys_separate_fingerprints_and_absence() {
+        let with = |fp| deps_key(7, [("m::g", fp)]);
+        assert_ne!(with(Some(1)), with(Some(2)));
+        assert_ne!(with(Some(0)), with(None));
+        assert_ne!(with(Some(1)), deps_key(8, [("m::g", Some(1))]));
+        assert_ne!(
+            deps_key(7, [("ab", None), ("c", None)]),
+            deps_key(7, [("a", None), ("bc", None)])
+        );
     }
 }

@@ -166,9 +166,13 @@
 /// # }
 /// ```
 ///
-/// **`depends_on = [path, ...]`**: functions whose code this one depends
-/// on; editing one of them invalidates this function's results too. Each
-/// must carry [`#[memory::fingerprint]`](macro@fingerprint).
+/// **`depends_on = [path, ...]`**: functions (or `const`s and `static`s)
+/// whose code this one depends on; editing one of them invalidates this
+/// function's results too. Each must carry
+/// [`#[memory::fingerprint]`](macro@fingerprint). Annotated functions that
+/// run on the same thread during a miss are recorded without it (see the
+/// guide's "What invalidates a result"); `depends_on` is for work on other
+/// threads, constants and code that may not run.
 ///
 /// ```
 /// # memory::set_default(memory::Memory::disabled()).unwrap();
@@ -267,13 +271,21 @@
 #[doc(inline)]
 pub use memo_macros::cache;
 
-/// Exports a function's code fingerprint, so cached functions that call it
-/// can list it in `depends_on`: editing it then invalidates their results.
+/// Makes a function's code fingerprint known to memo: editing it then
+/// invalidates the results of the cached functions that called it.
 ///
-/// Goes on free functions (in a module or a function body), cached or not;
-/// it adds a hidden item of the function's name in the type namespace,
-/// which every path or `use` that reaches the function reaches too. It takes
-/// `depends_on = [..]` and `version = "..."` like `#[cache]` (and
+/// - On a function — free, method, generic, `async`, nested — it records
+///   the function in the cached function whose miss runs it, on the same
+///   thread or inside the same future, at any depth; nothing has to be
+///   listed. Outside a miss this costs one thread-local read per call.
+/// - A free function (in a module or a function body) and a `const` or
+///   `static` also export their fingerprint, so cached functions can list
+///   them in `depends_on` (for work on other threads, and for constants,
+///   whose reads cannot be recorded). The export is a hidden item of the
+///   item's name in the type namespace, which every path or `use` that
+///   reaches the item reaches too.
+///
+/// It takes `depends_on = [..]` and `version = "..."` like `#[cache]` (and
 /// `crate = path`); on a cached function, give those to `#[cache]`.
 ///
 /// ```
@@ -286,6 +298,29 @@ pub use memo_macros::cache;
 /// #[memory::cache(depends_on = [normalize])]
 /// fn score(x: f64) -> f64 {
 ///     normalize(x) * 2.0
+/// }
+/// # assert_eq!(score(50.0), 1.0);
+/// ```
+///
+/// Recorded as it runs, with a constant folded in:
+///
+/// ```
+/// # memory::set_default(memory::Memory::disabled()).unwrap();
+/// #[memory::fingerprint]
+/// const SCALE: f64 = 100.0;
+///
+/// struct Units;
+///
+/// impl Units {
+///     #[memory::fingerprint(depends_on = [SCALE])]
+///     fn normalize<T: Into<f64>>(&self, x: T) -> f64 {
+///         x.into() / SCALE
+///     }
+/// }
+///
+/// #[memory::cache] // no `depends_on`: `normalize` is recorded
+/// fn score(x: f64) -> f64 {
+///     Units.normalize(x) * 2.0
 /// }
 /// # assert_eq!(score(50.0), 1.0);
 /// ```
@@ -315,6 +350,7 @@ mod layout;
 pub mod manage;
 mod memory;
 mod readable;
+mod recorded;
 mod registry;
 mod render;
 pub mod store;

@@ -20,6 +20,12 @@ pub use crate::fingerprint::fold_fingerprints;
 pub use crate::function::{CachedFn, FnSpec, MemorySource};
 // Not public API, used by generated code.
 #[doc(hidden)]
+pub use crate::__memo_register_dependency as register_dependency;
+// Not public API, used by generated code.
+#[doc(hidden)]
+pub use crate::recorded::Dependency;
+// Not public API, used by generated code.
+#[doc(hidden)]
 pub use crate::registry::Registration;
 // Not public API, used by generated code.
 #[doc(hidden)]

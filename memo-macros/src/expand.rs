@@ -92,6 +92,17 @@ pub fn expand(args: &CacheArgs, function: &CacheableFn, fingerprint: u128) -> To
         }
     };
     let companions = companions(args, function, &krate_path, &fingerprint);
+    // The identity the function is recorded under in the misses that call
+    // it: a method's `Self` is not known here, nor needed (see memo-core's
+    // `recorded.rs`).
+    let identity = match &args.name {
+        Some(name) => name.to_token_stream(),
+        None => {
+            let name = LitStr::new(&sig.ident.to_string(), sig.ident.span());
+            quote!(::core::concat!(::core::module_path!(), "::", #name))
+        }
+    };
+    let dependency = dependency_static(&krate, &identity, &sig.ident, &fingerprint);
     // Free functions register before `main`; a method registers at its
     // first call instead, since `inventory::submit!` expands to an `unsafe`
     // fn that would count as the `impl`'s (see memo-core's `registry.rs`).
@@ -109,7 +120,9 @@ pub fn expand(args: &CacheArgs, function: &CacheableFn, fingerprint: u128) -> To
             #(#inner_attrs)*
             #warnings
             use #krate_path as __memo_crate;
-            static __MEMO_FN: #krate::__private::CachedFn = #krate::__private::CachedFn::new(#spec);
+            #dependency
+            static __MEMO_FN: #krate::__private::CachedFn =
+                #krate::__private::CachedFn::new(#spec).recorded_as(&__MEMO_DEP);
             #register
             // Autoref specialization picks `FinishResult` for `Result` outputs
             // and `FinishValue` for the rest; only one of them is used.
@@ -118,6 +131,26 @@ pub fn expand(args: &CacheArgs, function: &CacheableFn, fingerprint: u128) -> To
             #call_and_finish
         }
         #companions
+    }
+}
+
+/// `static __MEMO_DEP`, the function named `name` as a recorded
+/// dependency, registered before `main` (memo-core's `recorded.rs`).
+/// `krate` names the runtime (`__memo_crate`, imported by the caller).
+pub fn dependency_static(
+    krate: &TokenStream,
+    identity: &TokenStream,
+    name: &syn::Ident,
+    fingerprint: &TokenStream,
+) -> TokenStream {
+    // Spanned on the name: the location of the `fn`'s name.
+    let location = quote_spanned! {name.span()=>
+        ::core::concat!(::core::file!(), ":", ::core::line!(), ":", ::core::column!())
+    };
+    quote! {
+        static __MEMO_DEP: #krate::__private::Dependency =
+            #krate::__private::Dependency::new(#identity, #location, #fingerprint);
+        #krate::__private::register_dependency!(__MEMO_DEP);
     }
 }
 

@@ -403,16 +403,18 @@ fn check_mut_references(
     }
 }
 
-/// `#[fingerprint]` on a method: its fingerprint would have to live in the
-/// `impl` block, which (in a trait impl) takes no extra items.
+/// `#[fingerprint]` on a cached method: its exported fingerprint would have
+/// to live in the `impl` block, which (in a trait impl) takes no extra
+/// items; and a cached function is recorded by its callers without it.
 pub fn not_a_free_function(sig: &Signature) -> syn::Error {
     let span = sig
         .receiver()
         .map_or_else(|| sig.ident.span(), |receiver| receiver.self_token.span);
     syn::Error::new(
         span,
-        "`#[fingerprint]` goes on free functions: a method's fingerprint would have to live in \
-         its `impl` block, which a trait impl does not allow; move the helper out of the `impl`",
+        "`#[fingerprint]` on a cached method is not needed: the cached functions that call it \
+         record it; to name it in `depends_on`, move it out of the `impl` (a trait impl takes \
+         no extra items for its exported fingerprint)",
     )
 }
 

@@ -1,5 +1,6 @@
-// `#[memory::fingerprint]` goes on free functions: a trait impl could not
-// hold the exported fingerprint.
+// `#[memory::fingerprint]` on a method records it (no error); on a cached
+// method it is refused: a trait impl could not hold the exported
+// fingerprint, and a cached method is recorded without it.
 struct S;
 
 impl S {

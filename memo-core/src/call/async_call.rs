@@ -62,8 +62,8 @@ impl Call {
             Settled::Compute(missing) => missing,
         };
         let started = missing.start();
-        let output = body.await;
-        missing.complete::<K>(started, output)
+        let (output, deps) = crate::recorded::Recording::new(body).await;
+        missing.complete::<K>(started, output, &deps)
     }
 }
 

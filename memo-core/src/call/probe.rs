@@ -292,7 +292,9 @@ pub(crate) fn read_shelf(function: &'static CachedFn, shelf: &Shelf) -> Option<S
         key: shelf.key,
         path: shelf.path.clone(),
     };
-    read_entry(store, target, false, None).ok().map(ShelfEntry)
+    read_entry(store, target, false, None, true)
+        .ok()
+        .map(ShelfEntry)
 }
 
 impl ShelfEntry {

@@ -49,6 +49,20 @@ pub(crate) enum MissReason {
     /// rejected the entry.
     #[error("{0} rejected the stored entry")]
     Rejected(Validator),
+    /// An annotated function that ran while the entry was computed has
+    /// other code in this binary (recorded dependencies, `recorded.rs`).
+    #[error("dependency `{identity}` changed")]
+    DependencyChanged {
+        /// The dependency's identity.
+        identity: String,
+    },
+    /// An annotated function that ran while the entry was computed is no
+    /// longer in this binary.
+    #[error("dependency `{identity}` no longer exists")]
+    DependencyGone {
+        /// The dependency's identity.
+        identity: String,
+    },
     /// A handle (`memory::handle(..).call()`) asked to run the function
     /// whatever is stored.
     #[error("it was asked to recompute")]

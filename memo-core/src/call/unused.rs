@@ -130,7 +130,7 @@ impl Missing {
             self._lock = Some(lock);
             return Settled::Compute(self);
         }
-        match read_entry(store, self.target, false, self.unused.as_deref()) {
+        match read_entry(store, self.target, false, self.unused.as_deref(), true) {
             Ok(found) => match found.decode::<S>() {
                 Ok(stored) => Settled::Stored(stored),
                 Err(reason) => {

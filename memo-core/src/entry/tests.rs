@@ -2,6 +2,7 @@ use super::*;
 
 fn meta() -> EntryMeta {
     EntryMeta {
+        deps: Vec::new(),
         identity: "demo::f".into(),
         fingerprint: format!("{:032x}", 7u128),
         output_type: "u64".into(),

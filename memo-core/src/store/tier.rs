@@ -240,6 +240,7 @@ mod tests {
 
     fn entry(key: u128) -> (String, Vec<u8>) {
         let meta = crate::entry::EntryMeta {
+            deps: Vec::new(),
             identity: "t::f".into(),
             fingerprint: "0".repeat(32),
             output_type: "u64".into(),

@@ -49,6 +49,20 @@ impl Grid {
         u64::from(self.width) * u64::from(self.height)
     }
 
+    /// An annotated helper method, recorded by the cached functions that
+    /// call it: its registration puts no `unsafe` code in the `impl`.
+    #[memory::fingerprint]
+    #[must_use]
+    pub fn perimeter(&self) -> u64 {
+        2 * (u64::from(self.width) + u64::from(self.height))
+    }
+
+    /// An annotated generic `async` helper method.
+    #[memory::fingerprint]
+    pub async fn scaled<T: Into<u64>>(&self, by: T) -> u64 {
+        std::future::ready(self.perimeter()).await * by.into()
+    }
+
     /// A cached associated function naming `Self`.
     #[memory::cache]
     #[must_use]
@@ -72,4 +86,15 @@ pub fn nested(x: u64) -> u64 {
         if verbose { x } else { x + 2 }
     }
     inner(x) + quiet(x, false)
+}
+
+/// An annotated constant, and a helper that reads it.
+#[memory::fingerprint]
+pub const LIMIT: u64 = 10;
+
+/// Reads [`LIMIT`].
+#[memory::fingerprint(depends_on = [LIMIT])]
+#[must_use]
+pub fn limited(x: u64) -> u64 {
+    x.min(LIMIT)
 }
