@@ -44,6 +44,8 @@ fn cases() -> Vec<(&'static str, Digest)> {
     let set: HashSet<u32> = [3, 1, 2].into();
     let floats: Vec<f64> = (0..100_000).map(|i| f64::from(i) * 0.25).collect();
     let bytes: Vec<u8> = (0..=255).collect();
+    // 5 MiB of f64: a digest run, hashed on two threads.
+    let large: Vec<f64> = (0..655_360).map(|i| f64::from(i) * 0.5).collect();
     vec![
         ("u8", d(&7u8)),
         ("u16", d(&7u16)),
@@ -94,6 +96,7 @@ fn cases() -> Vec<(&'static str, Digest)> {
         ("hash set", d(&set)),
         ("100k f64", d(&floats)),
         ("bytes as Vec<u8>", d(&bytes)),
+        ("5 MiB f64", d(&large)),
         (
             "Option<Vec<String>>",
             d(&Some(vec!["x".to_owned(), String::new()])),
@@ -141,13 +144,14 @@ const GOLDEN: &[(&str, &str)] = &[
     ("hash set", "f4ad8e6fc590e746585627a1ba5b0dbf"),
     ("100k f64", "43b95679713782e1cd8b6979e3495a6c"),
     ("bytes as Vec<u8>", "50dc979e870d3cb2bcef37165ade6717"),
+    ("5 MiB f64", "840a9e3c663d835df2a05b8a247e9782"),
     ("Option<Vec<String>>", "f9e1d416c3472b103f178aa7fc725a01"),
 ];
 
 #[test]
 fn golden_vectors() {
     assert_eq!(
-        SCHEME_VERSION, 1,
+        SCHEME_VERSION, 2,
         "new scheme: recompute the golden vectors"
     );
     let actual: Vec<(&str, String)> = cases()

@@ -100,6 +100,34 @@ fn miss_write(bencher: divan::Bencher, mib: usize) {
         });
 }
 
+/// The limit for `miss_write`: the same bytes written to a new file on the
+/// same file system with one `write` (`std::fs::write`).
+#[divan::bench(args = SIZES_MIB, sample_count = 10)]
+fn plain_write(bencher: divan::Bencher, mib: usize) {
+    struct Unlink(PathBuf);
+    impl Drop for Unlink {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    static N: AtomicU64 = AtomicU64::new(0);
+    let array = ramp(mib, 0);
+    // SAFETY: f64 has no padding; the bytes view borrows `array`.
+    let bytes =
+        unsafe { std::slice::from_raw_parts(array.as_ptr().cast::<u8>(), mib * 1024 * 1024) };
+    std::fs::create_dir_all(BENCH_DIR.join("plain")).unwrap();
+    bencher
+        .counter(BytesCount::new(mib * 1024 * 1024))
+        .with_inputs(|| {
+            let n = N.fetch_add(1, Ordering::Relaxed);
+            BENCH_DIR.join("plain").join(n.to_string())
+        })
+        .bench_local_values(|path| {
+            std::fs::write(&path, bytes).unwrap();
+            Unlink(path)
+        });
+}
+
 /// `loaded`'s twin whose body returns an array computed beforehand, so the
 /// timing is the cache's work only.
 fn store_precomputed(mib: usize, salt: u64, precomputed: Array<f64>) -> usize {

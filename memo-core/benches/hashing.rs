@@ -52,6 +52,27 @@ fn raw_xxh3_256mib(bencher: Bencher) {
         .bench(|| xxhash_rust::xxh3::xxh3_128(black_box(bytes)));
 }
 
+const SIXTEEN: usize = 16 << 20;
+
+#[divan::bench(sample_count = 50)]
+fn vec_f64_16mib(bencher: Bencher) {
+    let v = floats(SIXTEEN);
+    bencher
+        .counter(BytesCount::new(SIXTEEN))
+        .bench(|| digest(black_box(&v)));
+}
+
+/// The single-core ceiling at 16 MiB.
+#[divan::bench(sample_count = 50)]
+fn raw_xxh3_16mib(bencher: Bencher) {
+    let v = floats(SIXTEEN);
+    // SAFETY: f64 has no padding; the bytes view borrows `v`.
+    let bytes = unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<u8>(), SIXTEEN) };
+    bencher
+        .counter(BytesCount::new(SIXTEEN))
+        .bench(|| xxhash_rust::xxh3::xxh3_128(black_box(bytes)));
+}
+
 #[divan::bench]
 fn vec_f64_1mib(bencher: Bencher) {
     let v = floats(MEDIUM);

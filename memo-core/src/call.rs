@@ -434,6 +434,10 @@ impl Found {
             .output_from(
                 self.stored.file.as_ref(),
                 self.target.function.array_mode(self.target.memory),
+                self.target
+                    .memory
+                    .store()
+                    .and_then(|store| store.blob_reader()),
             )
             .map_err(|error| MissReason::Undecodable { wanted, error })?;
         let function = self.target.function;
@@ -604,10 +608,15 @@ fn reload<S: DeserializeOwned>(
     path: &str,
     key: Digest,
 ) -> Option<S> {
-    let stored = memory.store()?.read(path).ok()??;
+    let store = memory.store()?;
+    let stored = store.read(path).ok()??;
     let entry = Entry::parse_head(&stored.bytes, stored.len, Some(key)).ok()?;
     entry
-        .output_from(stored.file.as_ref(), function.array_mode(memory))
+        .output_from(
+            stored.file.as_ref(),
+            function.array_mode(memory),
+            store.blob_reader(),
+        )
         .ok()
 }
 
@@ -622,20 +631,33 @@ fn store<S: serde::Serialize>(
     stored: &S,
 ) -> Option<bool> {
     let type_hash = entry::type_hash(&meta.output_type);
-    let encoded =
-        match entry::encode_parts(key, type_hash, meta, stored, function.zstd_level(memory)) {
-            Ok(encoded) => encoded,
-            Err(e) => {
-                trace::warn(format_args!(
-                    "{}: cannot encode the output ({e}); it is not cached",
-                    meta.identity
-                ));
-                return None;
-            }
-        };
-    let store = memory.store()?;
+    let store = memory.store();
+    // Large arrays go to the store's blob area as they are encoded; the
+    // writer keeps them from a concurrent sweep until the entry is linked.
+    let blob_writer = store.and_then(|store| store.blob_writer());
+    let zstd_level = function.zstd_level(memory);
+    let encoded = match entry::encode_parts(
+        key,
+        type_hash,
+        meta,
+        stored,
+        zstd_level,
+        blob_writer.as_deref(),
+    ) {
+        Ok(encoded) => encoded,
+        Err(e) => {
+            trace::warn(format_args!(
+                "{}: cannot encode the output ({e}); it is not cached",
+                meta.identity
+            ));
+            return None;
+        }
+    };
+    let store = store?;
     // `encoded` borrows the arrays of `stored`, alive for this whole call.
-    match store.write(path, &encoded.parts()) {
+    let written = store.write(path, &encoded.parts());
+    drop(blob_writer);
+    match written {
         Ok(()) => {
             if let Some(recorder) = memory.recorder() {
                 recorder.written(encoded.file_len());

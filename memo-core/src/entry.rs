@@ -13,7 +13,7 @@ use std::marker::PhantomData;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
 
-use crate::array::{BLOB_ALIGN, MmapMode, PendingBlob};
+use crate::array::{BLOB_ALIGN, BlobReader, BlobRef, BlobWriter, MmapMode, PendingBlob, REF_LEN};
 
 /// First eight bytes of every entry. The high byte and the CR LF / ^Z pair
 /// (as in PNG) catch text-mode transfers and files that are not entries.
@@ -179,6 +179,8 @@ pub struct Entry<'a> {
     /// Where the arrays start in the file, and how many bytes they take.
     blobs_at: u64,
     blobs_len: u64,
+    /// References to blobs in the store's blob area ([`REF_LEN`] bytes each).
+    refs: &'a [u8],
     /// `Some(uncompressed length)` when the output is a zstd frame.
     zstd_raw_len: Option<u64>,
 }
@@ -187,6 +189,10 @@ pub struct Entry<'a> {
 /// inline); the header's bytes 56..64 give its uncompressed length.
 const FLAG_ZSTD: u16 = 1;
 
+/// Header flag: the entry refers to blobs in the store's blob area; the
+/// header's bytes 56..64 count the references, which follow the output.
+const FLAG_REFS: u16 = 2;
+
 /// The most a compressed output may expand, as a bound on what decoding
 /// allocates: zstd's best ratios on real data are far below this.
 const MAX_EXPANSION: u64 = 4096;
@@ -194,7 +200,8 @@ const MAX_EXPANSION: u64 = 4096;
 /// The fixed header's fields.
 struct Header {
     flags: u16,
-    /// With [`FLAG_ZSTD`]: the output's uncompressed length.
+    /// With [`FLAG_ZSTD`]: the output's uncompressed length; with
+    /// [`FLAG_REFS`], how many blob references follow the output.
     raw_len: u64,
     meta_len: u32,
     payload_len: u64,
@@ -228,7 +235,7 @@ impl Header {
             return Err(EntryError::Version(version));
         }
         let flags = u16_at(10);
-        if flags & !FLAG_ZSTD != 0 {
+        if flags & !(FLAG_ZSTD | FLAG_REFS) != 0 || flags == FLAG_ZSTD | FLAG_REFS {
             return Err(EntryError::Flags(flags));
         }
         Ok(Header {
@@ -271,7 +278,19 @@ pub(crate) fn head_len(bytes: &[u8]) -> Option<u64> {
     let header = Header::read(bytes.first_chunk::<HEADER_LEN>()?).ok()?;
     (HEADER_LEN as u64)
         .checked_add(u64::from(header.meta_len))?
-        .checked_add(header.payload_len)
+        .checked_add(header.payload_len)?
+        .checked_add(header.refs_count().checked_mul(REF_LEN as u64)?)
+}
+
+impl Header {
+    /// How many blob references follow the output.
+    fn refs_count(&self) -> u64 {
+        if self.flags & FLAG_REFS != 0 {
+            self.raw_len
+        } else {
+            0
+        }
+    }
 }
 
 /// The metadata of the entry at the start of `bytes`, without checking the
@@ -305,6 +324,8 @@ pub fn type_hash(type_name: &str) -> u64 {
 pub struct Encoded<'a> {
     head: Vec<u8>,
     blobs: Vec<PendingBlob>,
+    /// Blobs in the store's blob area the entry refers to.
+    refs: usize,
     /// The bytes of the whole file: head, padding and blobs.
     file_len: u64,
     output: PhantomData<&'a ()>,
@@ -335,9 +356,10 @@ impl Encoded<'_> {
         self.file_len
     }
 
-    /// Whether the entry holds out-of-line arrays.
+    /// Whether the entry holds out-of-line arrays (in the entry, or in the
+    /// blob area).
     pub fn has_blobs(&self) -> bool {
-        !self.blobs.is_empty()
+        !self.blobs.is_empty() || self.refs > 0
     }
 }
 
@@ -361,6 +383,7 @@ pub(crate) fn encode_parts<'a, T: Serialize + ?Sized>(
     meta: &EntryMeta,
     output: &'a T,
     zstd_level: Option<i32>,
+    blob_area: Option<&dyn BlobWriter>,
 ) -> Result<Encoded<'a>, EncodeError> {
     let mut head = vec![0; HEADER_LEN];
     rmp_serde::encode::write_named(&mut head, meta)?;
@@ -375,22 +398,36 @@ pub(crate) fn encode_parts<'a, T: Serialize + ?Sized>(
             type_hash,
             meta_len,
             0,
-            Some(raw.len() as u64),
+            Layout::Zstd(raw.len() as u64),
         );
         return Ok(Encoded {
             file_len: head.len() as u64,
             head,
             blobs: Vec::new(),
+            refs: 0,
             output: PhantomData,
         });
     }
-    let (written, blobs) =
-        crate::array::collect(|| rmp_serde::encode::write_named(&mut head, output));
+    let (written, collected) = crate::array::collect(blob_area, || {
+        rmp_serde::encode::write_named(&mut head, output)
+    });
     written?;
+    let blobs = collected.inline;
     let blobs_len = blobs
         .last()
         .map_or(0, |blob| blob.offset + blob.bytes().len() as u64);
-    seal(&mut head, key, type_hash, meta_len, blobs_len, None);
+    let refs = collected.refs.len();
+    for blob in &collected.refs {
+        head.extend_from_slice(&blob.encode());
+    }
+    seal(
+        &mut head,
+        key,
+        type_hash,
+        meta_len,
+        blobs_len,
+        Layout::Refs(refs as u64),
+    );
     let file_len = if blobs.is_empty() {
         head.len() as u64
     } else {
@@ -399,6 +436,7 @@ pub(crate) fn encode_parts<'a, T: Serialize + ?Sized>(
     Ok(Encoded {
         head,
         blobs,
+        refs,
         file_len,
         output: PhantomData,
     })
@@ -422,7 +460,7 @@ pub fn encode<T: Serialize + ?Sized>(
     meta: &EntryMeta,
     output: &T,
 ) -> Result<Vec<u8>, EncodeError> {
-    let encoded = encode_parts(key, type_hash, meta, output, None)?;
+    let encoded = encode_parts(key, type_hash, meta, output, None, None)?;
     Ok(encoded.parts().concat())
 }
 
@@ -435,26 +473,40 @@ pub fn assemble(key: u128, type_hash: u64, meta: &[u8], output: &[u8]) -> Vec<u8
     bytes.resize(HEADER_LEN, 0);
     bytes.extend_from_slice(meta);
     bytes.extend_from_slice(output);
-    seal(&mut bytes, key, type_hash, meta.len(), 0, None);
+    seal(&mut bytes, key, type_hash, meta.len(), 0, Layout::Refs(0));
     bytes
+}
+
+/// What follows the metadata besides the output.
+#[derive(Clone, Copy)]
+enum Layout {
+    /// The output is a zstd frame of this many uncompressed bytes.
+    Zstd(u64),
+    /// The output, then this many blob references.
+    Refs(u64),
 }
 
 /// Fills in the header of `bytes` (header space, then `meta_len` bytes of
 /// metadata, then the output) and its checksum; `blobs_len` bytes of arrays
-/// follow, from the next multiple of [`BLOB_ALIGN`]. `zstd_raw_len`: the
-/// output is a zstd frame of that many uncompressed bytes.
+/// follow, from the next multiple of [`BLOB_ALIGN`]. `layout`: whether the
+/// output is compressed, or how many blob references end `bytes`.
 fn seal(
     bytes: &mut [u8],
     key: u128,
     type_hash: u64,
     meta_len: usize,
     blobs_len: u64,
-    zstd_raw_len: Option<u64>,
+    layout: Layout,
 ) {
-    let payload_len = bytes.len() - HEADER_LEN - meta_len;
+    let (flags, raw_len, refs_len) = match layout {
+        Layout::Zstd(raw_len) => (FLAG_ZSTD, raw_len, 0),
+        Layout::Refs(0) => (0, 0, 0),
+        Layout::Refs(count) => (FLAG_REFS, count, count as usize * REF_LEN),
+    };
+    let payload_len = bytes.len() - HEADER_LEN - meta_len - refs_len;
     let header = Header {
-        flags: if zstd_raw_len.is_some() { FLAG_ZSTD } else { 0 },
-        raw_len: zstd_raw_len.unwrap_or(0),
+        flags,
+        raw_len,
         meta_len: u32::try_from(meta_len).expect("metadata over 4 GiB"),
         payload_len: payload_len as u64,
         blobs_len,
@@ -526,8 +578,11 @@ impl<'a> Entry<'a> {
         };
         let header = Header::read(head)?;
         // Lengths are checked in u128 so no announced size can overflow.
-        let head_len =
-            HEADER_LEN as u128 + u128::from(header.meta_len) + u128::from(header.payload_len);
+        let refs_len = u128::from(header.refs_count()) * REF_LEN as u128;
+        let head_len = HEADER_LEN as u128
+            + u128::from(header.meta_len)
+            + u128::from(header.payload_len)
+            + refs_len;
         let announced = match header.blobs_len {
             0 => head_len,
             blobs => head_len.next_multiple_of(u128::from(BLOB_ALIGN)) + u128::from(blobs),
@@ -555,6 +610,7 @@ impl<'a> Entry<'a> {
             return Err(EntryError::ForeignKey);
         }
         let (meta, payload) = body.split_at(header.meta_len as usize);
+        let (payload, refs) = payload.split_at(payload.len() - refs_len as usize);
         Ok(Entry {
             key: header.key,
             type_hash: header.type_hash,
@@ -563,22 +619,26 @@ impl<'a> Entry<'a> {
             payload,
             blobs_at: (head_len as u64).next_multiple_of(BLOB_ALIGN),
             blobs_len: header.blobs_len,
+            refs,
             zstd_raw_len: (header.flags & FLAG_ZSTD != 0).then_some(header.raw_len),
         })
     }
 
     /// Decodes the output with its arrays coming back as `mode` says, the
-    /// blobs read from or mapped from `file`.
+    /// blobs read from or mapped from `file` or the store's `blob_area`.
     pub(crate) fn output_from<T: serde::de::DeserializeOwned>(
         &self,
         file: Option<&std::fs::File>,
         mode: Option<MmapMode>,
+        blob_area: Option<&dyn BlobReader>,
     ) -> Result<T, EntryError> {
         let source = crate::array::Source {
             file,
             bytes: self.bytes,
             blobs_at: self.blobs_at,
             blobs_len: self.blobs_len,
+            refs: self.refs,
+            blob_area,
             mode,
             shared: Default::default(),
         };
@@ -618,9 +678,15 @@ impl<'a> Entry<'a> {
         self.zstd_raw_len.is_some()
     }
 
-    /// Whether the output holds out-of-line arrays.
+    /// Whether the output holds out-of-line arrays (in the entry, or in
+    /// the store's blob area).
     pub fn has_blobs(&self) -> bool {
-        self.blobs_len > 0
+        self.blobs_len > 0 || !self.refs.is_empty()
+    }
+
+    /// The blobs in the store's blob area that this entry refers to.
+    pub fn blob_refs(&self) -> impl Iterator<Item = BlobRef> + '_ {
+        BlobRef::decode_all(self.refs)
     }
 
     /// The key this entry was stored under.
@@ -652,7 +718,7 @@ impl<'a> Entry<'a> {
     /// Decodes the output; its arrays are copied from the entry's bytes and
     /// checked against their checksums (so `bytes` must be the whole file).
     pub fn output<T: serde::de::DeserializeOwned>(&self) -> Result<T, EntryError> {
-        self.output_from(None, None)
+        self.output_from(None, None, None)
     }
 
     /// Bytes of the encoded output.

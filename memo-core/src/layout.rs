@@ -6,6 +6,10 @@
 //!   .gitignore           "*": a cache is never committed
 //!   .locks               compute-once locks
 //!   .usage/              usage records
+//!   .blobs/              large arrays, stored once per content digest
+//!     <32 hex>.blob      a blob, named by its `hash::run_digest`
+//!     .tmp-<16 hex>.blob a blob being written (where O_TMPFILE is missing)
+//!     lock               held shared by writers, exclusively by a sweep
 //!   <function>/          one per function identity (`key::dir_name`)
 //!     .current           the code version its programs use now
 //!     <version>/         16 hex digits
@@ -45,6 +49,43 @@ pub(crate) const LOCK_FILE: &str = ".locks";
 /// The usage records' directory.
 pub(crate) const USAGE_DIR: &str = ".usage";
 
+/// The blob area: large arrays by content digest.
+pub(crate) const BLOBS_DIR: &str = ".blobs";
+
+/// The blob area's lock file, inside [`BLOBS_DIR`].
+pub(crate) const BLOB_LOCK: &str = "lock";
+
+/// The file name of the blob of `digest`, inside [`BLOBS_DIR`].
+pub(crate) fn blob_name(digest: u128) -> String {
+    format!("{digest:032x}.blob")
+}
+
+/// The digest a blob's file name says; `None` for any other name.
+pub(crate) fn parse_blob_name(name: &str) -> Option<u128> {
+    let hex = name.strip_suffix(".blob")?;
+    if !is_hex(hex, 32) {
+        return None;
+    }
+    u128::from_str_radix(hex, 16).ok()
+}
+
+/// The path of the blob of `digest`, from the cache directory.
+pub(crate) fn blob_path(digest: u128) -> String {
+    format!("{BLOBS_DIR}/{}", blob_name(digest))
+}
+
+/// A temp file of a blob being written (where anonymous files are missing).
+pub(crate) fn blob_temp_name(random: u64) -> String {
+    format!("{TEMP_PREFIX}{random:016x}.blob")
+}
+
+/// Whether `name` is a blob's temp file.
+pub(crate) fn is_blob_temp_name(name: &str) -> bool {
+    name.strip_prefix(TEMP_PREFIX)
+        .and_then(|rest| rest.strip_suffix(".blob"))
+        .is_some_and(|hex| is_hex(hex, 16))
+}
+
 /// A function's current code version, inside its directory.
 pub(crate) const CURRENT_FILE: &str = ".current";
 
@@ -64,7 +105,7 @@ pub(crate) const MARKER_CAP: usize = 512;
 /// The names memo keeps at the top of a cache directory besides function
 /// directories.
 pub(crate) fn is_top_level_name(name: &str) -> bool {
-    matches!(name, MARKER | GITIGNORE | LOCK_FILE | USAGE_DIR)
+    matches!(name, MARKER | GITIGNORE | LOCK_FILE | USAGE_DIR | BLOBS_DIR)
 }
 
 /// Whether `name` could be a function directory `key::dir_name` made: ASCII

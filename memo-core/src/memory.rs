@@ -201,8 +201,9 @@ impl Memory {
     /// code version, arguments), so an in-process hit returns exactly what a
     /// hit from disk would: the entry is checked (checksum, expiry,
     /// validation) and decoded on every hit, and outputs need no `Clone`.
-    /// Outputs with out-of-line arrays (see [`Array`](crate::Array)) are
-    /// not kept: they are mapped or read from their file every time.
+    /// Arrays (see [`Array`](crate::Array)) are never copied into it: an
+    /// entry holding its arrays is not kept, and arrays stored by content
+    /// are mapped or read from the store on every hit.
     ///
     /// The least recently used entries go first once the budget is full
     /// (an approximate LRU: two generations of half the budget each).

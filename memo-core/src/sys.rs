@@ -100,11 +100,21 @@ pub(crate) fn lock_exclusive(file: &OwnedFd, wait: bool) -> io::Result<bool> {
 /// `file` (see [`lock_exclusive`]). Each open of a file is its own lock
 /// owner, so threads of one process exclude each other as processes do.
 pub(crate) fn lock_byte(file: &OwnedFd, offset: u64, wait: bool) -> io::Result<bool> {
+    lock_byte_as(file, offset, libc::F_WRLCK, wait)
+}
+
+/// Takes a shared (read) open-file-description lock on the first byte of
+/// `file`: any number of holders exclude an exclusive one ([`lock_exclusive`]).
+pub(crate) fn lock_shared(file: &OwnedFd, wait: bool) -> io::Result<bool> {
+    lock_byte_as(file, 0, libc::F_RDLCK, wait)
+}
+
+fn lock_byte_as(file: &OwnedFd, offset: u64, kind: libc::c_int, wait: bool) -> io::Result<bool> {
     // SAFETY: `struct flock` is plain C data (integers, and padding on some
     // targets), for which all-zero bytes are a valid value; the fields that
     // matter are set below.
     let mut request: libc::flock = unsafe { std::mem::zeroed() };
-    request.l_type = libc::F_WRLCK as _;
+    request.l_type = kind as _;
     request.l_whence = libc::SEEK_SET as _;
     request.l_start = offset as libc::off_t;
     request.l_len = 1;

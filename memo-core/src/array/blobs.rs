@@ -4,9 +4,16 @@
 //! serialized then does not write its elements into the stream; it records
 //! its bytes as a *blob* (written after the payload, 64-byte aligned) and
 //! writes a small marker instead, a MessagePack ext value holding the blob's
-//! offset, length, element type and checksum. While an entry is decoded, a
+//! offset, length, element type and digest. While an entry is decoded, a
 //! per-thread *source* is open: an `Array` deserialized then reads its
 //! marker and turns the blob into a memory map or a checked copy.
+//!
+//! An array of [`LARGE_RUN`] bytes or more, encoded for a store that keeps
+//! blobs by content (a cache directory), goes to the store's blob area
+//! instead, named by its digest and stored once whoever produced it; its
+//! marker (ext `0x43`) names the digest, and the entry lists the digests it
+//! refers to (see `docs/format.md`). A blob that cannot be stored there is
+//! written inline like a small one.
 //!
 //! Outside both (hashing, rendering, other formats) an `Array` is a plain
 //! sequence of numbers.
@@ -15,17 +22,73 @@
 
 use std::cell::{Cell, OnceCell};
 use std::fs::File;
+use std::io;
 use std::sync::Arc;
 
 use memmap2::Mmap;
 
 use super::{Dtype, MmapMode};
+use crate::hash::{Digest, LARGE_RUN, run_digest};
 
-/// The MessagePack ext type of an array marker.
+/// The MessagePack ext type of an array marker: a blob in the entry.
 pub(crate) const MARKER_EXT: i8 = 0x4D;
 
-/// Bytes of a marker: offset, length, checksum (u64 each), element type.
-pub(crate) const MARKER_LEN: usize = 25;
+/// The MessagePack ext type of a marker of a blob in the blob area.
+pub(crate) const STORED_EXT: i8 = 0x43;
+
+/// Bytes of a stored blob's marker: length (u64), digest (u128), element
+/// type.
+const STORED_LEN: usize = 25;
+
+/// Bytes of one of an entry's blob references: digest (u128), length (u64).
+pub(crate) const REF_LEN: usize = 24;
+
+/// A blob in a store's blob area that an entry refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BlobRef {
+    /// The blob's [`run_digest`], which names it.
+    pub digest: Digest,
+    /// Its length in bytes.
+    pub len: u64,
+}
+
+impl BlobRef {
+    /// The reference as stored in an entry.
+    pub(crate) fn encode(&self) -> [u8; REF_LEN] {
+        let mut bytes = [0; REF_LEN];
+        bytes[..16].copy_from_slice(&self.digest.to_le_bytes());
+        bytes[16..].copy_from_slice(&self.len.to_le_bytes());
+        bytes
+    }
+
+    /// The references stored in `bytes` (a multiple of [`REF_LEN`]).
+    pub(crate) fn decode_all(bytes: &[u8]) -> impl Iterator<Item = BlobRef> + '_ {
+        bytes.chunks_exact(REF_LEN).map(|one| BlobRef {
+            digest: u128::from_le_bytes(one[..16].try_into().unwrap()),
+            len: u64::from_le_bytes(one[16..].try_into().unwrap()),
+        })
+    }
+}
+
+/// A store's blob area, as the encoder writes to it.
+pub(crate) trait BlobWriter {
+    /// Stores `bytes` as the blob of their digest, unless it exists, and
+    /// returns the digest. `known`: the digest, if the caller knows it.
+    fn put(&self, bytes: &[u8], known: Option<Digest>) -> io::Result<Digest>;
+}
+
+/// A store's blob area, as the decoder reads from it.
+pub(crate) trait BlobReader {
+    /// Opens the blob of `digest`, with its length; `None` if there is none.
+    fn open(&self, digest: Digest) -> io::Result<Option<(File, u64)>>;
+    /// The blob of `digest` does not match its digest: it goes, so that the
+    /// recomputation stores it again.
+    fn corrupt(&self, digest: Digest);
+}
+
+/// Bytes of a marker: offset, length (u64 each), digest (u128), element
+/// type.
+pub(crate) const MARKER_LEN: usize = 33;
 
 /// Blobs start at multiples of this (in the file, and so in a memory map,
 /// whose base is page-aligned): enough for every element type and for SIMD.
@@ -72,30 +135,52 @@ impl PendingBlob {
 /// Where a marker points, as decoded.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Marker {
+    /// In the blob area (no offset), or in the entry.
+    pub stored: bool,
     pub offset: u64,
     pub len: u64,
-    pub checksum: u64,
+    /// The bytes' [`run_digest`](crate::hash::run_digest): their checksum,
+    /// and what the array carries for hashing.
+    pub digest: Digest,
     pub dtype: u8,
 }
 
 impl Marker {
-    pub(crate) fn encode(&self) -> [u8; MARKER_LEN] {
-        let mut bytes = [0; MARKER_LEN];
-        bytes[0..8].copy_from_slice(&self.offset.to_le_bytes());
-        bytes[8..16].copy_from_slice(&self.len.to_le_bytes());
-        bytes[16..24].copy_from_slice(&self.checksum.to_le_bytes());
-        bytes[24] = self.dtype;
-        bytes
+    /// The ext type and bytes of the marker.
+    pub(crate) fn encode(&self) -> (i8, Vec<u8>) {
+        let mut bytes = Vec::with_capacity(MARKER_LEN);
+        if !self.stored {
+            bytes.extend_from_slice(&self.offset.to_le_bytes());
+        }
+        bytes.extend_from_slice(&self.len.to_le_bytes());
+        bytes.extend_from_slice(&self.digest.to_le_bytes());
+        bytes.push(self.dtype);
+        (if self.stored { STORED_EXT } else { MARKER_EXT }, bytes)
     }
 
-    pub(crate) fn decode(bytes: &[u8]) -> Option<Marker> {
+    /// The marker of ext type `ext` with `bytes`; `None` if it is none.
+    pub(crate) fn decode(ext: i8, bytes: &[u8]) -> Option<Marker> {
+        if ext == STORED_EXT {
+            let bytes: &[u8; STORED_LEN] = bytes.try_into().ok()?;
+            return Some(Marker {
+                stored: true,
+                offset: 0,
+                len: u64::from_le_bytes(bytes[0..8].try_into().unwrap()),
+                digest: u128::from_le_bytes(bytes[8..24].try_into().unwrap()),
+                dtype: bytes[24],
+            });
+        }
+        if ext != MARKER_EXT {
+            return None;
+        }
         let bytes: &[u8; MARKER_LEN] = bytes.try_into().ok()?;
         let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
         Some(Marker {
+            stored: false,
             offset: u64_at(0),
             len: u64_at(8),
-            checksum: u64_at(16),
-            dtype: bytes[24],
+            digest: u128::from_le_bytes(bytes[16..32].try_into().unwrap()),
+            dtype: bytes[32],
         })
     }
 }
@@ -104,6 +189,19 @@ impl Marker {
 struct Sink {
     blobs: Vec<PendingBlob>,
     end: u64,
+    /// The store's blob area, if it has one; borrowed for the duration of
+    /// [`collect`], which clears it before returning.
+    writer: Option<*const (dyn BlobWriter + 'static)>,
+    /// The blobs written there, each once.
+    refs: Vec<BlobRef>,
+}
+
+/// What [`collect`] gathered.
+pub(crate) struct Collected {
+    /// Blobs to write after the entry's output, in offset order.
+    pub inline: Vec<PendingBlob>,
+    /// Blobs written to the blob area, which the entry refers to.
+    pub refs: Vec<BlobRef>,
 }
 
 thread_local! {
@@ -112,8 +210,23 @@ thread_local! {
 }
 
 /// Runs `encode` with a sink open; returns its result and the blobs that
-/// arrays handed to the sink, in offset order.
-pub(crate) fn collect<R>(encode: impl FnOnce() -> R) -> (R, Vec<PendingBlob>) {
+/// arrays handed to the sink. Large ones go to `writer` as they come, if
+/// given.
+pub(crate) fn collect<R>(
+    writer: Option<&dyn BlobWriter>,
+    encode: impl FnOnce() -> R,
+) -> (R, Collected) {
+    // SAFETY (of the erasure): the pointer is only followed by `push`
+    // while the sink is open, i.e. inside this call, which borrows `writer`.
+    let writer = writer.map(|writer| {
+        let erased: *const (dyn BlobWriter + '_) = writer;
+        // SAFETY: only the lifetime changes; see above.
+        unsafe {
+            std::mem::transmute::<*const (dyn BlobWriter + '_), *const (dyn BlobWriter + 'static)>(
+                erased,
+            )
+        }
+    });
     // A user's `Serialize` may panic inside `encode`, and a thread pool
     // may catch that: the guard closes the sink on unwind too, or every
     // later serialization of an `Array` on this thread would write a marker
@@ -130,6 +243,8 @@ pub(crate) fn collect<R>(encode: impl FnOnce() -> R) -> (R, Vec<PendingBlob>) {
         sink.replace(Some(Sink {
             blobs: Vec::new(),
             end: 0,
+            writer,
+            refs: Vec::new(),
         }))
     })));
     let result = encode();
@@ -137,14 +252,20 @@ pub(crate) fn collect<R>(encode: impl FnOnce() -> R) -> (R, Vec<PendingBlob>) {
     let sink = SINK
         .with(|sink| sink.replace(previous))
         .expect("the sink is still open");
-    (result, sink.blobs)
+    let collected = Collected {
+        inline: sink.blobs,
+        refs: sink.refs,
+    };
+    (result, collected)
 }
 
 /// Hands `bytes`, which `owner` keeps alive and unchanged, to the open
-/// sink; `None` when no entry is being encoded.
+/// sink; `None` when no entry is being encoded. `known`: their digest, if
+/// the array carries it.
 pub(crate) fn push(
     bytes: &[u8],
     dtype: Dtype,
+    known: Option<Digest>,
     owner: impl FnOnce() -> BlobOwner,
 ) -> Option<Marker> {
     SINK.with(|sink| {
@@ -153,11 +274,35 @@ pub(crate) fn push(
         if bytes.is_empty() {
             // Nothing to write: a marker of length 0 needs no blob.
             return Some(Marker {
+                stored: false,
                 offset: 0,
                 len: 0,
-                checksum: super::checksum::of(bytes),
+                digest: run_digest(bytes),
                 dtype: dtype as u8,
             });
+        }
+        if bytes.len() >= LARGE_RUN
+            && let Some(writer) = sink.writer
+        {
+            // SAFETY: set by `collect` from a borrow that outlives the sink.
+            let writer = unsafe { &*writer };
+            // A blob the area cannot take is written inline instead.
+            if let Ok(digest) = writer.put(bytes, known) {
+                let blob = BlobRef {
+                    digest,
+                    len: bytes.len() as u64,
+                };
+                if !sink.refs.contains(&blob) {
+                    sink.refs.push(blob);
+                }
+                return Some(Marker {
+                    stored: true,
+                    offset: 0,
+                    len: blob.len,
+                    digest,
+                    dtype: dtype as u8,
+                });
+            }
         }
         let offset = sink.end.next_multiple_of(BLOB_ALIGN);
         sink.end = offset + bytes.len() as u64;
@@ -167,11 +312,12 @@ pub(crate) fn push(
             len: bytes.len(),
             offset,
         });
-        let checksum = super::checksum::of(bytes);
+        let digest = known.unwrap_or_else(|| run_digest(bytes));
         Some(Marker {
+            stored: false,
             offset,
             len: bytes.len() as u64,
-            checksum,
+            digest,
             dtype: dtype as u8,
         })
     })
@@ -188,6 +334,10 @@ pub(crate) struct Source<'a> {
     /// Where the blob section starts in the file, and its length.
     pub blobs_at: u64,
     pub blobs_len: u64,
+    /// The entry's references to blobs in the store's blob area.
+    pub refs: &'a [u8],
+    /// The store's blob area, if it has one.
+    pub blob_area: Option<&'a dyn BlobReader>,
     /// How arrays come back: memory-mapped, or `None` for a checked copy.
     pub mode: Option<MmapMode>,
     /// The read-only map of the whole file, shared by its arrays.

@@ -1,5 +1,5 @@
 //! Loading an array into memory (no memory map): read, and check against
-//! the checksum in its marker.
+//! the digest in its marker.
 //!
 //! Large arrays are where the time goes, and two things decide it on Linux:
 //! - A fresh buffer costs a page fault per 4 KiB page on first touch, which
@@ -7,7 +7,7 @@
 //!   ~2.5 GB/s here, into touched memory at ~16). So large arrays are read
 //!   into anonymous memory of their own, advised to use huge pages: one fault
 //!   per 2 MiB.
-//! - The checksum is a second pass over the data. It runs on another core,
+//! - The digest is a second pass over the data. It runs on another core,
 //!   chunk by chunk right behind the reads, so a load costs about one pass.
 
 use std::fs::File;
@@ -15,7 +15,7 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::sync::{Arc, mpsc};
 
-use super::checksum::{self, Chunked};
+use crate::hash::{Digest, RunDigester as Chunked, run_digest};
 use memmap2::{MmapMut, MmapOptions};
 
 use super::element::as_bytes_mut;
@@ -28,15 +28,19 @@ use super::{Array, Data, Element};
 const LARGE: usize = 32 << 20;
 
 /// Reads are issued, and hashed, in chunks of this size.
-const CHUNK: usize = checksum::CHUNK;
+const CHUNK: usize = 4 << 20;
 
 /// Below [`LARGE`], chunks small enough to be hashed from the cache.
 const CHUNK_IN_CACHE: usize = 256 << 10;
 
 /// `count` elements copied out of `bytes` (unaligned), if they match
 /// `checksum`.
-pub(super) fn from_bytes<T: Element>(bytes: &[u8], count: usize, checksum: u64) -> Option<Data<T>> {
-    if checksum::of(bytes) != checksum {
+pub(super) fn from_bytes<T: Element>(
+    bytes: &[u8],
+    count: usize,
+    checksum: Digest,
+) -> Option<Data<T>> {
+    if run_digest(bytes) != checksum {
         return None;
     }
     let mut values = vec![T::default(); count];
@@ -50,7 +54,7 @@ pub(super) fn from_file<T: Element>(
     file: &File,
     at: u64,
     count: usize,
-    checksum: u64,
+    checksum: Digest,
 ) -> io::Result<Option<Data<T>>> {
     let len = count * size_of::<T>();
     if len < LARGE {
@@ -88,7 +92,7 @@ pub(super) fn from_file<T: Element>(
 
 /// Fills `buffer` from `file` at `at`, while another thread hashes each
 /// chunk as soon as it is read; returns the checksum of all of it.
-fn read_and_hash(file: &File, at: u64, buffer: &mut MmapMut) -> io::Result<u64> {
+fn read_and_hash(file: &File, at: u64, buffer: &mut MmapMut) -> io::Result<Digest> {
     std::thread::scope(|scope| {
         let (filled, to_hash) = mpsc::sync_channel::<&[u8]>(4);
         let hasher = scope.spawn(move || {
@@ -162,11 +166,12 @@ mod tests {
         let values: Vec<u64> = (0..(LARGE as u64 / 8) + 12345).collect();
         let bytes = as_bytes(&values).to_vec();
         let file = file_with(&[&[0u8; 64][..], &bytes].concat());
-        let checksum = checksum::of(&bytes);
+        let checksum = run_digest(&bytes);
         let loaded = Array {
             data: from_file::<u64>(&file, 64, values.len(), checksum)
                 .unwrap()
                 .unwrap(),
+            digest: std::sync::OnceLock::new(),
         };
         assert!(loaded.is_anonymous() && !loaded.is_mapped());
         assert_eq!(loaded.as_slice(), &values[..]);
@@ -190,9 +195,10 @@ mod tests {
     fn small_loads_are_plain_vectors() {
         let values = [1.5f32, -2.0, 3.25];
         let file = file_with(as_bytes(&values));
-        let checksum = checksum::of(as_bytes(&values));
+        let checksum = run_digest(as_bytes(&values));
         let loaded = Array {
             data: from_file::<f32>(&file, 0, 3, checksum).unwrap().unwrap(),
+            digest: std::sync::OnceLock::new(),
         };
         assert_eq!(loaded.as_slice(), &values);
         assert!(matches!(loaded.data, Data::Owned(_)));

@@ -7,8 +7,12 @@
 //! (see `blobs.rs` and `docs/format.md`). On a hit it comes back as
 //! [`Memory::mmap_mode`](crate::Memory::mmap_mode) says: a read-only view
 //! into a shared map of the entry, a private copy-on-write map, or (without
-//! a mode) a copy checked against the blob's checksum. No mode can write
-//! into the cache. As an argument, an `Array` hashes straight from memory.
+//! a mode) a copy checked against the blob's digest. No mode can write
+//! into the cache. As an argument, an `Array` hashes straight from memory;
+//! one that came from a cache (a hit, or the result of a miss, which is read
+//! back from its new entry) carries the digest of its bytes, so passing it to
+//! another cached function costs no hashing at all, whatever its size (see
+//! [`Array::digest`]).
 //!
 //! ```
 //! use std::sync::LazyLock;
@@ -32,7 +36,6 @@
 //! ```
 
 mod blobs;
-mod checksum;
 mod element;
 mod load;
 #[cfg(feature = "ndarray")]
@@ -40,17 +43,21 @@ mod nd;
 
 use std::fmt;
 use std::ops::Deref;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use memmap2::{Mmap, MmapMut, MmapOptions};
 use serde::de::{self, Deserialize, Deserializer, SeqAccess, Visitor};
 use serde::ser::{Serialize, Serializer};
 
-pub use blobs::BLOB_ALIGN;
-use blobs::{MARKER_EXT, Marker};
-pub(crate) use blobs::{PendingBlob, Source, collect, with_source};
+use blobs::Marker;
+pub use blobs::{BLOB_ALIGN, BlobRef};
+pub(crate) use blobs::{
+    BlobReader, BlobWriter, PendingBlob, REF_LEN, Source, collect, with_source,
+};
 use element::as_bytes;
 pub use element::{Dtype, Element};
+
+use crate::hash::{Digest, LARGE_RUN};
 #[cfg(feature = "ndarray")]
 pub use nd::NdArray;
 
@@ -74,6 +81,10 @@ pub enum MmapMode {
 /// written.
 pub struct Array<T: Element> {
     data: Data<T>,
+    /// The [`run_digest`](crate::hash::run_digest) of the elements' bytes,
+    /// when known: from the entry the array was read from, or set when the
+    /// array was stored. Forgotten by [`Array::make_mut`].
+    digest: OnceLock<Digest>,
 }
 
 enum Data<T> {
@@ -103,7 +114,19 @@ impl<T: Element> Array<T> {
     pub fn from_vec(values: Vec<T>) -> Self {
         Array {
             data: Data::Owned(Arc::new(values)),
+            digest: OnceLock::new(),
         }
+    }
+
+    /// The [`run_digest`](crate::hash::run_digest) of the elements' bytes,
+    /// if the array knows it: an array read from a cache or stored in one
+    /// does (the digest is stored with it, and checked when the array is read
+    /// into memory), one built in memory and not stored yet, or changed
+    /// through [`make_mut`](Self::make_mut), does not. A large array that
+    /// knows it is hashed as an argument in O(1): the digest is what hashing
+    /// its bytes would give.
+    pub fn digest(&self) -> Option<Digest> {
+        self.digest.get().copied()
     }
 
     /// The elements.
@@ -121,6 +144,8 @@ impl<T: Element> Array<T> {
     /// is written in place; one in a read-only map is first copied into
     /// memory (the cache entry is never written).
     pub fn make_mut(&mut self) -> &mut [T] {
+        // The caller may change the elements: the digest no longer holds.
+        self.digest = OnceLock::new();
         // A read-only map, or a private one an entry being written still
         // points into, is copied into memory first.
         let copy = match &mut self.data {
@@ -219,16 +244,19 @@ impl<T: Element> FromIterator<T> for Array<T> {
 impl<T: Element> Clone for Array<T> {
     /// A read-only mapped array clones as another view of the same map; any
     /// other clones into memory.
+    /// A clone has the same elements, so it keeps the digest.
     fn clone(&self) -> Self {
-        match &self.data {
-            Data::Shared { map, start, len } => Array {
-                data: Data::Shared {
-                    map: Arc::clone(map),
-                    start: *start,
-                    len: *len,
-                },
+        let data = match &self.data {
+            Data::Shared { map, start, len } => Data::Shared {
+                map: Arc::clone(map),
+                start: *start,
+                len: *len,
             },
-            _ => Array::from_vec(self.as_slice().to_vec()),
+            _ => Data::Owned(Arc::new(self.as_slice().to_vec())),
+        };
+        Array {
+            data,
+            digest: self.digest.clone(),
         }
     }
 }
@@ -284,15 +312,29 @@ impl<T: Element> Serialize for Array<T> {
                 Data::Private { map, .. } => Arc::clone(map) as blobs::BlobOwner,
             }
         };
-        match blobs::push(as_bytes(self.as_slice()), T::DTYPE, owner) {
-            // Inside an entry: out of line, a marker in the stream.
-            Some(marker) => serializer.serialize_newtype_struct(
-                rmp_serde::MSGPACK_EXT_STRUCT_NAME,
-                &(MARKER_EXT, Bin(&marker.encode())),
-            ),
+        let bytes = as_bytes(self.as_slice());
+        match blobs::push(bytes, T::DTYPE, self.digest(), owner) {
+            // Inside an entry: out of line, a marker in the stream. The
+            // digest computed for it is the array's from now on.
+            Some(marker) => {
+                let _ = self.digest.set(marker.digest);
+                let (ext, bytes) = marker.encode();
+                serializer.serialize_newtype_struct(
+                    rmp_serde::MSGPACK_EXT_STRUCT_NAME,
+                    &(ext, Bin(&bytes)),
+                )
+            }
             // Anywhere else (hashing included): a plain sequence, which the
-            // argument hasher reads straight from memory.
-            None => serializer.collect_seq(self.as_slice()),
+            // argument hasher reads straight from memory, or takes the
+            // digest of, if known, for a large array.
+            None => match self.digest() {
+                Some(digest) if bytes.len() >= LARGE_RUN => {
+                    crate::hash::with_known(bytes, digest, || {
+                        serializer.collect_seq(self.as_slice())
+                    })
+                }
+                _ => serializer.collect_seq(self.as_slice()),
+            },
         }
     }
 }
@@ -334,9 +376,8 @@ impl<'de, T: Element> Visitor<'de> for MarkerVisitor<T> {
         let payload: ByteBuf = ext
             .next_element()?
             .ok_or_else(|| de::Error::custom("an ext value without data"))?;
-        let marker = match Marker::decode(&payload.0) {
-            Some(marker) if tag == MARKER_EXT => marker,
-            _ => return Err(de::Error::custom("not a memo array marker")),
+        let Some(marker) = Marker::decode(tag, &payload.0) else {
+            return Err(de::Error::custom("not a memo array marker"));
         };
         blobs::with_current(|source| {
             let source =
@@ -376,6 +417,9 @@ fn resolve<T: Element>(marker: Marker, source: &Source<'_>) -> Result<Array<T>, 
         ));
     }
     let size = size_of::<T>() as u64;
+    if marker.stored {
+        return resolve_stored(marker, source);
+    }
     let in_bounds = marker
         .offset
         .checked_add(marker.len)
@@ -437,15 +481,85 @@ fn resolve<T: Element>(marker: Marker, source: &Source<'_>) -> Result<Array<T>, 
                 source.bytes.get(start..start + marker.len as usize),
                 source.file,
             ) {
-                (Some(bytes), _) => load::from_bytes::<T>(bytes, count, marker.checksum),
-                (None, Some(file)) => load::from_file::<T>(file, at, count, marker.checksum)
+                (Some(bytes), _) => load::from_bytes::<T>(bytes, count, marker.digest),
+                (None, Some(file)) => load::from_file::<T>(file, at, count, marker.digest)
                     .map_err(|e| format!("cannot read the array: {e}"))?,
                 (None, None) => return Err("the entry's arrays were not read".into()),
             };
-            checked.ok_or("array checksum mismatch")?
+            checked.ok_or("array digest mismatch")?
         }
     };
-    Ok(Array { data })
+    Ok(Array {
+        data,
+        digest: OnceLock::from(marker.digest),
+    })
+}
+
+/// Turns a marker of a blob in the store's blob area into an array: checks
+/// that the entry refers to it, opens it, then maps or copies (and checks)
+/// it. A blob gone (removed with the last entry that referred to it, as
+/// this entry was being replaced) or damaged is an error: recomputed.
+fn resolve_stored<T: Element>(marker: Marker, source: &Source<'_>) -> Result<Array<T>, String> {
+    let blob = BlobRef {
+        digest: marker.digest,
+        len: marker.len,
+    };
+    if !BlobRef::decode_all(source.refs).any(|listed| listed == blob) {
+        return Err("an array marker the entry does not list".into());
+    }
+    let size = size_of::<T>() as u64;
+    if !marker.len.is_multiple_of(size) || marker.len == 0 {
+        return Err("array marker of a length that is no whole array".into());
+    }
+    let count = usize::try_from(marker.len / size).map_err(|e| e.to_string())?;
+    let area = source
+        .blob_area
+        .ok_or("an array stored by content, read where there are no blobs")?;
+    let (file, len) = area
+        .open(marker.digest)
+        .map_err(|e| format!("cannot open the array's blob: {e}"))?
+        .ok_or("the array's blob is missing")?;
+    if len != marker.len {
+        return Err("the array's blob has another length".into());
+    }
+    let data = match source.mode {
+        Some(MmapMode::ReadOnly) => {
+            // SAFETY: blobs are never modified or truncated in place (they
+            // are created whole and linked, and removed by unlink), so the
+            // mapped bytes stay valid for the map's life.
+            let map =
+                unsafe { Mmap::map(&file) }.map_err(|e| format!("cannot map the blob: {e}"))?;
+            Data::Shared {
+                map: Arc::new(map),
+                start: 0,
+                len: count,
+            }
+        }
+        Some(MmapMode::CopyOnWrite) => {
+            // SAFETY: as above; a private map never writes to the file.
+            let map = unsafe { MmapOptions::new().map_copy(&file) }
+                .map_err(|e| format!("cannot map the blob: {e}"))?;
+            Data::Private {
+                map: Arc::new(map),
+                start: 0,
+                len: count,
+                of_entry: true,
+            }
+        }
+        None => match load::from_file::<T>(&file, 0, count, marker.digest)
+            .map_err(|e| format!("cannot read the array's blob: {e}"))?
+        {
+            Some(data) => data,
+            None => {
+                area.corrupt(marker.digest);
+                return Err("array blob digest mismatch".into());
+            }
+        },
+    };
+    Ok(Array {
+        data,
+        digest: OnceLock::from(marker.digest),
+    })
 }
 
 fn page_size() -> usize {

@@ -330,6 +330,11 @@ impl ShelfEntry {
             .output_from(
                 self.0.stored.file.as_ref(),
                 self.0.target.function.array_mode(self.0.target.memory),
+                self.0
+                    .target
+                    .memory
+                    .store()
+                    .and_then(|store| store.blob_reader()),
             )
             .map_err(|e| format!("the output does not decode as {wanted} ({e})"))
     }

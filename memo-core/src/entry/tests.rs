@@ -126,15 +126,15 @@ fn file_len_is_the_length_of_the_parts() {
     let none: (u8, crate::Array<f64>) = (1, crate::Array::from_vec(vec![]));
     for level in [None, Some(3)] {
         for encoded in [
-            encode_parts(1, 0, &meta(), &arrays, level).unwrap(),
-            encode_parts(1, 0, &meta(), &none, level).unwrap(),
-            encode_parts(1, 0, &meta(), &"no arrays", level).unwrap(),
+            encode_parts(1, 0, &meta(), &arrays, level, None).unwrap(),
+            encode_parts(1, 0, &meta(), &none, level, None).unwrap(),
+            encode_parts(1, 0, &meta(), &"no arrays", level, None).unwrap(),
         ] {
             let written: u64 = encoded.parts().iter().map(|p| p.len() as u64).sum();
             assert_eq!(encoded.file_len(), written, "zstd {level:?}");
         }
     }
-    let encoded = encode_parts(1, 0, &meta(), &arrays, None).unwrap();
+    let encoded = encode_parts(1, 0, &meta(), &arrays, None, None).unwrap();
     assert!(encoded.has_blobs());
     assert_eq!(
         Entry::parse(&encoded.parts().concat(), Some(1)).map(|_| ()),

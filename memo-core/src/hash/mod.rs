@@ -62,6 +62,17 @@
 //! or any `Serialize` emitting the same `f64`s one by one, writes the
 //! identical bytes.
 //!
+//! **Large runs.** A run of at least [`LARGE_RUN`] bytes (1 MiB) is written
+//! as its [`run_digest`] instead of its values: `digest: u128, count: u64,
+//! tag, RUN_DIGEST`, where the digest is xxh3-128 over the xxh3-128s of the
+//! values' 1 MiB chunks and their length (`run.rs`). Both paths agree: the
+//! bulk path computes it on two cores, the element path keeps a growing run
+//! aside until it knows which form it takes. The digest is a function of the
+//! bytes only, so an [`Array`](crate::Array) that already knows it (one read
+//! from a cache, or just stored) is hashed in O(1), and a fresh array with
+//! the same values hashes equal. (Collisions between a raw run and a digest
+//! run cannot happen: their tags differ.)
+//!
 //! **Injectivity.** Every token ends with a tag, tags of different token
 //! kinds are distinct, and a tag determines how many bytes precede it in
 //! its token (fixed-width fields, or a length or count that sits right
@@ -85,6 +96,7 @@
 mod buffer;
 mod bulk;
 mod canonical;
+mod run;
 mod sink;
 mod sorted;
 mod tags;
@@ -97,11 +109,13 @@ use std::cell::RefCell;
 use serde::Serialize;
 
 use canonical::Encoder;
+pub(crate) use run::with_known;
+pub use run::{CHUNK, LARGE_RUN, RunDigester, run_digest};
 
 /// The version of the stream format above. Any change to the bytes written
 /// for some value (tags, widths, run layout, ordering rules) must bump it;
 /// cache keys include it, so old entries are not mistaken for new ones.
-pub const SCHEME_VERSION: u32 = 1;
+pub const SCHEME_VERSION: u32 = 2;
 
 /// A 128-bit argument digest.
 pub type Digest = u128;

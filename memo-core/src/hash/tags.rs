@@ -57,3 +57,7 @@ pub(super) const END: u8 = 0x3F;
 // count: u64 LE, tag`, the digests of the entries (or elements).
 pub(super) const MAP: u8 = 0x40;
 pub(super) const SET: u8 = 0x41;
+
+// A run of `LARGE_RUN` bytes or more: `digest: u128 LE (run_digest of the
+// values), count: u64 LE, scalar tag, RUN_DIGEST`.
+pub(super) const RUN_DIGEST: u8 = 0x50;

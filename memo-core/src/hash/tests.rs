@@ -445,3 +445,46 @@ fn threads_agree() {
     let there = std::thread::scope(|s| s.spawn(|| d(&value)).join().expect("no panic"));
     assert_eq!(here, there);
 }
+
+#[test]
+fn large_runs_agree_on_every_path() {
+    use super::run::{LARGE_RUN, run_digest};
+    // Around the digest-run threshold, and past the two-thread one.
+    let at = LARGE_RUN / 8;
+    for n in [at - 1, at, at + 1, 5 * at + 3] {
+        assert_paths_agree((0..n).map(|i| i as f64).collect());
+    }
+    // Bools stream one by one (no bulk path): they spill, then digest.
+    let bools: Vec<bool> = (0..LARGE_RUN + 5).map(|i| i % 7 == 0).collect();
+    let one = d(&OneByOne(&bools, false));
+    assert_eq!(d(&bools.iter().copied().collect::<VecDeque<_>>()), one);
+    // A digest run is the documented token.
+    let values: Vec<u8> = (0..LARGE_RUN).map(|i| (i % 251) as u8).collect();
+    let mut stream = vec![tags::SEQ];
+    stream.extend_from_slice(&run_digest(&values).to_le_bytes());
+    stream.extend_from_slice(&(values.len() as u64).to_le_bytes());
+    stream.extend_from_slice(&[tags::U8, tags::RUN_DIGEST, tags::END]);
+    assert_eq!(d(&values), xxh3_128(&stream));
+    // One element fewer is a raw run, and differs.
+    assert_ne!(d(&values[1..]), d(&values));
+}
+
+#[test]
+fn a_known_digest_is_taken_as_is() {
+    use super::run::{LARGE_RUN, run_digest, with_known};
+    let values: Vec<u16> = (0..LARGE_RUN / 2 + 9).map(|i| i as u16).collect();
+    let bytes: &[u8] = bytemuck_bytes(&values);
+    let expected = d(&values);
+    assert_eq!(
+        with_known(bytes, run_digest(bytes), || d(&values)),
+        expected
+    );
+    // A wrong known digest shows (proving it is used), for these bytes only.
+    assert_ne!(with_known(bytes, 7, || d(&values)), expected);
+    assert_eq!(with_known(bytes, 7, || d(&values[1..])), d(&values[1..]));
+}
+
+fn bytemuck_bytes(values: &[u16]) -> &[u8] {
+    // SAFETY: u16 has no padding; the borrow is carried over.
+    unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), size_of_val(values)) }
+}

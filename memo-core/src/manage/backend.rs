@@ -10,6 +10,9 @@
 use std::fmt;
 use std::io;
 
+use crate::store::BlobSweep;
+use crate::store::blobs::Damaged;
+
 use super::Progress;
 use super::reduce::Tally;
 use super::scan::{Scan, ScannedEntry};
@@ -80,6 +83,18 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug {
     /// A directory has none.
     fn remove_stale_leases(&self) -> io::Result<u64> {
         Ok(0)
+    }
+
+    /// Removes the blobs no entry refers to any more (`store::blobs`).
+    fn sweep_blobs(&self) -> io::Result<BlobSweep> {
+        Ok(BlobSweep::default())
+    }
+
+    /// Reads every blob and checks it against its digest; with `repair`,
+    /// removes the damaged ones.
+    fn verify_blobs(&self, repair: bool) -> io::Result<Vec<Damaged>> {
+        let _ = repair;
+        Ok(Vec::new())
     }
 
     /// Every usage record, merged (nothing is written).

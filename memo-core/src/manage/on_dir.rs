@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use rustix::fs::Mode;
 use rustix::io::Errno;
 
 use super::Progress;
@@ -18,6 +19,7 @@ use crate::access::Access;
 use crate::layout;
 use crate::store::owned::{self, Proof};
 use crate::store::read;
+use crate::store::{BlobSweep, blobs};
 use crate::sys;
 use crate::usage::{self, Record, Usage};
 
@@ -35,6 +37,10 @@ pub(crate) struct OnDir {
 }
 
 impl OnDir {
+    fn file_mode(&self) -> Mode {
+        Mode::from_raw_mode(self.access.file_mode())
+    }
+
     /// The cache directory, opened after checking (again: it may have been
     /// replaced since it was opened as a cache) that it is memo's. Every
     /// removal starts here.
@@ -45,7 +51,10 @@ impl OnDir {
 
 impl Backend for OnDir {
     fn scan(&self, progress: &dyn Progress) -> io::Result<Scan> {
-        scan::scan(&self.root, progress)
+        let mut scan = scan::scan(&self.root, progress)?;
+        let root = sys::open_root(&self.root)?;
+        charge_blobs(&root, &mut scan)?;
+        Ok(scan)
     }
 
     fn read_entry(&self, scan: &Scan, entry: &ScannedEntry) -> io::Result<Vec<u8>> {
@@ -64,7 +73,24 @@ impl Backend for OnDir {
         progress: &dyn Progress,
     ) -> io::Result<Leftovers> {
         let root = self.open_root()?;
-        Ok(remove_entries(&root, scan, victims, proof, progress))
+        let left = remove_entries(&root, scan, victims, proof, progress);
+        if !victims.is_empty() {
+            blobs::sweep(&root, self.file_mode())?;
+        }
+        Ok(left)
+    }
+
+    fn sweep_blobs(&self) -> io::Result<BlobSweep> {
+        blobs::sweep(&self.open_root()?, self.file_mode())
+    }
+
+    fn verify_blobs(&self, repair: bool) -> io::Result<Vec<blobs::Damaged>> {
+        let root = if repair {
+            self.open_root()?
+        } else {
+            sys::open_root(&self.root)?
+        };
+        blobs::verify(&root, repair)
     }
 
     fn remove_temps(&self, scan: &Scan, temps: &[usize]) -> Tally {
@@ -93,6 +119,7 @@ impl Backend for OnDir {
                 done.removed.push(name.clone());
             }
         }
+        blobs::sweep(&root, self.file_mode())?;
         Ok(done)
     }
 
@@ -212,4 +239,45 @@ fn remove_entries(
         failed: failed.into_inner().unwrap(),
         foreign: foreign.into_inner().unwrap(),
     }
+}
+
+/// Charges every entry its share of the blobs it refers to: each blob's
+/// length (and bytes on disk) split evenly between the entries that refer
+/// to it, the remainder to the first. So each blob counts once in any total
+/// (ls, du, stats, the size limit), and an entry that alone holds a blob
+/// carries all of it. Reads the head of every entry, and only when the
+/// cache has blobs.
+fn charge_blobs(root: &OwnedFd, scan: &mut Scan) -> io::Result<()> {
+    let sizes = blobs::sizes(root)?;
+    if sizes.is_empty() {
+        return Ok(());
+    }
+    let mut refs: Vec<(usize, u128)> = Vec::new();
+    for (v, version) in scan.versions.iter().enumerate() {
+        let Ok(dir) = scan::open_version(root, scan, v) else {
+            continue;
+        };
+        for i in version.entries.clone() {
+            let name = layout::entry_name(scan.entries[i].key);
+            for blob in blobs::entry_refs(&dir, name.as_str()) {
+                if sizes.contains_key(&blob.digest) {
+                    refs.push((i, blob.digest));
+                }
+            }
+        }
+    }
+    let mut holders: std::collections::HashMap<u128, u64> = std::collections::HashMap::new();
+    for &(_, digest) in &refs {
+        *holders.entry(digest).or_default() += 1;
+    }
+    let mut charged: std::collections::HashSet<u128> = std::collections::HashSet::new();
+    for (i, digest) in refs {
+        let (size, disk) = sizes[&digest];
+        let count = holders[&digest];
+        let first = charged.insert(digest);
+        let share = |total: u64| total / count + if first { total % count } else { 0 };
+        scan.entries[i].size += share(size);
+        scan.entries[i].disk += share(disk);
+    }
+    Ok(())
 }

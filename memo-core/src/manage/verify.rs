@@ -83,6 +83,11 @@ impl Cache {
         } else {
             Leftovers::default()
         };
+        let damaged_blobs = self.backend().verify_blobs(repair)?;
+        if repair {
+            // Blobs of the entries just removed, and any left unreferenced.
+            self.backend().sweep_blobs()?;
+        }
         verified.problems = problems
             .into_iter()
             .map(|(i, problem)| Problem {
@@ -96,6 +101,14 @@ impl Cache {
                 removed: repair && !left.contains(i),
             })
             .collect();
+        verified
+            .problems
+            .extend(damaged_blobs.into_iter().map(|blob| Problem {
+                path: blob.path,
+                problem: "a blob whose bytes do not match its digest".into(),
+                size: blob.size,
+                removed: blob.removed,
+            }));
         Ok(verified)
     }
 }

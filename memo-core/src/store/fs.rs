@@ -94,13 +94,23 @@ impl FsStore {
         })
     }
 
-    fn file_mode(&self) -> Mode {
+    /// The cache directory, open.
+    pub(super) fn root_dir(&self) -> &OwnedFd {
+        &self.root_dir
+    }
+
+    /// Directories are created with this mode.
+    pub(super) fn dir_mode(&self) -> u32 {
+        self.access.dir_mode()
+    }
+
+    pub(super) fn file_mode(&self) -> Mode {
         Mode::from_raw_mode(self.access.file_mode())
     }
 
     /// Sets a new file's mode exactly. Only group access needs it: the
     /// umask can only take bits away, and owner-only has none to take.
-    fn exact_mode(&self, file: &OwnedFd) -> io::Result<()> {
+    pub(super) fn exact_mode(&self, file: &OwnedFd) -> io::Result<()> {
         if self.access != Access::Owner {
             rustix::fs::fchmod(file, self.file_mode())?;
         }
@@ -192,7 +202,7 @@ fn vanished_as_missing(dir: &OwnedFd, error: io::Error) -> io::Error {
 /// `AT_EMPTY_PATH` links the descriptor itself but needs the
 /// CAP_DAC_READ_SEARCH capability; without it the kernel says `ENOENT`, and
 /// the same link goes through the descriptor's `/proc/self/fd` entry.
-fn link_fd(file: &OwnedFd, dir: &OwnedFd, name: &str) -> rustix::io::Result<()> {
+pub(super) fn link_fd(file: &OwnedFd, dir: &OwnedFd, name: &str) -> rustix::io::Result<()> {
     static NO_EMPTY_PATH: AtomicBool = AtomicBool::new(false);
     if !NO_EMPTY_PATH.load(Ordering::Relaxed) {
         match rustix::fs::linkat(file, "", dir, name, AtFlags::EMPTY_PATH) {
@@ -227,7 +237,7 @@ fn write_parts(file: &OwnedFd, parts: &[&[u8]]) -> io::Result<()> {
 /// the file holds, a damaged header stops the read at the first buffer, and
 /// memory is reserved fallibly: a damaged or hostile entry is an error or a
 /// failed parse (recomputed and replaced), never a hang or an abort.
-fn read_entry(file: OwnedFd) -> io::Result<StoredEntry> {
+pub(super) fn read_entry(file: OwnedFd) -> io::Result<StoredEntry> {
     thread_local! {
         static BUFFER: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(SMALL_ENTRY));
     }
@@ -457,16 +467,27 @@ impl EntryStore for FsStore {
 
     fn clear(&self) -> io::Result<()> {
         // Only memo's own files, checked one by one (`owned.rs`).
-        super::owned::remove_functions(&self.root_dir).map(drop)
+        super::owned::remove_functions(&self.root_dir)?;
+        super::blobs::sweep(&self.root_dir, self.file_mode()).map(drop)
     }
 
     fn remove(&self, path: &str) -> io::Result<()> {
-        self.unlink(path)
+        self.unlink(path)?;
+        super::blobs::sweep(&self.root_dir, self.file_mode()).map(drop)
     }
 
     fn remove_function(&self, dir: &str) -> io::Result<()> {
         // Never follows a link planted in the cache; removes only memo's files.
-        super::owned::remove_function(&self.root_dir, dir).map(drop)
+        super::owned::remove_function(&self.root_dir, dir)?;
+        super::blobs::sweep(&self.root_dir, self.file_mode()).map(drop)
+    }
+
+    fn blob_writer(&self) -> Option<Box<dyn crate::array::BlobWriter + '_>> {
+        Some(Box::new(FsStore::blob_writer(self)))
+    }
+
+    fn blob_reader(&self) -> Option<&dyn crate::array::BlobReader> {
+        Some(self)
     }
 
     fn root(&self) -> &Path {

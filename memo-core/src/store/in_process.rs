@@ -10,8 +10,10 @@
 //! So no `Clone` bound is needed and every output type takes part; what a
 //! hit costs beyond a lookup grows with the size of the output.
 //!
-//! Only entries held whole are kept: an output with out-of-line arrays
-//! (memory-mapped or read from its file) is always read from the store.
+//! Arrays are never copied into it: an entry file holding out-of-line
+//! arrays is not kept (it is mapped or read from its file every time), and
+//! arrays stored by content are read or mapped from the store's blob area
+//! on every hit, as on a hit from disk.
 //!
 //! Eviction is two generations, an approximate LRU in O(1): entries go
 //! into the young generation; when it would pass half the budget it
@@ -220,6 +222,14 @@ impl EntryStore for InProcess {
 
     fn nearby(&self, dir: &str, version: &str) -> super::nearby::Nearby {
         self.inner.nearby(dir, version)
+    }
+
+    fn blob_writer(&self) -> Option<Box<dyn crate::array::BlobWriter + '_>> {
+        self.inner.blob_writer()
+    }
+
+    fn blob_reader(&self) -> Option<&dyn crate::array::BlobReader> {
+        self.inner.blob_reader()
     }
 
     fn rejected(&self, path: &str) {

@@ -34,6 +34,7 @@
 //! ```
 
 mod beneath;
+pub(crate) mod blobs;
 pub(crate) mod claim;
 mod fs;
 pub(crate) mod in_process;
@@ -57,6 +58,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use blobs::BlobSweep;
 pub use claim::NotACache;
 pub use fs::FsStore;
 pub(crate) use lease::MIN_LEASE_TIME;
@@ -67,6 +69,7 @@ pub(crate) use remote::{Remote, is_url, open, open_url};
 pub use s3::{S3Store, S3StoreBuilder};
 pub use versioned::{ObjectVersion, VersionedStore};
 
+use crate::array::{BlobReader, BlobWriter};
 use crate::hash::Digest;
 
 /// An entry as read from a store.
@@ -127,6 +130,15 @@ pub(crate) trait EntryStore: Send + Sync + Debug {
     /// write to — upload usage records to, enforce limits in, administer;
     /// `None` for a directory, and for a read-only shared store.
     fn remote(&self) -> Option<&Arc<dyn Store>> {
+        None
+    }
+    /// A writer to the store's blob area for one entry, if it keeps large
+    /// arrays by content (`blobs.rs`): dropped once the entry is written.
+    fn blob_writer(&self) -> Option<Box<dyn BlobWriter + '_>> {
+        None
+    }
+    /// The store's blob area, to read arrays stored by content from.
+    fn blob_reader(&self) -> Option<&dyn BlobReader> {
         None
     }
     /// Drops every copy kept in this process (the in-process tier), after

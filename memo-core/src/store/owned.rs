@@ -86,6 +86,28 @@ pub(crate) fn remove_temp(dir: impl AsFd, name: &str) -> rustix::io::Result<bool
     }
 }
 
+/// Removes the blob `name` from the open blob area `dir` (see
+/// `store/blobs.rs`), or a blob's temp file: a regular file with a blob's
+/// name (or a blob temp file's) in memo's blob area. Blobs have no magic
+/// of their own (they are the array's bytes); their place and names are the
+/// proof.
+pub(crate) fn remove_blob(dir: impl AsFd, name: &str) -> rustix::io::Result<bool> {
+    if layout::parse_blob_name(name).is_none() && !layout::is_blob_temp_name(name) {
+        return Ok(false);
+    }
+    let Ok(c_name) = std::ffi::CString::new(name) else {
+        return Ok(false);
+    };
+    if open_regular(&dir, &c_name)?.is_none() {
+        return Ok(false);
+    }
+    match rustix::fs::unlinkat(&dir, name, AtFlags::empty()) {
+        Ok(()) => Ok(true),
+        Err(Errno::NOENT) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Removes a code-version directory `name` of the open function directory
 /// `function`: its entries and temp files, then the directory if nothing
 /// else is left in it.

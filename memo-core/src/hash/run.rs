@@ -1,0 +1,196 @@
+//! The digest of a large byte run: what the key stream holds for a run of
+//! scalars of [`LARGE_RUN`] bytes or more, what names a blob in a cache, and
+//! what an [`Array`](crate::Array) carries once it has been stored or read
+//! from a cache.
+//!
+//! `run_digest(bytes)` is xxh3-128 (seed 0) of the little-endian xxh3-128
+//! digests of the bytes' [`CHUNK`]-sized pieces (the last one shorter),
+//! followed by the byte length as `u64` LE. Chunked so that large runs are
+//! hashed on two cores (each hashes whole chunks of one half) and so that a
+//! writer or reader can compute it piece by piece, inside its I/O loop
+//! ([`RunDigester`]); the combining step costs 16 bytes per MiB.
+
+use std::cell::Cell;
+
+use xxhash_rust::xxh3::{Xxh3Default, xxh3_128};
+
+use super::Digest;
+
+/// The chunk size of [`run_digest`].
+pub const CHUNK: usize = 1 << 20;
+
+/// Runs of at least this many bytes are hashed as their [`run_digest`] in
+/// the key stream, and arrays this large are stored as blobs of their own.
+pub const LARGE_RUN: usize = 1 << 20;
+
+/// From this size on, [`run_digest`] hashes on two threads: below it the
+/// thread costs more than half the hashing saves.
+const PARALLEL: usize = 4 << 20;
+
+/// The digest of `bytes` (see the module docs). Equal bytes give equal
+/// digests on every machine, whatever the split between threads.
+pub fn run_digest(bytes: &[u8]) -> Digest {
+    let chunks = bytes.len().div_ceil(CHUNK);
+    let mut digests = Vec::with_capacity(chunks * 16 + 8);
+    if bytes.len() < PARALLEL {
+        bytes
+            .chunks(CHUNK)
+            .for_each(|chunk| digests.extend_from_slice(&xxh3_128(chunk).to_le_bytes()));
+    } else {
+        // Split on a chunk boundary: each thread hashes whole chunks.
+        let (first, second) = bytes.split_at(chunks / 2 * CHUNK);
+        let hash_all = |half: &[u8]| {
+            half.chunks(CHUNK)
+                .flat_map(|chunk| xxh3_128(chunk).to_le_bytes())
+                .collect::<Vec<u8>>()
+        };
+        let (first, second) = std::thread::scope(|scope| {
+            let first = scope.spawn(|| hash_all(first));
+            let second = hash_all(second);
+            (first.join().expect("a hashing thread panicked"), second)
+        });
+        digests.extend_from_slice(&first);
+        digests.extend_from_slice(&second);
+    }
+    digests.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+    xxh3_128(&digests)
+}
+
+/// [`run_digest`] fed in pieces of any size.
+#[derive(Default)]
+pub struct RunDigester {
+    chunk: Xxh3Default,
+    in_chunk: usize,
+    len: u64,
+    digests: Vec<u8>,
+}
+
+impl RunDigester {
+    /// An empty run.
+    pub fn new() -> Self {
+        RunDigester::default()
+    }
+
+    /// Adds the next bytes.
+    pub fn update(&mut self, mut bytes: &[u8]) {
+        self.len += bytes.len() as u64;
+        while !bytes.is_empty() {
+            let take = (CHUNK - self.in_chunk).min(bytes.len());
+            self.chunk.update(&bytes[..take]);
+            self.in_chunk += take;
+            bytes = &bytes[take..];
+            if self.in_chunk == CHUNK {
+                self.end_chunk();
+            }
+        }
+    }
+
+    fn end_chunk(&mut self) {
+        self.digests
+            .extend_from_slice(&self.chunk.digest128().to_le_bytes());
+        self.chunk.reset();
+        self.in_chunk = 0;
+    }
+
+    /// How many bytes were added.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether nothing was added.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The digest of everything added.
+    pub fn finish(mut self) -> Digest {
+        if self.in_chunk > 0 {
+            self.end_chunk();
+        }
+        self.digests.extend_from_slice(&self.len.to_le_bytes());
+        xxh3_128(&self.digests)
+    }
+}
+
+thread_local! {
+    /// A run whose digest is already known: its address, length, digest.
+    static KNOWN: Cell<Option<(usize, usize, Digest)>> = const { Cell::new(None) };
+}
+
+/// Runs `f` with `digest` known to be the [`run_digest`] of `bytes`: while
+/// it runs, the key stream takes the digest instead of hashing these very
+/// bytes (same address, same length) again. The caller guarantees the
+/// bytes are not changed meanwhile and that `digest` is theirs (an
+/// [`Array`](crate::Array) forgets its digest before giving out `&mut`).
+pub(crate) fn with_known<R>(bytes: &[u8], digest: Digest, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<(usize, usize, Digest)>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            KNOWN.with(|known| known.set(self.0));
+        }
+    }
+    let _restore = Restore(
+        KNOWN.with(|known| known.replace(Some((bytes.as_ptr() as usize, bytes.len(), digest)))),
+    );
+    f()
+}
+
+/// The digest of `bytes`: the known one if [`with_known`] holds it for
+/// exactly these bytes, else computed.
+pub(super) fn digest_of(bytes: &[u8]) -> Digest {
+    match KNOWN.with(Cell::get) {
+        Some((at, len, digest)) if at == bytes.as_ptr() as usize && len == bytes.len() => digest,
+        _ => run_digest(bytes),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_shot_parallel_and_streaming_agree() {
+        for len in [
+            0,
+            1,
+            CHUNK - 1,
+            CHUNK,
+            CHUNK + 1,
+            PARALLEL - 1,
+            PARALLEL,
+            PARALLEL + 3 * CHUNK + 5,
+        ] {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+            let whole = run_digest(&bytes);
+            for piece in [1000, 256 << 10, CHUNK, 7 << 20] {
+                let mut streamed = RunDigester::new();
+                bytes.chunks(piece).for_each(|part| streamed.update(part));
+                assert_eq!(streamed.finish(), whole, "length {len}, pieces of {piece}");
+            }
+        }
+    }
+
+    #[test]
+    fn any_byte_and_the_length_change_it() {
+        let mut bytes = vec![7u8; PARALLEL + 100];
+        let before = run_digest(&bytes);
+        *bytes.last_mut().unwrap() ^= 1;
+        assert_ne!(run_digest(&bytes), before);
+        bytes[0] ^= 1;
+        assert_ne!(run_digest(&bytes), before);
+        // Zeros of two lengths: the length takes part.
+        assert_ne!(run_digest(&[0; CHUNK]), run_digest(&[0; CHUNK + 1]));
+    }
+
+    #[test]
+    fn a_known_digest_is_used_for_those_bytes_only() {
+        let bytes = vec![1u8; 100];
+        let other = vec![1u8; 100];
+        with_known(&bytes, 42, || {
+            assert_eq!(digest_of(&bytes), 42);
+            assert_eq!(digest_of(&other), run_digest(&other));
+            assert_eq!(digest_of(&bytes[1..]), run_digest(&bytes[1..]));
+        });
+        assert_eq!(digest_of(&bytes), run_digest(&bytes));
+    }
+}
