@@ -84,6 +84,18 @@ impl Shared {
         paths
     }
 
+    /// Waits until some machine holds a lease; fails after a minute.
+    fn wait_for_a_lease(&self) {
+        let began = Instant::now();
+        while self.objects(".leases/").is_empty() {
+            assert!(
+                began.elapsed() < Duration::from_secs(60),
+                "no machine took a lease within a minute"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     fn entries(&self) -> Vec<String> {
         let mut entries = self.objects("");
         entries.retain(|p| p.ends_with(".memo"));
@@ -191,9 +203,7 @@ fn machines_wait_for_a_live_lease_and_then_hit() {
     let shared = Shared::new("lease-wait");
     let holder = shared.spawn("a", Some(1_000), &["slow", "5", "2500"]);
     // Wait until a holds the lease, then three more machines ask.
-    while shared.objects(".leases/").is_empty() {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    shared.wait_for_a_lease();
     let waiters: Vec<Child> = ["b", "c", "d"]
         .iter()
         .map(|m| shared.spawn(m, Some(1_000), &["slow", "5", "2500"]))
@@ -218,9 +228,7 @@ fn leases_are_not_entries_and_administration_leaves_live_ones() {
     run_with(&mut shared.command("a", None, &["square", "1", "2"]));
     // A machine computing right now holds a lease.
     let holder = shared.spawn("b", Some(30_000), &["slow", "3", "6000"]);
-    while shared.objects(".leases/").is_empty() {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    shared.wait_for_a_lease();
     let live = shared.objects(".leases/");
     let memo = memo_binary();
     let ls = run_with(Command::new(&memo).args(["--location", &shared.url, "--json", "ls"]));

@@ -63,10 +63,12 @@ impl Memory {
     }
 
     /// How long a call waits for another machine's live lease on its key
-    /// before computing the result itself (saying so once). By default it
-    /// waits as long as the lease lives: a live lease means its holder is
-    /// running and renewing it, and computing in parallel can only finish
-    /// later than the holder, unless the holder is stuck. A lease whose
+    /// before computing the result itself (saying so once). Unset, the
+    /// call's [wait limit](Memory::wait_limit) applies (a function's
+    /// `wait_limit = ".."`, else its `Memory`'s), and without one it waits
+    /// as long as the lease lives: a live lease means its holder is running
+    /// and renewing it, and computing in parallel can only finish later
+    /// than the holder, unless the holder is stuck. A lease whose
     /// holder died expires after its [lease time](Memory::lease_time) and
     /// is taken over, whatever this says.
     ///

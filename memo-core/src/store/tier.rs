@@ -85,7 +85,9 @@ impl Tier {
 
     /// Takes the lease of `key` in the shared store, if leases are on and
     /// the store can hold them; `None` to compute without one.
-    fn lease(&self, key: Digest) -> Option<lease::HeldLease> {
+    /// The key's lease, waiting for another machine's live one at most the
+    /// lease wait, else the call's own wait limit (`limit`).
+    fn lease(&self, key: Digest, limit: Option<Duration>) -> Option<lease::HeldLease> {
         if self.sharing.read_only
             || self.sharing.lease.time.is_zero()
             || self.offline()
@@ -93,7 +95,11 @@ impl Tier {
         {
             return None;
         }
-        match lease::acquire(&self.remote, key, self.sharing.lease) {
+        let options = LeaseOptions {
+            wait: self.sharing.lease.wait.or(limit),
+            ..self.sharing.lease
+        };
+        match lease::acquire(&self.remote, key, options) {
             Ok(Acquired::Held(held)) => Some(held),
             Ok(Acquired::GaveUp { holder }) => {
                 if !self.gave_up_reported.swap(true, Ordering::Relaxed) {
@@ -101,7 +107,7 @@ impl Tier {
                         "{}: waited {:?} (the lease wait limit) for {holder} to compute a result; \
                          computing it here as well (said once)",
                         self.remote.location(),
-                        self.sharing.lease.wait.unwrap_or_default(),
+                        options.wait.unwrap_or_default(),
                     ));
                 }
                 None
@@ -110,6 +116,15 @@ impl Tier {
                 self.failed(&e);
                 None
             }
+        }
+    }
+
+    /// The local key lock `local`, with the key's lease when one is taken:
+    /// dropping the guard releases the lease, then the lock.
+    fn with_lease(&self, key: Digest, local: KeyGuard, limit: Option<Duration>) -> KeyGuard {
+        match self.lease(key, limit) {
+            Some(held) => KeyGuard(Box::new((held, local))),
+            None => local,
         }
     }
 
@@ -248,18 +263,16 @@ impl EntryStore for Tier {
     /// releases the lease, then the lock.
     fn lock(&self, key: Digest) -> io::Result<KeyGuard> {
         let local = self.local.lock(key)?;
-        Ok(match self.lease(key) {
-            Some(held) => KeyGuard(Box::new((held, local))),
-            None => local,
-        })
+        Ok(self.with_lease(key, local, None))
     }
 
-    fn lock_within(
-        &self,
-        key: Digest,
-        limit: Option<std::time::Duration>,
-    ) -> io::Result<Option<KeyGuard>> {
-        self.local.lock_within(key, limit)
+    /// As [`lock`](Self::lock), the local lock waited for at most `limit`;
+    /// the lease, at most the lease wait if one is set, else `limit`.
+    fn lock_within(&self, key: Digest, limit: Option<Duration>) -> io::Result<Option<KeyGuard>> {
+        let Some(local) = self.local.lock_within(key, limit)? else {
+            return Ok(None);
+        };
+        Ok(Some(self.with_lease(key, local, limit)))
     }
 
     fn nearby(&self, dir: &str, version: &str) -> super::nearby::Nearby {
