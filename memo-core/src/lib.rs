@@ -205,7 +205,9 @@
 /// (without a version, edits never invalidate). memo still records the code
 /// each result was computed by, and says at verbose ≥ 1 when it serves a
 /// result computed by other code ("code changed since these results were
-/// computed; kept by ignore_code, version 2"). `depends_on` still folds in.
+/// computed; kept by ignore_code, version 2"). Only the function's own code
+/// leaves the key: `depends_on` still folds in, and recorded dependencies
+/// (annotated functions it called) are still checked.
 ///
 /// ```
 /// # memory::set_default(memory::Memory::disabled()).unwrap();
