@@ -26,19 +26,18 @@ use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io;
 use std::os::fd::OwnedFd;
-use std::path::Path;
 use std::sync::mpsc;
 
 use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
-use super::fs::{FsStore, link_fd, read_entry};
+use super::fs::{FsStore, read_entry};
 use super::{beneath, owned, read};
 use crate::array::{BlobReader, BlobRef, BlobWriter};
 use crate::entry::Entry;
 use crate::hash::{Digest, RunDigester};
 use crate::layout::{self, BLOB_LOCK, BLOBS_DIR};
-use crate::sys::{self, random_u64};
+use crate::sys;
 
 /// Blobs from this size on are hashed on a second core, right behind the
 /// writes, in pieces of [`LARGE_PIECE`]; smaller ones in the writing thread,
@@ -121,43 +120,15 @@ impl BlobWriter for FsBlobWriter<'_> {
                 return Ok(digest);
             }
         }
-        let flags = OFlags::WRONLY | OFlags::TMPFILE | OFlags::CLOEXEC;
-        match rustix::fs::openat(dir, ".", flags, self.store.file_mode()) {
-            Ok(file) => {
-                self.store.exact_mode(&file)?;
-                let digest = write_hashing(&file, bytes)?;
-                match link_fd(&file, dir, &layout::blob_name(digest)) {
-                    // Linked, or stored by another writer already.
-                    Ok(()) | Err(Errno::EXIST) => return Ok(digest),
-                    Err(Errno::NOENT) if !Path::new("/proc/self/fd").exists() => {}
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            Err(Errno::OPNOTSUPP | Errno::ISDIR | Errno::INVAL) => {}
-            Err(e) => return Err(e.into()),
-        }
-        // No anonymous files here: a named temp file, linked, unlinked.
-        let flags =
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let (temp, file) = loop {
-            let temp = layout::blob_temp_name(random_u64());
-            match rustix::fs::openat(dir, temp.as_str(), flags, self.store.file_mode()) {
-                Ok(file) => break (temp, file),
-                Err(Errno::EXIST) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        };
-        let linked = (|| {
-            self.store.exact_mode(&file)?;
-            let digest = write_hashing(&file, bytes)?;
-            let name = layout::blob_name(digest);
-            match rustix::fs::linkat(dir, temp.as_str(), dir, name.as_str(), AtFlags::empty()) {
-                Ok(()) | Err(Errno::EXIST) => Ok(digest),
-                Err(e) => Err(io::Error::from(e)),
-            }
-        })();
-        let _ = rustix::fs::unlinkat(dir, temp.as_str(), AtFlags::empty());
-        linked
+        let mut digest = None;
+        self.store
+            .create_named(dir, layout::blob_temp_name, &mut |file| {
+                let written = write_hashing(file, bytes)?;
+                digest = Some(written);
+                Ok(Some(layout::blob_name(written)))
+            })?;
+        // Linked, or stored by another writer already: either way it is there.
+        digest.ok_or_else(|| io::Error::other("a blob was not written"))
     }
 }
 

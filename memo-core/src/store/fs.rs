@@ -15,14 +15,14 @@
 
 use std::fs;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
+use super::create::{Outcome, link_fd};
 use super::object::{ObjectMeta, Put, Store, invalid_path, valid_path};
 use super::{EntryStore, KeyGuard, StoredEntry, beneath, lock, read};
 use crate::access::Access;
@@ -197,28 +197,6 @@ fn vanished_as_missing(dir: &OwnedFd, error: io::Error) -> io::Error {
     }
 }
 
-/// Links the open anonymous file `file` into `dir` as `name`.
-///
-/// `AT_EMPTY_PATH` links the descriptor itself but needs the
-/// CAP_DAC_READ_SEARCH capability; without it the kernel says `ENOENT`, and
-/// the same link goes through the descriptor's `/proc/self/fd` entry.
-pub(super) fn link_fd(file: &OwnedFd, dir: &OwnedFd, name: &str) -> rustix::io::Result<()> {
-    static NO_EMPTY_PATH: AtomicBool = AtomicBool::new(false);
-    if !NO_EMPTY_PATH.load(Ordering::Relaxed) {
-        match rustix::fs::linkat(file, "", dir, name, AtFlags::EMPTY_PATH) {
-            // `ENOENT` also means the directory was removed meanwhile: that
-            // says nothing about the capability.
-            Err(Errno::NOENT) if rustix::fs::fstat(dir).is_ok_and(|s| s.st_nlink == 0) => {
-                return Err(Errno::NOENT);
-            }
-            Err(Errno::NOENT) => NO_EMPTY_PATH.store(true, Ordering::Relaxed),
-            other => return other,
-        }
-    }
-    let by_fd = format!("/proc/self/fd/{}", file.as_raw_fd());
-    rustix::fs::linkat(rustix::fs::CWD, &by_fd, dir, name, AtFlags::SYMLINK_FOLLOW)
-}
-
 fn write_parts(file: &OwnedFd, parts: &[&[u8]]) -> io::Result<()> {
     parts.iter().try_for_each(|part| write_all(file, part))
 }
@@ -319,58 +297,10 @@ impl FsStore {
         fill: &mut dyn FnMut(&OwnedFd) -> io::Result<bool>,
     ) -> io::Result<Outcome> {
         let (dir, name) = self.parent(path, true)?;
-        self.create_in(&dir, name, fill)
+        let fill = &mut |file: &OwnedFd| Ok(fill(file)?.then(|| name.to_owned()));
+        let temp_name = layout::temp_name;
+        self.create_named(&dir, temp_name, fill)
             .map_err(|e| vanished_as_missing(&dir, e))
-    }
-
-    fn create_in(
-        &self,
-        dir: &OwnedFd,
-        name: &str,
-        fill: &mut dyn FnMut(&OwnedFd) -> io::Result<bool>,
-    ) -> io::Result<Outcome> {
-        let flags = OFlags::WRONLY | OFlags::TMPFILE | OFlags::CLOEXEC;
-        match rustix::fs::openat(dir, ".", flags, self.file_mode()) {
-            Ok(file) => {
-                self.exact_mode(&file)?;
-                if !fill(&file)? {
-                    return Ok(Outcome::Nothing);
-                }
-                match link_fd(&file, dir, name) {
-                    Ok(()) => return Ok(Outcome::Created),
-                    Err(Errno::EXIST) => return Ok(Outcome::Exists),
-                    Err(Errno::NOENT) if !Path::new("/proc/self/fd").exists() => {}
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            Err(Errno::OPNOTSUPP | Errno::ISDIR | Errno::INVAL) => {}
-            Err(e) => return Err(e.into()),
-        }
-        // No anonymous files here: a named temp file, hard-linked to the
-        // name (which fails if it exists), then unlinked.
-        let flags =
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let (temp_name, file) = loop {
-            let temp_name = layout::temp_name(random_u64());
-            match rustix::fs::openat(dir, temp_name.as_str(), flags, self.file_mode()) {
-                Ok(file) => break (temp_name, file),
-                Err(Errno::EXIST) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        };
-        let created = (|| {
-            self.exact_mode(&file)?;
-            if !fill(&file)? {
-                return Ok(Outcome::Nothing);
-            }
-            match rustix::fs::linkat(dir, temp_name.as_str(), dir, name, AtFlags::empty()) {
-                Ok(()) => Ok(Outcome::Created),
-                Err(Errno::EXIST) => Ok(Outcome::Exists),
-                Err(e) => Err(e.into()),
-            }
-        })();
-        let _ = rustix::fs::unlinkat(dir, temp_name.as_str(), AtFlags::empty());
-        created
     }
 
     /// Removes the file at `path`; nothing there is fine.
@@ -393,17 +323,6 @@ impl FsStore {
     fn open_file(&self, path: &str) -> io::Result<Option<(OwnedFd, u64)>> {
         read::open_regular(&self.root_dir, path)
     }
-}
-
-/// What [`FsStore::create`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Outcome {
-    /// The file is in place.
-    Created,
-    /// A file was there already, and stays.
-    Exists,
-    /// `fill` said there was nothing to write.
-    Nothing,
 }
 
 /// Writes to a borrowed descriptor.

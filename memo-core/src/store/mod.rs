@@ -36,6 +36,7 @@
 mod beneath;
 pub(crate) mod blobs;
 pub(crate) mod claim;
+mod create;
 mod fs;
 pub(crate) mod in_process;
 mod lease;

@@ -33,7 +33,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use super::fs::{FdWriter, Outcome};
+use super::create::Outcome;
+use super::fs::FdWriter;
 use super::lease::{self, Acquired, LeaseOptions};
 use super::object::{Put, Store};
 use super::{EntryStore, FsStore, KeyGuard, StoredEntry};
