@@ -1,0 +1,180 @@
+//! A miss: the body runs with its dependencies recorded, and its output is
+//! stored (arrays out of line) and, when mapped, reloaded as a hit would
+//! return it.
+
+use super::*;
+
+impl Missing {
+    /// Runs the body, stores what `K` keeps of its output, returns it.
+    ///
+    /// With memory-mapped arrays, the output is returned as every later hit
+    /// will return it: reloaded from its entry (and rebuilt into an
+    /// output), so the first call does not hand back a plain array where the
+    /// next ones hand back a map (a joblib gotcha).
+    pub(super) fn run<K: Stored>(mut self, body: impl FnOnce() -> K::Output) -> K::Output {
+        let started = self.start();
+        let (output, deps) = recorded::recording(body);
+        self.complete::<K>(started, output, &deps)
+    }
+
+    /// Decides why this call computes, traces the start of the
+    /// computation with it; returns when it started.
+    pub(super) fn start(&mut self) -> Instant {
+        let function = self.target.function;
+        let reason = self.decide_reason();
+        let identity = &function.derived().identity;
+        if verbosity(function, self.target.memory) >= 1 {
+            trace::calling(identity, &self.call, &reason);
+        }
+        tracing::info!(target: "memory", function = identity, call = self.call, kind = reason.kind(), %reason, "miss");
+        self.why = Some(reason);
+        Instant::now()
+    }
+
+    /// Why this call computes: why the entry found was not used, else what
+    /// the store holds near the call (`explain.rs`).
+    pub(super) fn decide_reason(&self) -> MissReason {
+        match self.reason() {
+            MissReason::Absent => match self.target.memory.store() {
+                Some(store) => {
+                    explain::absent(store, self.target.function, &self.args, &self.type_args)
+                }
+                None => MissReason::Absent,
+            },
+            reason => reason.clone(),
+        }
+    }
+
+    /// Stores what `K` keeps of the body's `output`, returns it.
+    /// `deps`: the annotated functions that ran meanwhile (`recorded.rs`).
+    pub(super) fn complete<K: Stored>(
+        self,
+        started: Instant,
+        output: K::Output,
+        deps: &[recorded::Recorded],
+    ) -> K::Output {
+        let Target {
+            function,
+            memory,
+            key,
+            ref path,
+        } = self.target;
+        let derived = function.derived();
+        let verbose = verbosity(function, memory);
+        let duration = started.elapsed();
+        if verbose >= 1 {
+            trace::computed(function.spec.name, duration);
+        }
+        tracing::info!(target: "memory", function = derived.identity, call = self.call, ?duration, "computed");
+        if let Some(stored) = K::kept(&output) {
+            let spec = &function.spec;
+            let origin = Origin {
+                code: format!("{:032x}", spec.code),
+                version: spec.version.map(str::to_owned),
+                ignore_code: spec.ignore_code,
+                arg_types: self.arg_types,
+                expires_after_s: function.max_age(memory).map(|limit| limit.as_secs_f64()),
+                miss: self.why.map(|reason| MissRecord {
+                    kind: reason.kind().to_owned(),
+                    reason: reason.to_string(),
+                }),
+            };
+            let meta = EntryMeta {
+                deps: deps.iter().map(recorded::Recorded::to_record).collect(),
+                identity: derived.identity.clone(),
+                fingerprint: format!("{:032x}", function.spec.fingerprint),
+                output_type: std::any::type_name::<K::Value>().to_owned(),
+                call: self.call,
+                args: self.args,
+                type_args: self.type_args,
+                created_ms: unix_millis(),
+                duration_s: duration.as_secs_f64(),
+                origin,
+            };
+            let written = store(function, memory, path, key, &meta, stored);
+            if written.is_some() {
+                explain::remember(function, &meta);
+            }
+            let mapped = written == Some(true) && function.array_mode(memory).is_some();
+            if let Some(recorder) = memory.recorder() {
+                recorder.miss(function.used(), key, duration, true);
+            }
+            if mapped && let Some(reloaded) = reload::<K::Value>(function, memory, path, key) {
+                return K::rebuild(reloaded);
+            }
+        } else if let Some(recorder) = memory.recorder() {
+            recorder.miss(function.used(), key, duration, false);
+        }
+        output
+    }
+}
+
+/// Reads back the entry just stored at `path`, arrays mapped.
+fn reload<S: DeserializeOwned>(
+    function: &CachedFn,
+    memory: &Memory,
+    path: &str,
+    key: Digest,
+) -> Option<S> {
+    let store = memory.store()?;
+    let stored = store.read(path).ok()??;
+    let entry = Entry::parse_head(&stored.bytes, stored.len, Some(key)).ok()?;
+    entry
+        .output_from(
+            stored.file.as_ref(),
+            function.array_mode(memory),
+            store.blob_reader(),
+        )
+        .ok()
+}
+
+/// Stores an entry; `Some` if it was written, `Some(true)` if it holds
+/// out-of-line arrays.
+fn store<S: serde::Serialize>(
+    function: &CachedFn,
+    memory: &Memory,
+    path: &str,
+    key: Digest,
+    meta: &EntryMeta,
+    stored: &S,
+) -> Option<bool> {
+    let type_hash = entry::type_hash(&meta.output_type);
+    let store = memory.store();
+    // Large arrays go to the store's blob area as they are encoded; the
+    // writer keeps them from a concurrent sweep until the entry is linked.
+    let blob_writer = store.and_then(|store| store.blob_writer());
+    let zstd_level = function.zstd_level(memory);
+    let encoded = match entry::encode_parts(
+        key,
+        type_hash,
+        meta,
+        stored,
+        zstd_level,
+        blob_writer.as_deref(),
+    ) {
+        Ok(encoded) => encoded,
+        Err(e) => {
+            trace::warn(format_args!(
+                "{}: cannot encode the output ({e}); it is not cached",
+                meta.identity
+            ));
+            return None;
+        }
+    };
+    let store = store?;
+    // `encoded` borrows the arrays of `stored`, alive for this whole call.
+    let written = store.write(path, &encoded.parts());
+    drop(blob_writer);
+    match written {
+        Ok(()) => {
+            if let Some(recorder) = memory.recorder() {
+                recorder.written(encoded.file_len());
+            }
+            Some(encoded.has_blobs())
+        }
+        Err(e) => {
+            memory.report_write_failure(path, &e);
+            None
+        }
+    }
+}
