@@ -247,16 +247,7 @@ impl Ran {
     /// Asserts which of the cached calls computed (the others hit).
     fn computes_exactly(&self, expected: &[&str]) {
         self.results_are_right();
-        for call in [
-            "f(1)",
-            "fa(1)",
-            "callee(2)",
-            "caller(2)",
-            "fk(1)",
-            "fk_listed(1)",
-            "fm(1)",
-            "fu(1)",
-        ] {
+        for call in CALLS {
             assert_eq!(
                 self.computed(call),
                 expected.contains(&call),
@@ -273,6 +264,18 @@ impl Ran {
     }
 }
 
+/// Every cached call the fixture's `main` makes.
+const CALLS: [&str; 8] = [
+    "f(1)",
+    "fa(1)",
+    "callee(2)",
+    "caller(2)",
+    "fk(1)",
+    "fk_listed(1)",
+    "fm(1)",
+    "fu(1)",
+];
+
 fn build_and_run(fixture: &FixtureCrate, variant: Variant) -> Ran {
     Ran {
         run: fixture.build_and_run(variant.name, &program(variant)),
@@ -283,17 +286,7 @@ fn build_and_run(fixture: &FixtureCrate, variant: Variant) -> Ran {
 #[test]
 fn annotated_callees_invalidate_their_callers_as_recorded() {
     let fixture = FixtureCrate::new("recorded-fixture");
-    let all = [
-        "f(1)",
-        "fa(1)",
-        "callee(2)",
-        "caller(2)",
-        "fk(1)",
-        "fk_listed(1)",
-        "fm(1)",
-        "fu(1)",
-    ];
-    build_and_run(&fixture, ORIGINAL).computes_exactly(&all);
+    build_and_run(&fixture, ORIGINAL).computes_exactly(&CALLS);
 
     // Comment-only edits of `g` and `h`: everything hits.
     let comments = Variant {

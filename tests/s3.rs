@@ -7,7 +7,7 @@
 //! its own, and the sharing tests run real, separate processes, each with
 //! a local tier of its own (machines of a cluster, in miniature).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::LazyLock;
 
@@ -19,19 +19,6 @@ use memory::{Memory, MmapMode};
 
 const WORKER: &str = env!("CARGO_BIN_EXE_s3_worker");
 
-/// The test bucket, or a failure that says how to get one.
-fn bucket() -> String {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
-    let bucket = std::env::var("MEMO_TEST_S3_BUCKET").unwrap_or_default();
-    assert!(
-        !endpoint.is_empty() && !bucket.is_empty(),
-        "the S3 tests need an S3 server: run them with `bash scripts/test.sh`, which starts \
-         one (moto) and sets AWS_ENDPOINT_URL and MEMO_TEST_S3_BUCKET; or start one yourself: \
-         `source scripts/s3-server.sh && memo_start_s3`"
-    );
-    bucket
-}
-
 /// A prefix of its own for one test, and the store at it.
 struct Shared {
     url: String,
@@ -41,9 +28,7 @@ struct Shared {
 
 impl Shared {
     fn new(test: &str) -> Shared {
-        let bucket = bucket();
-        let prefix = format!("{test}-{:016x}", random());
-        let url = format!("s3://{bucket}/{prefix}");
+        let url = memo_tests::s3_test_url(test);
         Shared {
             store: S3Store::from_url(&url).expect("an S3 store"),
             url,
@@ -82,18 +67,6 @@ impl Shared {
         paths.sort();
         paths
     }
-}
-
-fn random() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos(),
-    );
-    hasher.finish()
 }
 
 fn computed(run: &Run) -> usize {
@@ -301,7 +274,7 @@ fn the_memo_cli_manages_an_s3_cache() {
     let shared = Shared::new("cli");
     shared.worker("a", &["square", "1", "2", "3"]);
     shared.worker("b", &["square", "3"]);
-    let memo = memo_binary();
+    let memo = memo_tests::memo_cli();
     let ls = run_with(Command::new(&memo).args(["--location", &shared.url, "--json", "ls"]));
     let listing: serde_json::Value = serde_json::from_str(&ls.stdout).expect("JSON");
     let text = listing.to_string();
@@ -335,20 +308,8 @@ fn the_memo_cli_manages_an_s3_cache() {
     assert_eq!(output.status.code(), Some(3), "{output:?}");
 }
 
-/// The `memo` binary, built beside the helper programs by
-/// `cargo test --workspace`.
-fn memo_binary() -> PathBuf {
-    let memo = Path::new(WORKER).with_file_name("memo");
-    assert!(
-        memo.is_file(),
-        "{} is missing: build it with `cargo build -p memo-cli` (scripts/test.sh does)",
-        memo.display()
-    );
-    memo
-}
-
 static IN_PROCESS: LazyLock<(Memory, tempfile::TempDir)> = LazyLock::new(|| {
-    let url = format!("s3://{}/in-process-{:016x}", bucket(), random());
+    let url = memo_tests::s3_test_url("in-process");
     let tier = tempfile::tempdir().unwrap();
     let memory = Memory::new(url)
         .local_tier(tier.path())

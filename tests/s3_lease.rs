@@ -24,15 +24,7 @@ struct Shared {
 
 impl Shared {
     fn new(test: &str) -> Shared {
-        let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
-        let bucket = std::env::var("MEMO_TEST_S3_BUCKET").unwrap_or_default();
-        assert!(
-            !endpoint.is_empty() && !bucket.is_empty(),
-            "the S3 tests need an S3 server: run them with `bash scripts/test.sh`, which starts \
-             one (moto) and sets AWS_ENDPOINT_URL and MEMO_TEST_S3_BUCKET; or start one \
-             yourself: `source scripts/s3-server.sh && memo_start_s3`"
-        );
-        let url = format!("s3://{bucket}/{test}-{:016x}", random());
+        let url = memo_tests::s3_test_url(test);
         Shared {
             store: S3Store::from_url(&url).expect("an S3 store"),
             url,
@@ -101,18 +93,6 @@ impl Shared {
         entries.retain(|p| p.ends_with(".memo"));
         entries
     }
-}
-
-fn random() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos(),
-    );
-    hasher.finish()
 }
 
 /// Waits for a spawned worker and fails (with its output) unless it
@@ -230,7 +210,7 @@ fn leases_are_not_entries_and_administration_leaves_live_ones() {
     let holder = shared.spawn("b", Some(30_000), &["slow", "3", "6000"]);
     shared.wait_for_a_lease();
     let live = shared.objects(".leases/");
-    let memo = memo_binary();
+    let memo = memo_tests::memo_cli();
     let ls = run_with(Command::new(&memo).args(["--location", &shared.url, "--json", "ls"]));
     let listing: serde_json::Value = serde_json::from_str(&ls.stdout).expect("JSON");
     let functions = listing["functions"].as_array().expect("functions");
@@ -264,16 +244,4 @@ fn leases_are_not_entries_and_administration_leaves_live_ones() {
     assert_eq!(computed(&holder), 1, "{holder:?}");
     assert_eq!(shared.objects(".leases/"), Vec::<String>::new());
     assert_eq!(shared.entries().len(), 1);
-}
-
-/// The `memo` binary, built beside the helper programs by
-/// `cargo test --workspace`.
-fn memo_binary() -> PathBuf {
-    let memo = std::path::Path::new(WORKER).with_file_name("memo");
-    assert!(
-        memo.is_file(),
-        "{} is missing: build it with `cargo build -p memo-cli` (scripts/test.sh does)",
-        memo.display()
-    );
-    memo
 }

@@ -26,19 +26,7 @@ type Snapshot = BTreeMap<String, (Vec<u8>, SystemTime)>;
 
 impl Shared {
     fn new(test: &str) -> Shared {
-        let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
-        let bucket = std::env::var("MEMO_TEST_S3_BUCKET").unwrap_or_default();
-        assert!(
-            !endpoint.is_empty() && !bucket.is_empty(),
-            "the S3 tests need an S3 server: run them with `bash scripts/test.sh`, which starts \
-             one (moto) and sets AWS_ENDPOINT_URL and MEMO_TEST_S3_BUCKET; or start one \
-             yourself: `source scripts/s3-server.sh && memo_start_s3`"
-        );
-        let nanos = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let url = format!("s3://{bucket}/{test}-{:x}-{nanos:x}", std::process::id());
+        let url = memo_tests::s3_test_url(test);
         Shared {
             store: S3Store::from_url(&url).expect("an S3 store"),
             url,

@@ -62,6 +62,24 @@ pub fn memo_cli() -> PathBuf {
     memo
 }
 
+/// A fresh `s3://` location in the test bucket, named after `test`, or a
+/// failure that says how to get an S3 server.
+pub fn s3_test_url(test: &str) -> String {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+    let bucket = std::env::var("MEMO_TEST_S3_BUCKET").unwrap_or_default();
+    assert!(
+        !endpoint.is_empty() && !bucket.is_empty(),
+        "the S3 tests need an S3 server: run them with `bash scripts/test.sh`, which starts \
+         one (moto) and sets AWS_ENDPOINT_URL and MEMO_TEST_S3_BUCKET; or start one yourself: \
+         `source scripts/s3-server.sh && memo_start_s3`"
+    );
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("a clock after 1970")
+        .as_nanos();
+    format!("s3://{bucket}/{test}-{:x}-{nanos:x}", std::process::id())
+}
+
 /// Every entry file (`*.memo`) below `dir`, sorted.
 pub fn entry_files(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
