@@ -19,17 +19,17 @@
 //!   no entry refers to *and* whose object and use mark were both last
 //!   written longer than the grace period before that second listing (by
 //!   the sweeping machine's clock), with its mark; and marks whose blob is
-//!   gone, once as old. A sweep whose entry listing and reading took
-//!   longer than half the grace period removes nothing.
+//!   gone, once as old. A sweep that started listing entries more than
+//!   half the grace period before that second listing removes nothing.
 //! - **Why that is safe**: a blob goes only if its newest mark or upload is
-//!   older than the grace period, and the entries were listed no earlier
-//!   than half a grace period before that. So a writer that confirmed a
-//!   blob and wrote its entry within half the grace period (less the
-//!   skew between the sweeping machine's clock and the store's) has its
-//!   entry seen by the sweep. What remains is a writer that confirms a
-//!   blob in the instant between a sweep's second listing and its delete
-//!   request: its check after writing the entry uploads the blob again,
-//!   unless the delete lands after that check too.
+//!   older than the grace period G, and the entries were listed from no
+//!   earlier than G/2 before that. So a writer that wrote its entry within
+//!   G/2 − S of confirming the blob (S: the skew between the sweeping
+//!   machine's clock and the store's) has its entry seen by the sweep.
+//!   What remains is a writer that confirms a blob between a sweep's
+//!   second listing and its delete request: its check after writing the
+//!   entry uploads the blob again, unless the delete lands after that
+//!   check too. `docs/format.md` has the rule and its proof.
 //! - **A reader** whose blob is gone (or damaged) treats the entry as a
 //!   miss and recomputes it, which stores the blob again: never a wrong
 //!   hit. A fetched blob is checked against its digest before it is kept.
@@ -54,7 +54,9 @@ use crate::hash::{Digest, RunDigester};
 use crate::layout::{self, BLOBS_DIR};
 
 /// The environment variable that sets the grace period of sweeps of a
-/// shared store's blob area, in memo's duration words (`1h`, `30min`, `0s`).
+/// shared store's blob area, in memo's duration words (`1h`, `30min`).
+/// `0s` removes unreferenced blobs at once: safe only while no other
+/// process writes to the store (see `docs/backends.md`).
 pub const BLOB_GRACE_ENV: &str = "MEMO_BLOB_GRACE";
 
 /// The grace period when [`BLOB_GRACE_ENV`] is not set: a writer has half
@@ -304,13 +306,15 @@ pub(crate) fn sweep(store: &dyn Store, grace: Duration) -> io::Result<BlobSweep>
                 .map(|r| r.digest),
         );
     }
-    if listed_entries.elapsed() > grace / 2 {
+    let listing = list(store)?;
+    let now = SystemTime::now();
+    // Every entry written before `listed_entries` was seen; the rule needs
+    // that to be at most half the grace period before `now`.
+    if !grace.is_zero() && listed_entries.elapsed() > grace / 2 {
         tracing::debug!(target: "memory", store = store.location(),
             "reading the entries took over half the blob grace period; no blob removed");
         return Ok(BlobSweep::default());
     }
-    let listing = list(store)?;
-    let now = SystemTime::now();
     let mut swept = BlobSweep::default();
     let mut victims = Vec::new();
     let mut bytes = HashMap::new();
@@ -387,5 +391,167 @@ impl io::Write for DigestOnly {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::access::Access;
+    use crate::array::Array;
+    use crate::store::EntryStore;
+    use crate::store::tier::{Sharing, Tier};
+
+    fn tier(shared: &Path, local: &Path) -> Tier {
+        Tier::new(
+            FsStore::open_with(local, Access::Owner).unwrap(),
+            Arc::new(FsStore::open(shared).unwrap()),
+            Sharing::default(),
+        )
+    }
+
+    /// Stores `array` under `key` through `tier`; the entry's path.
+    fn store(tier: &Tier, key: u128, array: &Array<f64>) -> String {
+        let meta = crate::entry::EntryMeta {
+            deps: Vec::new(),
+            identity: "t::f".into(),
+            fingerprint: "0".repeat(32),
+            output_type: "a".into(),
+            call: "f()".into(),
+            args: Vec::new(),
+            type_args: Vec::new(),
+            created_ms: 0,
+            duration_s: 0.0,
+            origin: Default::default(),
+        };
+        let writer = tier.blob_writer().unwrap();
+        let encoded =
+            crate::entry::encode_parts(key, 1, &meta, array, None, Some(&*writer)).unwrap();
+        let path = format!("t.f/0000000000000000/{key:032x}.memo");
+        tier.write(&path, &encoded.parts()).unwrap();
+        path
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().into_string().unwrap())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn blobs_are_stored_once_fetched_checked_and_swept_after_the_grace_period() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = dir.path().join("shared");
+        let array: Array<f64> = (0..(1 << 18)).map(f64::from).collect::<Vec<_>>().into();
+        let writer = tier(&shared, &dir.path().join("a"));
+        let first = store(&writer, 1, &array);
+        let second = store(&writer, 2, &array);
+        let blobs = names(&shared.join(BLOBS_DIR));
+        assert_eq!(blobs.len(), 2, "one blob and its use mark: {blobs:?}");
+        let digest = layout::parse_blob_name(&blobs[0]).expect("a blob");
+        assert_eq!(layout::parse_blob_mark_name(&blobs[1]), Some(digest));
+        let store_view = FsStore::open(&shared).unwrap();
+        let entry = store_view.get(&first).unwrap().unwrap();
+        assert!(
+            entry.len() < 4096,
+            "the array is not inline: {}",
+            entry.len()
+        );
+        // A second machine fetches the blob, checked, into its own tier.
+        let reader = tier(&shared, &dir.path().join("b"));
+        assert!(reader.read(&second).unwrap().is_some());
+        let (_, len) = BlobReader::open(&reader, digest).unwrap().expect("fetched");
+        assert_eq!(len, 1 << 21);
+        assert!(
+            dir.path()
+                .join("b")
+                .join(layout::blob_path(digest))
+                .is_file()
+        );
+        // Referenced: no sweep removes it, whatever the grace period.
+        let swept = sweep(&store_view, Duration::ZERO).unwrap();
+        assert_eq!(swept.removed, 0);
+        // Unreferenced but young: kept; once the grace period is over: gone.
+        store_view.delete(&first).unwrap();
+        store_view.delete(&second).unwrap();
+        assert_eq!(
+            sweep(&store_view, Duration::from_secs(3600))
+                .unwrap()
+                .removed,
+            0
+        );
+        assert_eq!(names(&shared.join(BLOBS_DIR)).len(), 2);
+        let swept = sweep(&store_view, Duration::ZERO).unwrap();
+        assert_eq!((swept.removed, swept.bytes), (1, 1 << 21));
+        assert!(
+            names(&shared.join(BLOBS_DIR)).is_empty(),
+            "the mark goes too"
+        );
+    }
+
+    #[test]
+    fn a_damaged_blob_in_the_store_is_never_kept_and_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = dir.path().join("shared");
+        let array: Array<f64> = (0..(1 << 18)).map(f64::from).collect::<Vec<_>>().into();
+        let writer = tier(&shared, &dir.path().join("a"));
+        let path = store(&writer, 1, &array);
+        let blob = names(&shared.join(BLOBS_DIR)).remove(0);
+        let digest = layout::parse_blob_name(&blob).unwrap();
+        let blob_file = shared.join(BLOBS_DIR).join(&blob);
+        let mut bytes = std::fs::read(&blob_file).unwrap();
+        bytes[10] ^= 1;
+        std::fs::write(&blob_file, &bytes).unwrap();
+        let reader = tier(&shared, &dir.path().join("b"));
+        assert!(BlobReader::open(&reader, digest).unwrap().is_none());
+        assert!(
+            !dir.path()
+                .join("b")
+                .join(layout::blob_path(digest))
+                .exists()
+        );
+        // The recomputation's write replaces the damaged copy.
+        reader.rejected(&path);
+        store(&reader, 1, &array);
+        let fixed = std::fs::read(&blob_file).unwrap();
+        assert_ne!(fixed, bytes);
+        let mut digester = RunDigester::new();
+        digester.update(&fixed);
+        assert_eq!(digester.finish(), digest);
+    }
+
+    #[test]
+    fn only_memos_names_are_store_objects() {
+        for ours in [
+            "CACHEDIR.TAG",
+            ".usage/summary-00000000000000a1",
+            ".usage/host-1-ab-00000001.log",
+            ".usage/lock",
+            "my_crate.f/.current",
+            "my_crate.f/0123456789abcdef/0123456789abcdef0123456789abcdef.memo",
+        ] {
+            assert!(layout::is_store_object(ours), "{ours}");
+        }
+        for theirs in [
+            "notes.txt",
+            ".usage/x/y.log",
+            ".usage/README",
+            "my_crate.f/notes.txt",
+            "my_crate.f/0123456789abcdef/data.csv",
+            ".blobs/0123456789abcdef0123456789abcdef.blob",
+            ".leases/0123456789abcdef0123456789abcdef.lease",
+            ".hidden/.current",
+        ] {
+            assert!(!layout::is_store_object(theirs), "{theirs}");
+        }
     }
 }
