@@ -131,7 +131,7 @@ fn two_functions_returning_the_same_array_store_one_blob_in_the_bucket() {
     assert_eq!(blobs.values().next(), Some(&SIZE));
     let total: u64 = shared.objects().values().sum();
     assert!(
-        total >= SIZE && total < SIZE + (1 << 20),
+        (SIZE..SIZE + (1 << 20)).contains(&total),
         "{total} bytes in the bucket for two 16 MiB results of one content"
     );
     // Another machine, with an empty local tier, hits both, fetching the
@@ -150,7 +150,7 @@ fn two_functions_returning_the_same_array_store_one_blob_in_the_bucket() {
     assert_eq!(scan.entry_count(), 2);
     let bytes = scan.total_bytes();
     assert!(
-        bytes >= SIZE && bytes < SIZE + (1 << 20),
+        (SIZE..SIZE + (1 << 20)).contains(&bytes),
         "sizes say {bytes}"
     );
 }
