@@ -180,7 +180,7 @@ fn ignore_code_keeps_serving_after_an_edit_and_says_so() {
     );
 }
 
-static PROBED: LazyLock<Memory> = LazyLock::new(|| Memory::new(memo_tests::cache_dir().keep()));
+static PROBED: LazyLock<Memory> = LazyLock::new(|| Memory::new(memo_tests::process_cache_dir()));
 
 #[memory::cache(memory = PROBED, expires_after = "1s")]
 fn area(width: u64, height: u64) -> u64 {
