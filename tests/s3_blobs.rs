@@ -184,6 +184,16 @@ fn a_damaged_blob_in_the_bucket_is_recomputed_and_replaced() {
     let mut bytes = shared.store.get(&blob).unwrap().unwrap();
     bytes[1000] ^= 0x10;
     shared.store.put(&blob, &[&bytes]).unwrap();
+    // `memo verify` on the store reads the blob and finds it damaged.
+    let cache = Cache::open(&shared.url).unwrap();
+    let scan = cache.scan(&NoProgress).unwrap();
+    let verified = cache.verify(&scan, false, &NoProgress).unwrap();
+    assert_eq!(verified.problems.len(), 1, "{:?}", verified.problems);
+    assert_eq!(verified.problems[0].path, blob);
+    assert!(
+        shared.blobs().contains_key(&blob),
+        "verify alone removes nothing"
+    );
     // The damage is never served: the first call recomputes, replacing
     // the blob, and the second hits the replacement.
     let run = shared.worker("b", &["same", &N.to_string()]);

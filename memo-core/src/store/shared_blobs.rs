@@ -10,8 +10,9 @@
 //!   entry refers to: it writes the blob's use mark `.blobs/<digest>.used`
 //!   (a few bytes; its time is the store's clock), then asks whether the
 //!   blob is there (`HEAD`) and uploads it with `put_if_absent` if not.
-//!   After its entry is written, it asks again for each blob, and uploads
-//!   any that went meanwhile.
+//!   If confirming the entry's blobs took over [`REMARK_AFTER`] (large
+//!   uploads), it marks them all again. After its entry is written, it
+//!   asks again for each blob, and uploads any that went meanwhile.
 //! - **A sweep** (after clear, forget, gc, limits and verify's repair on
 //!   the store) lists the blob area, and, only if some blob is older than
 //!   the grace period, lists and reads every entry for the blobs they
@@ -112,6 +113,18 @@ pub(crate) fn confirm(
         return Ok(());
     }
     upload(store, local, blob, replace)
+}
+
+/// Confirming an entry's blobs that took longer than this is followed by
+/// marking them all again, just before the entry is written.
+pub(crate) const REMARK_AFTER: Duration = Duration::from_secs(60);
+
+/// Writes the use mark of each of `refs` again.
+pub(crate) fn mark_all(store: &dyn Store, refs: &[BlobRef]) -> io::Result<()> {
+    for blob in refs {
+        store.put(&mark_path(blob.digest), &[&blob.digest.to_le_bytes()])?;
+    }
+    Ok(())
 }
 
 /// After the entry is written: uploads again each of its blobs `refs`

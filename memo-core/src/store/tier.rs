@@ -180,6 +180,7 @@ impl Tier {
         };
         let len = parts.iter().map(|part| part.len() as u64).sum();
         let refs = shared_blobs::refs_of(head, len);
+        let started = std::time::Instant::now();
         for &blob in &refs {
             let replace = self.bad_blobs().remove(&blob.digest);
             match shared_blobs::confirm(&*self.remote, &self.local, blob, replace) {
@@ -191,6 +192,11 @@ impl Tier {
                     return Err(e);
                 }
             }
+        }
+        if started.elapsed() > shared_blobs::REMARK_AFTER {
+            // Long uploads: the first blobs' marks are old by now; the
+            // grace-period rule counts from the last mark before the entry.
+            shared_blobs::mark_all(&*self.remote, &refs)?;
         }
         Ok(refs)
     }
