@@ -511,6 +511,35 @@ mod tests {
         );
     }
 
+    /// The loser of a race keeps its blob writer's shared lock while it
+    /// drops its local copy: that must not wait for a sweep of its own.
+    #[test]
+    fn the_second_machine_to_store_a_large_entry_drops_its_copy_without_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = dir.path().join("shared");
+        let array: Array<f64> = (0..(1 << 18)).map(f64::from).collect::<Vec<_>>().into();
+        let first = tier(&shared, &dir.path().join("a"));
+        let path = store(&first, 1, &array);
+        let (done, finished) = std::sync::mpsc::channel();
+        let (shared_dir, local) = (shared.clone(), dir.path().join("b"));
+        // Not joined if it hangs: the test fails instead of waiting.
+        let loser = std::thread::spawn(move || {
+            let second = tier(&shared_dir, &local);
+            store(&second, 1, &array);
+            done.send(()).unwrap();
+            second
+        });
+        finished
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the loser's write finished");
+        let second = loser.join().unwrap();
+        assert!(!dir.path().join("b").join(&path).exists(), "its copy went");
+        assert!(
+            second.read(&path).unwrap().is_some(),
+            "the winner's is fetched"
+        );
+    }
+
     #[test]
     fn a_damaged_blob_in_the_store_is_never_kept_and_is_replaced() {
         let dir = tempfile::tempdir().unwrap();

@@ -275,12 +275,18 @@ impl EntryStore for Tier {
             }
             Ok(Put::Exists) => {
                 // Another machine stored it first: its result is the one
-                // everybody sees, here too from the next call on.
-                let _ = self.local.remove(path);
+                // everybody sees, here too from the next call on. No sweep
+                // here: this writer still holds the local blob area's lock
+                // shared; the next sweep takes our unused blobs.
+                let _ = self.local.unlink(path);
                 Ok(())
             }
             Err(e) => {
-                self.failed(&e);
+                // A blob the local tier could not keep (a full disk) is
+                // not the shared store failing: it stays in use.
+                if e.kind() != io::ErrorKind::NotFound {
+                    self.failed(&e);
+                }
                 if replace {
                     self.rejected(path);
                 }
