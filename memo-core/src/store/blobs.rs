@@ -350,3 +350,24 @@ fn names(dir: &OwnedFd) -> io::Result<Vec<String>> {
     })?;
     Ok(names)
 }
+
+impl FsStore {
+    /// Stores a blob that `fill` writes into the file it is given, under
+    /// the digest `fill` returns (`None`: nothing is stored; `fill` may be
+    /// called twice, as for [`create_named`](FsStore::create_named)). A
+    /// blob of that digest already there stays. For blobs fetched from a
+    /// shared store (`shared_blobs.rs`), whose entry is already linked, so
+    /// a sweep keeps them without the writers' lock.
+    pub(crate) fn store_blob_with(
+        &self,
+        fill: &mut dyn FnMut(&OwnedFd) -> io::Result<Option<Digest>>,
+    ) -> io::Result<bool> {
+        let dir = self
+            .blob_dir(true)?
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+        let outcome = self.create_named(&dir, layout::blob_temp_name, &mut |file| {
+            Ok(fill(file)?.map(layout::blob_name))
+        })?;
+        Ok(outcome != super::create::Outcome::Nothing)
+    }
+}

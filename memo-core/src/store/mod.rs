@@ -50,6 +50,7 @@ mod remote;
 mod runtime;
 #[cfg(feature = "s3")]
 mod s3;
+pub(crate) mod shared_blobs;
 mod tier;
 mod versioned;
 
@@ -68,6 +69,7 @@ pub use remote::{LOCAL_TIER_ENV, STORE_READ_ONLY_ENV};
 pub(crate) use remote::{Remote, is_url, open, open_url};
 #[cfg(feature = "s3")]
 pub use s3::{S3Store, S3StoreBuilder};
+pub use shared_blobs::BLOB_GRACE_ENV;
 pub use versioned::{ObjectVersion, VersionedStore};
 
 use crate::array::{BlobReader, BlobWriter};
