@@ -26,7 +26,14 @@ fn memo(cache: &Path, args: &[&str]) {
 }
 
 static DIR: LazyLock<tempfile::TempDir> = LazyLock::new(cache_dir);
-static KEPT: LazyLock<Memory> = LazyLock::new(|| Memory::new(DIR.path()).in_process("1M"));
+/// Copies never recheck their files here (an hour): what a foreign removal
+/// means until then is asserted without a race against the clock.
+static KEPT: LazyLock<Memory> = LazyLock::new(|| {
+    Memory::new(DIR.path())
+        .in_process("1M")
+        .in_process_recheck(HOUR)
+});
+const HOUR: Duration = Duration::from_secs(3600);
 static RUNS: AtomicUsize = AtomicUsize::new(0);
 
 #[memory::cache(memory = KEPT)]
@@ -66,7 +73,8 @@ fn copies_are_keyed_as_on_disk_and_outlive_only_foreign_removals() {
     assert_eq!(runs(), 5, "repeated calls are hits");
 
     // Another process clears the cache: this process keeps serving its
-    // copies (documented), while a Memory without the tier recomputes.
+    // copies until they recheck their files (documented; see
+    // `foreign_removals_are_seen_at_the_recheck` for the bound).
     memo(DIR.path(), &["clear", "--yes"]);
     assert!(entry_files(DIR.path()).is_empty());
     assert_eq!(triple(2), 6);
@@ -116,8 +124,11 @@ fn an_expired_copy_is_never_served() {
 }
 
 static SMALL_DIR: LazyLock<tempfile::TempDir> = LazyLock::new(cache_dir);
-static SMALL: LazyLock<Memory> =
-    LazyLock::new(|| Memory::new(SMALL_DIR.path()).in_process(4096_u64));
+static SMALL: LazyLock<Memory> = LazyLock::new(|| {
+    Memory::new(SMALL_DIR.path())
+        .in_process(4096_u64)
+        .in_process_recheck(HOUR)
+});
 static SMALL_RUNS: AtomicUsize = AtomicUsize::new(0);
 
 #[memory::cache(memory = SMALL)]
@@ -157,4 +168,67 @@ fn outputs_over_the_budget_or_out_of_line_are_read_from_disk() {
     memo(SMALL_DIR.path(), &["clear", "--yes"]);
     assert_eq!(array(100_000).len(), 100_000);
     assert_eq!(SMALL_RUNS.load(Ordering::SeqCst), 5);
+}
+
+static RECHECKED_DIR: LazyLock<tempfile::TempDir> = LazyLock::new(cache_dir);
+static RECHECKED: LazyLock<Memory> = LazyLock::new(|| {
+    Memory::new(RECHECKED_DIR.path())
+        .in_process("1M")
+        .in_process_recheck(Duration::from_millis(50))
+});
+static RECHECKED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[memory::cache(memory = RECHECKED)]
+fn rechecked(x: u64) -> u64 {
+    RECHECKED_RUNS.fetch_add(1, Ordering::SeqCst);
+    x + 1
+}
+
+#[test]
+fn foreign_removals_are_seen_at_the_recheck() {
+    let runs = || RECHECKED_RUNS.load(Ordering::SeqCst);
+    for _ in 0..5 {
+        assert_eq!((rechecked(1), rechecked(2)), (2, 3));
+    }
+    assert_eq!(runs(), 2);
+    // Another process removes everything: once the recheck interval has
+    // passed, a hit finds the file gone and the call recomputes.
+    memo(RECHECKED_DIR.path(), &["clear", "--yes"]);
+    std::thread::sleep(Duration::from_millis(150));
+    assert_eq!(rechecked(1), 2);
+    assert_eq!(runs(), 3, "recomputed once the copy rechecked its file");
+    assert_eq!(entry_files(RECHECKED_DIR.path()).len(), 1);
+    // And kept again from the new entry.
+    std::thread::sleep(Duration::from_millis(150));
+    for _ in 0..5 {
+        assert_eq!(rechecked(1), 2);
+    }
+    assert_eq!(runs(), 3);
+}
+
+static COUNTED_DIR: LazyLock<tempfile::TempDir> = LazyLock::new(cache_dir);
+static COUNTED: LazyLock<Memory> = LazyLock::new(|| {
+    Memory::new(COUNTED_DIR.path())
+        .in_process("1M")
+        .in_process_recheck(HOUR)
+});
+
+#[memory::cache(memory = COUNTED)]
+fn counted(x: u64) -> u64 {
+    x * 5
+}
+
+#[test]
+fn hits_from_memory_reach_the_usage_records() {
+    // One miss, one hit from disk (which keeps the copy), then 7 from memory.
+    for _ in 0..9 {
+        assert_eq!(counted(3), 15);
+    }
+    COUNTED.flush_usage().unwrap();
+    let stats = COUNTED.stats().unwrap();
+    let stats = stats
+        .iter()
+        .find(|f| f.identity.ends_with("counted"))
+        .expect("stats of counted");
+    assert_eq!((stats.misses, stats.hits), (1, 8));
 }

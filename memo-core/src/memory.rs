@@ -233,6 +233,26 @@ impl Memory {
         self
     }
 
+    /// How long an in-process copy may be served after another process
+    /// removed or replaced its entry: a hit checks that the entry file is
+    /// still the one kept (one `stat`) at most this often per copy, and
+    /// drops the copy if not. Default: one second. `Duration::ZERO` checks
+    /// on every hit (still no read); a long one trades that bound for
+    /// fewer checks. Hits counted on a copy reach the usage records at
+    /// the same check (see [`Memory::in_process`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let memory = memory::Memory::new(dir.path())
+    ///     .in_process("64M")
+    ///     .in_process_recheck(Duration::from_millis(100));
+    /// ```
+    pub fn in_process_recheck(mut self, every: Duration) -> Self {
+        self.upkeep.in_process_recheck = Some(every);
+        self
+    }
+
     /// The longest a call waits while another caller — a thread or another
     /// process — computes the same arguments, before computing them itself
     /// (and saying so, once per call that gives up). A function's own
@@ -335,9 +355,11 @@ impl Memory {
                 }
                 match crate::store::open(self, location) {
                     Ok(store) => Some(match self.upkeep.in_process {
-                        Some(budget) => {
-                            Box::new(crate::store::in_process::InProcess::new(store, budget))
-                        }
+                        Some(budget) => Box::new(crate::store::in_process::InProcess::new(
+                            store,
+                            budget,
+                            self.upkeep.in_process_recheck,
+                        )),
                         None => store,
                     }),
                     Err(e) => {
