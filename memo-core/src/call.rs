@@ -49,8 +49,9 @@ enum State {
     Kept(Arc<Kept>),
     /// A verified entry; its output is decoded once the output type is known.
     Found(Found),
-    /// No usable entry: run the body, then store its output.
-    Missing(Missing),
+    /// No usable entry: run the body, then store its output. Boxed: a
+    /// miss allocates anyway, and a hit then moves a small `Call`.
+    Missing(Box<Missing>),
 }
 
 /// Where a call's entry lives.
@@ -215,7 +216,7 @@ fn lookup(
     let call = render_call(function, args);
     let arg_types = args.iter().map(|arg| arg.type_name().to_owned()).collect();
     let args = arg_records(function, digests);
-    State::Missing(Missing {
+    State::Missing(Box::new(Missing {
         target,
         call,
         args,
@@ -225,7 +226,7 @@ fn lookup(
         unused,
         _lock: lock,
         lock_tried: wait,
-    })
+    }))
 }
 
 /// The in-process tier's copy for `key`, if it may be served: its file
@@ -439,7 +440,7 @@ impl Call {
     fn finish_unprobed<K: Stored, F: FnOnce() -> K::Output>(self, body: F) -> K::Output {
         let missing = match self.state {
             State::Uncached => return body(),
-            State::Missing(missing) => missing,
+            State::Missing(missing) => *missing,
             State::Kept(kept) => match decode_kept::<K::Value>(&kept) {
                 Ok(stored) => return K::rebuild(stored),
                 Err(reason) => found_from(&kept).into_missing(reason),

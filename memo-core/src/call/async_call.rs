@@ -51,7 +51,7 @@ impl Call {
     ) -> K::Output {
         let missing = match self.state {
             State::Uncached => return body.await,
-            State::Missing(missing) => missing,
+            State::Missing(missing) => *missing,
             State::Kept(kept) => match super::decode_kept::<K::Value>(&kept) {
                 Ok(stored) => return K::rebuild(stored),
                 Err(reason) => super::found_from(&kept).into_missing(reason),

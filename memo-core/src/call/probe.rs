@@ -236,7 +236,7 @@ impl Call {
         probe.acting(&self, probed.function);
         match (probe.mode, self.state) {
             (Mode::Recompute, State::Found(found)) => Err(Call {
-                state: State::Missing(found.into_missing(MissReason::Refresh)),
+                state: State::Missing(Box::new(found.into_missing(MissReason::Refresh))),
                 probed: None,
             }),
             (Mode::Recompute | Mode::Shelve, state) => Err(Call {
