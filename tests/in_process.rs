@@ -232,3 +232,31 @@ fn hits_from_memory_reach_the_usage_records() {
         .expect("stats of counted");
     assert_eq!((stats.misses, stats.hits), (1, 8));
 }
+
+static COMPRESSED_DIR: LazyLock<tempfile::TempDir> = LazyLock::new(cache_dir);
+static COMPRESSED: LazyLock<Memory> = LazyLock::new(|| {
+    Memory::new(COMPRESSED_DIR.path())
+        .compress(3)
+        .in_process("1M")
+        .in_process_recheck(HOUR)
+});
+static COMPRESSED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[memory::cache(memory = COMPRESSED)]
+fn words(n: usize) -> Vec<String> {
+    COMPRESSED_RUNS.fetch_add(1, Ordering::SeqCst);
+    (0..n).map(|i| format!("word {i}")).collect()
+}
+
+#[test]
+fn compressed_outputs_are_served_from_memory() {
+    let expected: Vec<String> = (0..500).map(|i| format!("word {i}")).collect();
+    assert_eq!(words(500), expected);
+    assert_eq!(words(500), expected);
+    // Only the copy is left: what it serves is the output, uncompressed.
+    memo(COMPRESSED_DIR.path(), &["clear", "--yes"]);
+    for _ in 0..3 {
+        assert_eq!(words(500), expected);
+    }
+    assert_eq!(COMPRESSED_RUNS.load(Ordering::SeqCst), 1);
+}

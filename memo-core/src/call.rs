@@ -513,10 +513,10 @@ impl Found {
 /// used: [`Found::decode`] without the read, the checksum or a path.
 fn decode_kept<S: DeserializeOwned>(kept: &Kept) -> Result<S, MissReason> {
     let wanted = std::any::type_name::<S>();
-    let entry = kept.entry();
-    if entry.type_hash() != entry::type_hash(wanted) {
+    if !kept.stores_type(wanted) {
         return Err(MissReason::TypeChanged { wanted });
     }
+    let entry = kept.entry();
     let (function, memory) = (kept.function, kept.memory);
     let stored = match &kept.uncompressed {
         // What `output_from` decodes after uncompressing.

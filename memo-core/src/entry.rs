@@ -106,6 +106,13 @@ pub(crate) struct Layout {
     zstd_raw_len: Option<u64>,
 }
 
+impl Layout {
+    /// The hash of the output type's name.
+    pub(crate) fn type_hash(&self) -> u64 {
+        self.type_hash
+    }
+}
+
 /// Header flag: the output is one zstd frame (and holds its arrays
 /// inline); the header's bytes 56..64 give its uncompressed length.
 const FLAG_ZSTD: u16 = 1;

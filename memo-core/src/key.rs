@@ -106,22 +106,21 @@ pub(crate) fn call_key(prefix: Digest, type_args: &[&str], digests: &[Digest]) -
     }
     // The same bytes as the streamed form, hashed at once: the one-shot
     // function skips the streaming state (its setup costs more than the
-    // hashing of a small key).
+    // hashing of a small key). Fixed-size parts are written as such.
     let mut bytes = [0u8; ONE_SHOT];
-    let mut at = 0;
-    let mut put = |part: &[u8]| {
-        bytes[at..at + part.len()].copy_from_slice(part);
-        at += part.len();
-    };
-    put(&prefix.to_le_bytes());
-    put(&(type_args.len() as u64).to_le_bytes());
+    bytes[..16].copy_from_slice(&prefix.to_le_bytes());
+    bytes[16..24].copy_from_slice(&(type_args.len() as u64).to_le_bytes());
+    let mut at = 24;
     for name in type_args {
-        put(&(name.len() as u64).to_le_bytes());
-        put(name.as_bytes());
+        bytes[at..at + 8].copy_from_slice(&(name.len() as u64).to_le_bytes());
+        bytes[at + 8..at + 8 + name.len()].copy_from_slice(name.as_bytes());
+        at += 8 + name.len();
     }
-    put(&(digests.len() as u64).to_le_bytes());
+    bytes[at..at + 8].copy_from_slice(&(digests.len() as u64).to_le_bytes());
+    at += 8;
     for digest in digests {
-        put(&digest.to_le_bytes());
+        bytes[at..at + 16].copy_from_slice(&digest.to_le_bytes());
+        at += 16;
     }
     xxh3_128(&bytes[..len])
 }

@@ -43,7 +43,7 @@ use std::fmt;
 use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Once, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Once, OnceLock, PoisonError, Weak};
 use std::time::SystemTime;
 
 use super::{EntryStore, KeyGuard, Store, StoredEntry};
@@ -102,6 +102,10 @@ pub(crate) struct Kept {
     next_check: AtomicU64,
     /// Hits not yet handed to the usage recorder.
     pending: AtomicU64,
+    /// The address and length of the first type name this copy was
+    /// decoded as, once its hash matched the entry's: the same `&'static
+    /// str` again is the same name, and is not hashed again.
+    served_as: OnceLock<(usize, usize)>,
 }
 
 impl Kept {
@@ -120,6 +124,21 @@ impl Kept {
     #[inline]
     pub(crate) fn due(&self, now: u64) -> bool {
         now >= self.next_check.load(Ordering::Relaxed)
+    }
+
+    /// Whether the output type named `wanted` is the one stored: the
+    /// entry's type hash compared, once per copy and type name.
+    #[inline]
+    pub(crate) fn stores_type(&self, wanted: &'static str) -> bool {
+        let name = (wanted.as_ptr() as usize, wanted.len());
+        if self.served_as.get() == Some(&name) {
+            return true;
+        }
+        if self.layout.type_hash() != crate::entry::type_hash(wanted) {
+            return false;
+        }
+        let _ = self.served_as.set(name);
+        true
     }
 
     /// Counts a served hit, for the usage records.
@@ -329,6 +348,7 @@ impl InProcess {
             file: file_identity(self.inner.root(), path),
             next_check: AtomicU64::new(sys::coarse_ms().saturating_add(self.tier.recheck_ms)),
             pending: AtomicU64::new(0),
+            served_as: OnceLock::new(),
         };
         if kept.cost() > self.tier.budget / 2 {
             return;
