@@ -260,3 +260,22 @@ fn compressed_outputs_are_served_from_memory() {
     }
     assert_eq!(COMPRESSED_RUNS.load(Ordering::SeqCst), 1);
 }
+
+#[test]
+fn hits_from_memory_reach_the_usage_records_at_exit() {
+    let dir = cache_dir();
+    let status = Command::new(env!("CARGO_BIN_EXE_in_process_hits"))
+        .arg("10")
+        .env("MEMO_CACHE_DIR", dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // One miss, one hit from disk (which keeps the copy), 8 from memory,
+    // never flushed by the program: handed on by its exit handlers.
+    let stats = Memory::new(dir.path()).stats().unwrap();
+    let stats = stats
+        .iter()
+        .find(|f| f.identity.ends_with("counted"))
+        .expect("stats of counted");
+    assert_eq!((stats.misses, stats.hits), (1, 9));
+}
