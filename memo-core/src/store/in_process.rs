@@ -363,46 +363,32 @@ impl InProcess {
 
     /// Drops `kept` if it is still in the tier.
     pub(crate) fn drop_copy(&self, kept: &Arc<Kept>) {
+        self.take_at(kept.key, |other| Arc::ptr_eq(other, kept));
+    }
+
+    /// Drops the copy of the entry at `path`, if one is kept.
+    fn forget(&self, path: &str) {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        // Not an entry name: nothing is kept under it.
+        let Some(key) = crate::layout::parse_entry_name(name.as_bytes()) else {
+            return;
+        };
+        self.take_at(key, |kept| kept.path.as_ref() == path);
+    }
+
+    /// Drops the copy kept under `key` if `is` says it is the one meant,
+    /// handing on its hit count.
+    fn take_at(&self, key: Digest, is: impl Fn(&Arc<Kept>) -> bool) {
         let taken = {
             let mut state = self.tier.state();
             let Generations { young, old } = &mut *state;
             [young, old]
                 .into_iter()
-                .filter(|generation| {
-                    generation
-                        .slots
-                        .get(&kept.key)
-                        .is_some_and(|other| Arc::ptr_eq(other, kept))
-                })
-                .filter_map(|generation| generation.take(kept.key))
+                .filter(|generation| generation.slots.get(&key).is_some_and(&is))
+                .filter_map(|generation| generation.take(key))
                 .collect::<Vec<_>>()
         };
         fold_all(&taken);
-    }
-
-    fn forget(&self, path: &str) {
-        let name = path.rsplit('/').next().unwrap_or(path);
-        match crate::layout::parse_entry_name(name.as_bytes()) {
-            Some(key) => {
-                let taken = {
-                    let mut state = self.tier.state();
-                    let Generations { young, old } = &mut *state;
-                    [young, old]
-                        .into_iter()
-                        .filter(|generation| {
-                            generation
-                                .slots
-                                .get(&key)
-                                .is_some_and(|kept| kept.path.as_ref() == path)
-                        })
-                        .filter_map(|generation| generation.take(key))
-                        .collect::<Vec<_>>()
-                };
-                fold_all(&taken);
-            }
-            // Not an entry name: nothing here is kept under it.
-            None => {}
-        }
     }
 }
 
