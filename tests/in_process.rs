@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use memo_tests::{cache_dir, entry_files, memo_cli};
+use memo_tests::{cache_dir, entry_files, memo_cli, process_cache_dir};
 use memory::{Array, Memory};
 
 /// Runs `memo --location cache ARGS` as a separate process.
@@ -25,11 +25,11 @@ fn memo(cache: &Path, args: &[&str]) {
     );
 }
 
-static DIR: LazyLock<tempfile::TempDir> = LazyLock::new(cache_dir);
+static DIR: LazyLock<std::path::PathBuf> = LazyLock::new(process_cache_dir);
 /// Copies never recheck their files here (an hour): what a foreign removal
 /// means until then is asserted without a race against the clock.
 static KEPT: LazyLock<Memory> = LazyLock::new(|| {
-    Memory::new(DIR.path())
+    Memory::new(DIR.as_path())
         .in_process("1M")
         .in_process_recheck(HOUR)
 });
@@ -75,8 +75,8 @@ fn copies_are_keyed_as_on_disk_and_outlive_only_foreign_removals() {
     // Another process clears the cache: this process keeps serving its
     // copies until they recheck their files (documented; see
     // `foreign_removals_are_seen_at_the_recheck` for the bound).
-    memo(DIR.path(), &["clear", "--yes"]);
-    assert!(entry_files(DIR.path()).is_empty());
+    memo(DIR.as_path(), &["clear", "--yes"]);
+    assert!(entry_files(DIR.as_path()).is_empty());
     assert_eq!(triple(2), 6);
     assert_eq!(runs(), 5, "served from memory after a foreign clear");
 
@@ -85,19 +85,19 @@ fn copies_are_keyed_as_on_disk_and_outlive_only_foreign_removals() {
     KEPT.clear().unwrap();
     assert_eq!((triple(2), triple(3)), (6, 9));
     assert_eq!(runs(), 7, "recomputed after our own clear");
-    assert_eq!(entry_files(DIR.path()).len(), 2);
+    assert_eq!(entry_files(DIR.as_path()).len(), 2);
 
     // So does our own reduce_size, even one that removes nothing.
-    memo(DIR.path(), &["clear", "--yes"]);
+    memo(DIR.as_path(), &["clear", "--yes"]);
     KEPT.reduce_size(memory::manage::Limits::new().items(100))
         .unwrap();
     assert_eq!(triple(2), 6);
     assert_eq!(runs(), 8, "recomputed after our own reduce_size");
 }
 
-static EXPIRING_DIR: LazyLock<tempfile::TempDir> = LazyLock::new(cache_dir);
+static EXPIRING_DIR: LazyLock<std::path::PathBuf> = LazyLock::new(process_cache_dir);
 static EXPIRING: LazyLock<Memory> = LazyLock::new(|| {
-    Memory::new(EXPIRING_DIR.path())
+    Memory::new(EXPIRING_DIR.as_path())
         .in_process("1M")
         .expires_after(Duration::from_millis(300))
 });
@@ -123,9 +123,9 @@ fn an_expired_copy_is_never_served() {
     );
 }
 
-static SMALL_DIR: LazyLock<tempfile::TempDir> = LazyLock::new(cache_dir);
+static SMALL_DIR: LazyLock<std::path::PathBuf> = LazyLock::new(process_cache_dir);
 static SMALL: LazyLock<Memory> = LazyLock::new(|| {
-    Memory::new(SMALL_DIR.path())
+    Memory::new(SMALL_DIR.as_path())
         .in_process(4096_u64)
         .in_process_recheck(HOUR)
 });
@@ -151,7 +151,7 @@ fn outputs_over_the_budget_or_out_of_line_are_read_from_disk() {
     sized(10);
     sized(10_000);
     assert_eq!(SMALL_RUNS.load(Ordering::SeqCst), 2);
-    memo(SMALL_DIR.path(), &["clear", "--yes"]);
+    memo(SMALL_DIR.as_path(), &["clear", "--yes"]);
     sized(10);
     assert_eq!(
         SMALL_RUNS.load(Ordering::SeqCst),
@@ -165,14 +165,14 @@ fn outputs_over_the_budget_or_out_of_line_are_read_from_disk() {
     array(100_000);
     array(100_000);
     assert_eq!(SMALL_RUNS.load(Ordering::SeqCst), 4);
-    memo(SMALL_DIR.path(), &["clear", "--yes"]);
+    memo(SMALL_DIR.as_path(), &["clear", "--yes"]);
     assert_eq!(array(100_000).len(), 100_000);
     assert_eq!(SMALL_RUNS.load(Ordering::SeqCst), 5);
 }
 
-static RECHECKED_DIR: LazyLock<tempfile::TempDir> = LazyLock::new(cache_dir);
+static RECHECKED_DIR: LazyLock<std::path::PathBuf> = LazyLock::new(process_cache_dir);
 static RECHECKED: LazyLock<Memory> = LazyLock::new(|| {
-    Memory::new(RECHECKED_DIR.path())
+    Memory::new(RECHECKED_DIR.as_path())
         .in_process("1M")
         .in_process_recheck(Duration::from_millis(50))
 });
@@ -193,11 +193,11 @@ fn foreign_removals_are_seen_at_the_recheck() {
     assert_eq!(runs(), 2);
     // Another process removes everything: once the recheck interval has
     // passed, a hit finds the file gone and the call recomputes.
-    memo(RECHECKED_DIR.path(), &["clear", "--yes"]);
+    memo(RECHECKED_DIR.as_path(), &["clear", "--yes"]);
     std::thread::sleep(Duration::from_millis(150));
     assert_eq!(rechecked(1), 2);
     assert_eq!(runs(), 3, "recomputed once the copy rechecked its file");
-    assert_eq!(entry_files(RECHECKED_DIR.path()).len(), 1);
+    assert_eq!(entry_files(RECHECKED_DIR.as_path()).len(), 1);
     // And kept again from the new entry.
     std::thread::sleep(Duration::from_millis(150));
     for _ in 0..5 {
@@ -206,9 +206,9 @@ fn foreign_removals_are_seen_at_the_recheck() {
     assert_eq!(runs(), 3);
 }
 
-static COUNTED_DIR: LazyLock<tempfile::TempDir> = LazyLock::new(cache_dir);
+static COUNTED_DIR: LazyLock<std::path::PathBuf> = LazyLock::new(process_cache_dir);
 static COUNTED: LazyLock<Memory> = LazyLock::new(|| {
-    Memory::new(COUNTED_DIR.path())
+    Memory::new(COUNTED_DIR.as_path())
         .in_process("1M")
         .in_process_recheck(HOUR)
 });
@@ -233,9 +233,9 @@ fn hits_from_memory_reach_the_usage_records() {
     assert_eq!((stats.misses, stats.hits), (1, 8));
 }
 
-static COMPRESSED_DIR: LazyLock<tempfile::TempDir> = LazyLock::new(cache_dir);
+static COMPRESSED_DIR: LazyLock<std::path::PathBuf> = LazyLock::new(process_cache_dir);
 static COMPRESSED: LazyLock<Memory> = LazyLock::new(|| {
-    Memory::new(COMPRESSED_DIR.path())
+    Memory::new(COMPRESSED_DIR.as_path())
         .compress(3)
         .in_process("1M")
         .in_process_recheck(HOUR)
@@ -254,7 +254,7 @@ fn compressed_outputs_are_served_from_memory() {
     assert_eq!(words(500), expected);
     assert_eq!(words(500), expected);
     // Only the copy is left: what it serves is the output, uncompressed.
-    memo(COMPRESSED_DIR.path(), &["clear", "--yes"]);
+    memo(COMPRESSED_DIR.as_path(), &["clear", "--yes"]);
     for _ in 0..3 {
         assert_eq!(words(500), expected);
     }
