@@ -193,6 +193,10 @@ pub(super) fn begin(
 ) -> Call {
     let function = function.resolve(type_args);
     let mut call = super::begin_resolved(function, type_args, args, false);
+    // A handle's call sees one kind of found entry.
+    if let State::Kept(kept) = call.state {
+        call.state = State::Found(super::found_from(&kept));
+    }
     call.probed = Some(Probed { probe, function });
     call
 }
@@ -202,6 +206,13 @@ impl Call {
     fn shelf(&self) -> Option<Shelf> {
         let target = match &self.state {
             State::Uncached => return None,
+            State::Kept(kept) => {
+                return Some(Shelf {
+                    memory: kept.memory,
+                    path: kept.path.to_string(),
+                    key: kept.key,
+                });
+            }
             State::Found(found) => &found.target,
             State::Missing(missing) => &missing.target,
         };
@@ -225,7 +236,7 @@ impl Call {
         probe.acting(&self, probed.function);
         match (probe.mode, self.state) {
             (Mode::Recompute, State::Found(found)) => Err(Call {
-                state: State::Missing(found.into_missing(MissReason::Refresh)),
+                state: State::Missing(Box::new(found.into_missing(MissReason::Refresh))),
                 probed: None,
             }),
             (Mode::Recompute | Mode::Shelve, state) => Err(Call {

@@ -147,4 +147,11 @@ pub(crate) trait EntryStore: Send + Sync + Debug {
     /// Drops every copy kept in this process (the in-process tier), after
     /// entries were removed behind the store's back (by administration).
     fn forget_all(&self) {}
+    /// The in-process tier in front of this store, if the `Memory` has one
+    /// (`Memory::in_process`): the call path looks hits up in it by key.
+    fn in_process(&self) -> Option<&in_process::InProcess> {
+        None
+    }
+    /// Hands the hits counted on in-process copies to the usage recorder.
+    fn flush_kept_hits(&self) {}
 }
