@@ -7,7 +7,7 @@
 //! [`CachedFn::resolve`] turns the definition into one [`CachedFn`] per
 //! `Self` type, built once and kept for the process.
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicPtr};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use crate::memory::Memory;
@@ -71,6 +71,32 @@ pub struct FnSpec {
     pub wait_limit: Option<core::time::Duration>,
 }
 
+impl FnSpec {
+    /// What the fields the macro leaves out default to (`FnSpec { name,
+    /// .., ..FnSpec::DEFAULT }`): no attribute arguments, not a method.
+    pub const DEFAULT: FnSpec = FnSpec {
+        name: "",
+        module_path: "",
+        identity: None,
+        fingerprint: 0,
+        file: "",
+        line: 0,
+        column: 0,
+        method: false,
+        params: &[],
+        verbose: None,
+        memory: None,
+        expires_after: None,
+        validate: None,
+        mmap_mode: None,
+        compress: None,
+        code: 0,
+        version: None,
+        ignore_code: false,
+        wait_limit: None,
+    };
+}
+
 /// A cached function: its [`FnSpec`] and lazily derived per-process state.
 /// Generated code holds one in a `static`.
 #[derive(Debug)]
@@ -87,11 +113,13 @@ pub struct CachedFn {
     /// `registry.rs`: methods register at their first call).
     pub(crate) registered: AtomicBool,
     /// The function as a dependency of the misses that call it
-    /// (`recorded.rs`).
-    pub(crate) dependency: Option<&'static crate::recorded::Dependency>,
+    /// (`recorded.rs`), registered with it.
+    pub(crate) dependency: crate::recorded::Dependency,
     /// For `ignore_code`: whether a hit compared the code its entry was
     /// computed by with this build's (done once per process).
     pub(crate) code_compared: AtomicBool,
+    /// The next function registered before `main` (`registry.rs`).
+    pub(crate) next: AtomicPtr<CachedFn>,
 }
 
 /// Derived once per process from the spec.
@@ -140,24 +168,30 @@ impl CachedFn {
     }
 
     /// Wraps the macro's constants; `const` so it can initialize a `static`.
-    pub const fn new(spec: FnSpec) -> Self {
+    /// `identity` and `location` name the function as a recorded
+    /// dependency (`crate::module::name` or its `name = ".."`, and the
+    /// `file:line:column` of its name; see [`Dependency::new`]).
+    ///
+    /// [`Dependency::new`]: crate::recorded::Dependency::new
+    pub const fn new(spec: FnSpec, identity: &'static str, location: &'static str) -> Self {
         CachedFn {
             spec,
             derived: OnceLock::new(),
             first_self: OnceLock::new(),
             other_selves: Mutex::new(Vec::new()),
             registered: AtomicBool::new(false),
-            dependency: None,
+            dependency: crate::recorded::Dependency::new(identity, location, spec.fingerprint),
             code_compared: AtomicBool::new(false),
+            next: AtomicPtr::new(std::ptr::null_mut()),
         }
     }
 
-    /// Records calls of this function in the misses that make them, as
-    /// `dependency`; `const` so it can initialize a `static`.
-    #[must_use]
-    pub const fn recorded_as(mut self, dependency: &'static crate::recorded::Dependency) -> Self {
-        self.dependency = Some(dependency);
-        self
+    /// Registers the function before `main`, and the dependency it is
+    /// recorded as: called once, by the constructor the expansion emits
+    /// (`__memo_register!`).
+    pub fn register(&'static self) {
+        crate::registry::link(self);
+        self.dependency.register();
     }
 
     /// The function as usage records name it.
@@ -221,10 +255,13 @@ impl CachedFn {
             None => method_identity(self.spec.module_path, self_type, self.spec.name),
         };
         let apart = crate::registry::resolved(self, &identity);
-        let function: &'static CachedFn = Box::leak(Box::new(CachedFn {
-            dependency: self.dependency,
-            ..CachedFn::new(self.spec)
-        }));
+        // A copy for one `Self` type; calls enter the definition's
+        // dependency, registered before `main`.
+        let function: &'static CachedFn = Box::leak(Box::new(CachedFn::new(
+            self.spec,
+            self.dependency.identity(),
+            self.dependency.location(),
+        )));
         let _ = function
             .derived
             .set(Derived::new(&function.spec, identity, apart));
