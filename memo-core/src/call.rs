@@ -94,14 +94,15 @@ struct Passed {
 /// `type_args` holds `type_name::<T>()` for each type parameter of a generic
 /// function (and first, for a method, of `Self`), so each instantiation has
 /// its own entries; it is empty for ordinary functions.
-#[inline]
+///
+/// Not `#[inline]`: it is compiled once, here, not in every crate that
+/// calls it.
 pub fn begin(function: &'static CachedFn, type_args: &[&'static str], args: &[&dyn Arg]) -> Call {
     start(function, type_args, args, true)
 }
 
 /// [`begin`] for an `async fn`: it never waits for another caller computing
 /// the same key (that wait happens off the executor, in `finish_async`).
-#[inline]
 pub fn begin_async(
     function: &'static CachedFn,
     type_args: &[&'static str],

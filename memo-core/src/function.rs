@@ -7,7 +7,7 @@
 //! [`CachedFn::resolve`] turns the definition into one [`CachedFn`] per
 //! `Self` type, built once and kept for the process.
 
-use std::sync::atomic::{AtomicBool, AtomicPtr};
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use crate::memory::Memory;
@@ -102,13 +102,11 @@ impl FnSpec {
 #[derive(Debug)]
 pub struct CachedFn {
     pub(crate) spec: FnSpec,
-    derived: OnceLock<Derived>,
-    /// For a method: the first `Self` type seen and its resolved function
-    /// (the common case, one `Self`, takes no lock)...
-    first_self: OnceLock<(&'static str, &'static CachedFn)>,
-    /// ...and any other `Self` types (generic or blanket impls, trait
-    /// default methods).
-    other_selves: Mutex<Vec<(&'static str, &'static CachedFn)>>,
+    /// What is derived at run time, allocated at first use: a `static`
+    /// holding only atomics and constants is cheaper to compile (in the
+    /// user's crate, once per function) than one holding a `OnceLock` or
+    /// a `Mutex`.
+    lazy: AtomicPtr<Lazy>,
     /// Whether a method's definition is in the registry yet (see
     /// `registry.rs`: methods register at their first call).
     pub(crate) registered: AtomicBool,
@@ -120,6 +118,18 @@ pub struct CachedFn {
     pub(crate) code_compared: AtomicBool,
     /// The next function registered before `main` (`registry.rs`).
     pub(crate) next: AtomicPtr<CachedFn>,
+}
+
+/// The run-time state of a [`CachedFn`], made at its first use.
+#[derive(Debug, Default)]
+struct Lazy {
+    derived: OnceLock<Derived>,
+    /// For a method: the first `Self` type seen and its resolved function
+    /// (the common case, one `Self`, takes no lock)...
+    first_self: OnceLock<(&'static str, &'static CachedFn)>,
+    /// ...and any other `Self` types (generic or blanket impls, trait
+    /// default methods).
+    other_selves: Mutex<Vec<(&'static str, &'static CachedFn)>>,
 }
 
 /// Derived once per process from the spec.
@@ -176,9 +186,7 @@ impl CachedFn {
     pub const fn new(spec: FnSpec, identity: &'static str, location: &'static str) -> Self {
         CachedFn {
             spec,
-            derived: OnceLock::new(),
-            first_self: OnceLock::new(),
-            other_selves: Mutex::new(Vec::new()),
+            lazy: AtomicPtr::new(std::ptr::null_mut()),
             registered: AtomicBool::new(false),
             dependency: crate::recorded::Dependency::new(identity, location, spec.fingerprint),
             code_compared: AtomicBool::new(false),
@@ -221,13 +229,13 @@ impl CachedFn {
     /// for a method, the function of its `Self` type (`type_args[0]`),
     /// whose identity names that type.
     pub(crate) fn resolve(&'static self, type_args: &[&'static str]) -> &'static CachedFn {
-        if !self.spec.method || self.derived.get().is_some() {
+        if !self.spec.method || self.lazy().derived.get().is_some() {
             return self;
         }
         let Some(&self_type) = type_args.first() else {
             return self;
         };
-        if let Some(&(known, function)) = self.first_self.get()
+        if let Some(&(known, function)) = self.lazy().first_self.get()
             && (std::ptr::eq(known, self_type) || known == self_type)
         {
             return function;
@@ -239,10 +247,11 @@ impl CachedFn {
     fn resolve_slow(&'static self, self_type: &'static str) -> &'static CachedFn {
         crate::registry::register_at_first_call(self);
         let mut others = self
+            .lazy()
             .other_selves
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(&(known, function)) = self.first_self.get()
+        if let Some(&(known, function)) = self.lazy().first_self.get()
             && known == self_type
         {
             return function;
@@ -263,9 +272,10 @@ impl CachedFn {
             self.dependency.location(),
         )));
         let _ = function
+            .lazy()
             .derived
             .set(Derived::new(&function.spec, identity, apart));
-        if self.first_self.set((self_type, function)).is_err() {
+        if self.lazy().first_self.set((self_type, function)).is_err() {
             others.push((self_type, function));
         }
         function
@@ -274,10 +284,16 @@ impl CachedFn {
     /// The functions this definition resolved to so far (for a method, one
     /// per `Self` type called with; otherwise itself once used).
     pub(crate) fn resolved(&self) -> Vec<&'static CachedFn> {
-        let mut all: Vec<&'static CachedFn> =
-            self.first_self.get().map(|(_, f)| *f).into_iter().collect();
+        let mut all: Vec<&'static CachedFn> = self
+            .lazy()
+            .first_self
+            .get()
+            .map(|(_, f)| *f)
+            .into_iter()
+            .collect();
         all.extend(
-            self.other_selves
+            self.lazy()
+                .other_selves
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .iter()
@@ -298,8 +314,40 @@ impl CachedFn {
         }
     }
 
+    /// The run-time state, made at the first call of this.
+    #[inline]
+    fn lazy(&self) -> &Lazy {
+        let lazy = self.lazy.load(Ordering::Acquire);
+        if lazy.is_null() {
+            return self.lazy_slow();
+        }
+        // SAFETY: a non-null `lazy` was leaked by `lazy_slow` and is
+        // never freed or replaced.
+        unsafe { &*lazy }
+    }
+
+    #[cold]
+    fn lazy_slow(&self) -> &Lazy {
+        let made = Box::into_raw(Box::default());
+        match self.lazy.compare_exchange(
+            std::ptr::null_mut(),
+            made,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            // SAFETY: `made` is ours, leaked, and now never freed.
+            Ok(_) => unsafe { &*made },
+            Err(first) => {
+                // SAFETY: `made` lost the race and was never shared.
+                drop(unsafe { Box::from_raw(made) });
+                // SAFETY: as in `lazy`: leaked by the winner, never freed.
+                unsafe { &*first }
+            }
+        }
+    }
+
     pub(crate) fn derived(&self) -> &Derived {
-        self.derived.get_or_init(|| {
+        self.lazy().derived.get_or_init(|| {
             // A method's derived state is made in `resolve_slow`; this is a
             // free function's first use, or a method not called yet.
             let apart = match self.spec.method {
