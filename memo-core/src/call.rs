@@ -406,7 +406,7 @@ impl Call {
         };
         match missing.settle::<K::Value>() {
             Settled::Stored(stored) => Ok(K::rebuild(stored)),
-            Settled::Compute(missing) => Err(Compute::Missing(missing.begin_run())),
+            Settled::Compute(missing) => Err(Compute::Missing(Box::new(missing.begin_run()))),
         }
     }
 }
@@ -424,8 +424,10 @@ pub struct Run {
 enum Compute {
     /// Nothing: the call runs uncached.
     Uncached,
-    /// A miss, its dependencies recorded while the body runs.
-    Missing(miss::Running),
+    /// A miss, its dependencies recorded while the body runs (boxed: a
+    /// hit returns `Result<_, Run>` too, and should not carry a miss's
+    /// size).
+    Missing(Box<miss::Running>),
 }
 
 impl Run {

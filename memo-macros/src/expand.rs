@@ -92,12 +92,13 @@ pub fn expand(
         // The body closure is called here, on a miss, not handed to the
         // runtime: nothing the runtime compiles depends on this function's
         // closure type, only on its output type (shared by every function
-        // returning it).
+        // returning it). `({ body })()` calls it by value, as `FnOnce`: a
+        // body may move or mutate what it captured.
         let lookup = quote_spanned! {finish_span=>
             (&&#krate::__private::Output::<#output>::NEW).lookup(#krate::__private::begin(#begin_args))
         };
         let complete = quote_spanned! {finish_span=>
-            (&&#krate::__private::Output::<#output>::NEW).complete(__memo_run, __memo_body())
+            (&&#krate::__private::Output::<#output>::NEW).complete(__memo_run, ({ __memo_body })())
         };
         quote! {
             match #lookup {
