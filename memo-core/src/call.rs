@@ -2,8 +2,9 @@
 //! body and store its output.
 //!
 //! Generated code calls [`begin`] while it can still borrow the arguments,
-//! then hands the body to [`Call::finish`] (through `output.rs`, which
-//! picks how the output is [`Stored`]). A
+//! then [`Call::lookup`] (through `output.rs`, which picks how the output
+//! is [`Stored`]); on a miss it runs the body itself and hands the output
+//! to [`Run::complete`] (an `async fn` hands its body to `finish_async`). A
 //! hit is one read and a checksum; nothing is rendered, allocated per
 //! argument or written. A miss renders the call for the trace and the
 //! metadata, runs the body, and stores the result atomically. No failure of
@@ -100,14 +101,15 @@ struct Passed {
 /// `type_args` holds `type_name::<T>()` for each type parameter of a generic
 /// function (and first, for a method, of `Self`), so each instantiation has
 /// its own entries; it is empty for ordinary functions.
-#[inline]
+///
+/// Not `#[inline]`: it is compiled once, here, not in every crate that
+/// calls it.
 pub fn begin(function: &'static CachedFn, type_args: &[&'static str], args: &[&dyn Arg]) -> Call {
     start(function, type_args, args, true)
 }
 
 /// [`begin`] for an `async fn`: it never waits for another caller computing
 /// the same key (that wait happens off the executor, in `finish_async`).
-#[inline]
 pub fn begin_async(
     function: &'static CachedFn,
     type_args: &[&'static str],
@@ -127,9 +129,7 @@ fn start(
     args: &[&dyn Arg],
     wait: bool,
 ) -> Call {
-    if let Some(dependency) = function.dependency {
-        dependency.enter();
-    }
+    function.dependency.enter();
     match probe::take() {
         None => begin_resolved(function.resolve(type_args), type_args, args, wait),
         Some(probe) => probe::begin(probe, function, type_args, args),
@@ -417,44 +417,78 @@ fn alternative(
 }
 
 impl Call {
-    /// Finishes the call, its output stored as `K` says: a hit returns the
-    /// stored value, a miss runs `body`; a handle's call acts as it asked.
+    /// Looks the output up, stored as `K` says, once its type is known: a
+    /// hit (or a handle's call that does not run) returns it; otherwise the
+    /// caller runs the body and hands its output to [`Run::complete`].
     ///
-    /// `F`, a body's closure, is a type of its own for every function: this
-    /// shim is all that is compiled once per cached function. Past it the
-    /// body is a `dyn FnMut`, so the rest of the call path is compiled once
-    /// per output type, shared by every function returning that type.
-    pub(crate) fn finish<K: Stored, F: FnOnce() -> K::Output>(self, body: F) -> K::Output {
-        let mut body = Some(body);
-        self.finish_erased::<K>(&mut || (body.take().expect("a body runs at most once"))())
-    }
-
-    /// [`Call::finish`] with the body erased.
-    fn finish_erased<K: Stored>(mut self, body: &mut dyn FnMut() -> K::Output) -> K::Output {
+    /// Nothing here is generic over the body: generated code calls the body
+    /// itself, between the two, so the call path is compiled once per
+    /// output type, shared by every function returning that type.
+    pub(crate) fn lookup<K: Stored>(mut self) -> Result<K::Output, Run> {
         match self.probed.take() {
-            None => self.finish_unprobed::<K, _>(body),
-            Some(probed) => probe::finish::<K, _>(self, probed, body),
+            None => self.finish_unprobed::<K>().map_err(Run::unprobed),
+            Some(probed) => probe::lookup::<K>(self, probed),
         }
     }
 
-    /// [`Call::finish`] once any probe was dealt with.
-    fn finish_unprobed<K: Stored, F: FnOnce() -> K::Output>(self, body: F) -> K::Output {
+    /// [`Call::lookup`] once any probe was dealt with.
+    fn finish_unprobed<K: Stored>(self) -> Result<K::Output, Compute> {
         let missing = match self.state {
-            State::Uncached => return body(),
+            State::Uncached => return Err(Compute::Uncached),
             State::Missing(missing) => *missing,
             State::Kept(kept) => match decode_kept::<K::Value>(&kept) {
-                Ok(stored) => return K::rebuild(stored),
+                Ok(stored) => return Ok(K::rebuild(stored)),
                 Err(reason) => found_from(&kept).into_missing(reason),
             },
             State::Found(found) => match found.decode::<K::Value>() {
-                Ok(stored) => return K::rebuild(stored),
+                Ok(stored) => return Ok(K::rebuild(stored)),
                 Err(reason) => found.into_missing(reason),
             },
         };
         match missing.settle::<K::Value>() {
-            Settled::Stored(stored) => K::rebuild(stored),
-            Settled::Compute(missing) => missing.run::<K>(body),
+            Settled::Stored(stored) => Ok(K::rebuild(stored)),
+            Settled::Compute(missing) => Err(Compute::Missing(Box::new(missing.begin_run()))),
         }
+    }
+}
+
+/// A call whose body the caller runs now (see [`Call::lookup`]). Dropped
+/// without [`Run::complete`] (the body panicked), it stores nothing, and its
+/// lock and recording frame are released.
+pub struct Run {
+    compute: Compute,
+    /// A handle's probe, handed back to the thread once the call is done.
+    probe: Option<probe::Probe>,
+}
+
+/// What a body's output goes to.
+enum Compute {
+    /// Nothing: the call runs uncached.
+    Uncached,
+    /// A miss, its dependencies recorded while the body runs (boxed: a
+    /// hit returns `Result<_, Run>` too, and should not carry a miss's
+    /// size).
+    Missing(Box<miss::Running>),
+}
+
+impl Run {
+    fn unprobed(compute: Compute) -> Run {
+        Run {
+            compute,
+            probe: None,
+        }
+    }
+
+    /// Stores what `K` keeps of the body's `output`; returns the output.
+    pub(crate) fn complete<K: Stored>(self, output: K::Output) -> K::Output {
+        let output = match self.compute {
+            Compute::Uncached => output,
+            Compute::Missing(running) => running.complete::<K>(output),
+        };
+        if let Some(probe) = self.probe {
+            probe::put_back(probe);
+        }
+        output
     }
 }
 

@@ -170,7 +170,7 @@ pub(crate) fn take() -> Option<Probe> {
 }
 
 /// Hands the probe back to the thread once a call that held it is done.
-fn put_back(probe: Probe) {
+pub(super) fn put_back(probe: Probe) {
     PROBE.with(|slot| slot.set(Some(probe)));
 }
 
@@ -263,27 +263,32 @@ impl Call {
     }
 }
 
-/// Finishes a call that took `probe`: as usual if it is not the handle's
+/// Looks up a call that took `probe`: as usual if it is not the handle's
 /// call, else as the handle asked. The probe goes back to the thread for
-/// the calls that follow.
-pub(super) fn finish<K: Stored, F: FnOnce() -> K::Output>(
-    call: Call,
-    probed: Probed,
-    body: F,
-) -> K::Output {
-    let output = if probed.probe.wants::<K::Output>() {
+/// the calls that follow once the call is done (with its output, or when
+/// the body the caller runs completes).
+pub(super) fn lookup<K: Stored>(call: Call, probed: Probed) -> Result<K::Output, super::Run> {
+    let looked_up = if probed.probe.wants::<K::Output>() {
         match call.probed::<K::Value>(&probed) {
-            Ok(stored) => K::rebuild(stored),
-            Err(call) => call.finish_unprobed::<K, F>(body),
+            Ok(stored) => Ok(K::rebuild(stored)),
+            Err(call) => call.finish_unprobed::<K>(),
         }
     } else {
-        call.finish_unprobed::<K, F>(body)
+        call.finish_unprobed::<K>()
     };
-    put_back(probed.probe);
-    output
+    match looked_up {
+        Ok(output) => {
+            put_back(probed.probe);
+            Ok(output)
+        }
+        Err(compute) => Err(super::Run {
+            compute,
+            probe: Some(probed.probe),
+        }),
+    }
 }
 
-/// [`finish`] for an `async fn`.
+/// [`lookup`] and its completion, for an `async fn`.
 pub(super) async fn finish_async<K: Stored, F: Future<Output = K::Output>>(
     call: Call,
     probed: Probed,
