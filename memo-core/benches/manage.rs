@@ -153,6 +153,8 @@ fn generate(entries: u64) -> PathBuf {
                 time,
                 hit: false,
                 duration: Some(Duration::from_millis(250)),
+                reason: memory::MissKind::FirstCall,
+                stored: true,
             });
             if i % 10 == 3 {
                 records.push(UsageRecord {
@@ -161,6 +163,8 @@ fn generate(entries: u64) -> PathBuf {
                     time: time + Duration::from_secs(entries),
                     hit: true,
                     duration: None,
+                    reason: memory::MissKind::Unknown,
+                    stored: true,
                 });
             }
         }

@@ -3,6 +3,7 @@
 //! return it.
 
 use super::*;
+use crate::usage::MissKind;
 
 impl Missing {
     /// Runs the body, stores what `K` keeps of its output, returns it.
@@ -66,6 +67,10 @@ impl Missing {
             trace::computed(function.spec.name, duration);
         }
         tracing::info!(target: "memory", function = derived.identity, call = self.call, ?duration, "computed");
+        let kind = self
+            .why
+            .as_ref()
+            .map_or(MissKind::Unknown, MissReason::miss_kind);
         if let Some(stored) = K::kept(&output) {
             let spec = &function.spec;
             let origin = Origin {
@@ -97,13 +102,13 @@ impl Missing {
             }
             let mapped = written == Some(true) && function.array_mode(memory).is_some();
             if let Some(recorder) = memory.recorder() {
-                recorder.miss(function.used(), key, duration, true);
+                recorder.miss(function.used(), key, duration, kind, true);
             }
             if mapped && let Some(reloaded) = reload::<K::Value>(function, memory, path, key) {
                 return K::rebuild(reloaded);
             }
         } else if let Some(recorder) = memory.recorder() {
-            recorder.miss(function.used(), key, duration, false);
+            recorder.miss(function.used(), key, duration, kind, false);
         }
         output
     }
