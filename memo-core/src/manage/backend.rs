@@ -97,6 +97,12 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug {
         Ok(Vec::new())
     }
 
+    /// Keeps what `scan` found for the next walk, if the backend keeps an
+    /// index and it changed (best effort).
+    fn keep_index(&self, scan: &Scan) {
+        let _ = scan;
+    }
+
     /// Every usage record, merged (nothing is written).
     fn usage(&self) -> io::Result<Usage>;
 

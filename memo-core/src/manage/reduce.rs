@@ -227,13 +227,16 @@ impl Cache {
                     candidates.push(i);
                 }
             }
-            // Least recently used first; the key breaks ties so the order
-            // is the same on every run.
-            candidates.sort_unstable_by_key(|&i| (last_use[i], scan.entries[i].key));
             let over = |remaining: &Tally| {
                 limits.bytes.is_some_and(|limit| remaining.bytes > limit.0)
                     || limits.items.is_some_and(|limit| remaining.entries > limit)
             };
+            if !over(&remaining) {
+                candidates.clear();
+            }
+            // Least recently used first; the key breaks ties so the order
+            // is the same on every run.
+            candidates.sort_unstable_by_key(|&i| (last_use[i], scan.entries[i].key));
             for i in candidates {
                 if !over(&remaining) {
                     break;
@@ -290,6 +293,9 @@ impl Cache {
         if options.dry_run {
             return Ok(report);
         }
+        // What this walk found, for the next one: directories this
+        // reduction changes are listed again then.
+        self.backend().keep_index(&scan);
         let left = self
             .backend()
             .remove_entries(&scan, &victims, Proof::Format, progress)?;

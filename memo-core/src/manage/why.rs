@@ -140,8 +140,7 @@ impl Cache {
         let wanted: KeyMap<u128, ()> = records.iter().map(|r| (r.key, ())).collect();
         // The stored entry of each listed key: its version, call, and when
         // and why it was computed.
-        let mut stored: KeyMap<u128, (String, String, u64, Option<(String, String)>)> =
-            KeyMap::default();
+        let mut stored: KeyMap<u128, StoredCall> = KeyMap::default();
         for f in functions {
             for v in scan.functions[f].versions.clone() {
                 for entry in &scan.entries[scan.versions[v].entries.clone()] {
@@ -158,12 +157,12 @@ impl Cache {
                     let why = meta.origin.miss.map(|miss| (miss.kind, miss.reason));
                     stored.insert(
                         entry.key,
-                        (
-                            scan.versions[v].name.clone(),
-                            meta.call,
-                            meta.created_ms,
+                        StoredCall {
+                            version: scan.versions[v].name.clone(),
+                            call: meta.call,
+                            created_ms: meta.created_ms,
                             why,
-                        ),
+                        },
                     );
                 }
             }
@@ -172,10 +171,10 @@ impl Cache {
         // miss of its key recorded after the entry was created.
         let mut wrote: KeyMap<u128, usize> = KeyMap::default();
         for (i, record) in records.iter().enumerate() {
-            let Some((_, _, created_ms, _)) = stored.get(&record.key) else {
+            let Some(entry) = stored.get(&record.key) else {
                 continue;
             };
-            let after = record.time_ms.checked_sub(*created_ms);
+            let after = record.time_ms.checked_sub(entry.created_ms);
             if record.miss.stored && after.is_some_and(|after| after <= WRITE_SLACK_MS) {
                 // Records are newest first: a later one is earlier in time.
                 wrote.insert(record.key, i);
@@ -188,13 +187,13 @@ impl Cache {
                 let entry = stored.get(&record.key);
                 let full = entry
                     .filter(|_| wrote.get(&record.key) == Some(&i))
-                    .and_then(|(_, _, _, why)| why.as_ref())
+                    .and_then(|entry| entry.why.as_ref())
                     .filter(|(kind, _)| kind == record.miss.reason.as_str())
                     .map(|(_, reason)| reason.clone());
                 MissRow {
                     key: record.key,
-                    version: entry.map(|(version, ..)| version.clone()),
-                    call: entry.map(|(_, call, ..)| call.clone()),
+                    version: entry.map(|entry| entry.version.clone()),
+                    call: entry.map(|entry| entry.call.clone()),
                     computed: sys::time_of(record.time_ms),
                     kind: record.miss.reason,
                     reason: full.unwrap_or_else(|| words(record.miss.reason)),
@@ -236,6 +235,15 @@ impl Cache {
         }
         kept
     }
+}
+
+/// What the stored entry of a listed miss's key says.
+struct StoredCall {
+    version: String,
+    call: String,
+    created_ms: u64,
+    /// The kind and words of the miss that computed it, if recorded.
+    why: Option<(String, String)>,
 }
 
 /// A reason in words when only its kind is recorded.

@@ -239,6 +239,15 @@ fn write_atomically(dir: impl AsFd, name: &str, bytes: &[u8], access: Access) ->
     written
 }
 
+/// Writes the file `name` of the usage directory of the cache at `root`
+/// atomically: for what administration keeps beside the records (the scan
+/// index).
+pub(crate) fn write_file(root: &Path, name: &str, bytes: &[u8], access: Access) -> io::Result<()> {
+    let root = sys::open_root(root)?;
+    let dir = open_or_create_dir(&root, access)?;
+    write_atomically(&dir, name, bytes, access)
+}
+
 /// Writes a log of `records` as a finished process would have left it: for
 /// tests and tools that build caches.
 pub(crate) fn write_log(root: &Path, records: &[Record], access: Access) -> io::Result<()> {
