@@ -179,23 +179,16 @@ impl Backend for OnDir {
     }
 
     fn compact_usage(&self, scan: &Scan, edit: &mut dyn FnMut(&mut Usage)) -> io::Result<()> {
-        let compacted = usage::compact(&self.root, self.access, |usage| {
-            edit(usage);
-            super::backend::retire_gone(usage, scan);
-        });
-        match compacted {
-            Ok(_) => Ok(()),
-            // A cache we may not write to keeps its records as they are.
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
-                ) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(e),
-        }
+        self.compact_usage_with(scan, None, edit)
+    }
+
+    fn compact_usage_from(
+        &self,
+        scan: &Scan,
+        loaded: Usage,
+        edit: &mut dyn FnMut(&mut Usage),
+    ) -> io::Result<()> {
+        self.compact_usage_with(scan, Some(loaded), edit)
     }
 
     fn usage_bytes(&self) -> u64 {
@@ -212,6 +205,34 @@ impl Backend for OnDir {
 
     fn write_log(&self, records: &[Record]) -> io::Result<()> {
         usage::write_log(&self.root, records, self.access)
+    }
+}
+
+impl OnDir {
+    /// Compacts the usage records, from `loaded` if still current.
+    fn compact_usage_with(
+        &self,
+        scan: &Scan,
+        loaded: Option<Usage>,
+        edit: &mut dyn FnMut(&mut Usage),
+    ) -> io::Result<()> {
+        let compacted = usage::compact_from(&self.root, self.access, loaded, |usage| {
+            edit(usage);
+            super::backend::retire_gone(usage, scan);
+        });
+        match compacted {
+            Ok(_) => Ok(()),
+            // A cache we may not write to keeps its records as they are.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 

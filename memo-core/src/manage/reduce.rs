@@ -318,11 +318,19 @@ impl Cache {
             .filter(|&&i| !left.contains(i))
             .map(|&i| (scan.entries[i].key, ()))
             .collect();
-        self.forget(&scan, |usage| {
+        // The records were read a moment ago: compaction starts from them
+        // if the summary did not change since.
+        let mut edit = Some(|usage: &mut Usage| {
             for key in removed.keys() {
                 usage.retire(*key, None);
             }
-        })?;
+        });
+        self.backend()
+            .compact_usage_from(&scan, usage, &mut |usage| {
+                if let Some(edit) = edit.take() {
+                    edit(usage);
+                }
+            })?;
         Ok(report)
     }
 

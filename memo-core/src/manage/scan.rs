@@ -304,18 +304,39 @@ fn list_versions(
     known: &[Option<&IndexedVersion>],
     started_ms: u64,
 ) -> io::Result<Vec<Listed>> {
+    // Directories the index knows are checked here, without threads: most
+    // did not change, and a check is one `open` and one `fstat`.
+    let mut results: Vec<Option<Listed>> = (0..scan.versions.len()).map(|_| None).collect();
+    for (version, known) in known.iter().enumerate() {
+        let Some(known) = known.filter(|known| known.stamp.is_some()) else {
+            continue;
+        };
+        if let Ok(dir) = open_version(root, scan, version)
+            && let Ok(stat) = rustix::fs::fstat(&dir)
+            && let Some(stamp) = Stamp::of(&stat, started_ms)
+            && known.stamp == Some(stamp)
+        {
+            results[version] = Some((Listing::Unchanged, Some(stamp)));
+        }
+    }
+    let todo: Vec<usize> = (0..scan.versions.len())
+        .filter(|&v| results[v].is_none())
+        .collect();
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Listed>>> =
-        Mutex::new((0..scan.versions.len()).map(|_| None).collect());
+    let results = Mutex::new(results);
     let failure: Mutex<Option<io::Error>> = Mutex::new(None);
     std::thread::scope(|threads| {
-        for _ in 0..threads_for(scan.versions.len()) {
+        let workers = if todo.is_empty() {
+            0
+        } else {
+            threads_for(todo.len())
+        };
+        for _ in 0..workers {
             threads.spawn(|| {
                 loop {
-                    let version = next.fetch_add(1, Ordering::Relaxed);
-                    if version >= scan.versions.len() {
+                    let Some(&version) = todo.get(next.fetch_add(1, Ordering::Relaxed)) else {
                         break;
-                    }
+                    };
                     let listed = (|| {
                         let dir = match open_version(root, scan, version) {
                             Ok(dir) => dir,
@@ -329,11 +350,6 @@ fn list_versions(
                         let stamp = rustix::fs::fstat(&dir)
                             .ok()
                             .and_then(|stat| Stamp::of(&stat, started_ms));
-                        if stamp.is_some()
-                            && known[version].is_some_and(|known| known.stamp == stamp)
-                        {
-                            return Ok((Listing::Unchanged, stamp));
-                        }
                         let mut keys = Vec::new();
                         let mut temps = Vec::new();
                         sys::list(&dir, |name, is_dir, ino| {

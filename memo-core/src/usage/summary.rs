@@ -107,6 +107,8 @@ pub struct Usage {
     pub(crate) functions: KeyMap<u64, FunctionMisses>,
     /// Per log file: how many of its bytes the summary holds.
     pub(crate) cursors: BTreeMap<String, u64>,
+    /// The summary file this was read from, if it can be told.
+    pub(crate) summary: Option<super::files::SummaryStamp>,
 }
 
 /// What is recorded about one entry, for tools.
