@@ -7,18 +7,18 @@ use std::process::Command;
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use memo_tests::{cache_dir, entry_files};
+use memo_tests::{cache_dir, entry_files, process_cache_dir};
 use memory::{Array, Memory, MmapMode};
 use serde::{Deserialize, Serialize};
 
-static READ_ONLY_DIR: LazyLock<tempfile::TempDir> = LazyLock::new(cache_dir);
+static READ_ONLY_DIR: LazyLock<std::path::PathBuf> = LazyLock::new(process_cache_dir);
 static READ_ONLY: LazyLock<Memory> =
-    LazyLock::new(|| Memory::new(READ_ONLY_DIR.path()).mmap_mode(MmapMode::ReadOnly));
-static COPY_ON_WRITE_DIR: LazyLock<tempfile::TempDir> = LazyLock::new(cache_dir);
+    LazyLock::new(|| Memory::new(READ_ONLY_DIR.as_path()).mmap_mode(MmapMode::ReadOnly));
+static COPY_ON_WRITE_DIR: LazyLock<std::path::PathBuf> = LazyLock::new(process_cache_dir);
 static COPY_ON_WRITE: LazyLock<Memory> =
-    LazyLock::new(|| Memory::new(COPY_ON_WRITE_DIR.path()).mmap_mode(MmapMode::CopyOnWrite));
-static LOADED_DIR: LazyLock<tempfile::TempDir> = LazyLock::new(cache_dir);
-static LOADED: LazyLock<Memory> = LazyLock::new(|| Memory::new(LOADED_DIR.path()));
+    LazyLock::new(|| Memory::new(COPY_ON_WRITE_DIR.as_path()).mmap_mode(MmapMode::CopyOnWrite));
+static LOADED_DIR: LazyLock<std::path::PathBuf> = LazyLock::new(process_cache_dir);
+static LOADED: LazyLock<Memory> = LazyLock::new(|| Memory::new(LOADED_DIR.as_path()));
 
 /// Awkward floats: signed zeros, NaNs with payloads, infinities, subnormals.
 fn awkward(n: usize, salt: u64) -> Vec<f64> {
@@ -308,7 +308,7 @@ fn a_functions_own_mmap_mode_and_compression_override_its_memorys() {
         assert!(!array.is_mapped());
         assert_eq!(array[99_999], 9.0);
     }
-    let compressed = entry_files(READ_ONLY_DIR.path())
+    let compressed = entry_files(READ_ONLY_DIR.as_path())
         .into_iter()
         .filter(|path| path.to_string_lossy().contains("own_compression"))
         .map(|path| std::fs::read(path).unwrap())

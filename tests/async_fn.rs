@@ -13,11 +13,7 @@ use memory::Memory;
 use serde::Serialize;
 
 fn temp_dir() -> PathBuf {
-    tempfile::Builder::new()
-        .prefix("memo-async-")
-        .tempdir()
-        .expect("a temporary cache directory")
-        .keep()
+    memo_tests::process_cache_dir()
 }
 
 static CACHE: LazyLock<Memory> = LazyLock::new(|| Memory::new(temp_dir()));

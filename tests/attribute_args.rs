@@ -21,11 +21,7 @@ use serde::{Deserialize, Serialize};
 
 /// A fresh cache directory under the system's temporary directory.
 fn temp_cache_dir() -> PathBuf {
-    tempfile::Builder::new()
-        .prefix("memo-attribute-args-")
-        .tempdir()
-        .expect("create a temporary cache directory")
-        .keep()
+    memo_tests::process_cache_dir()
 }
 
 /// Removes a test's cache directory when the test ends, even by panicking.

@@ -10,15 +10,15 @@ use std::process::Command;
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use memo_tests::{cache_dir, entry_files, run_with};
+use memo_tests::{cache_dir, entry_files, process_cache_dir, run_with};
 use memory::manage::{Cache, NoProgress};
 use memory::{Array, Memory, MmapMode};
 
-static DEDUP_DIR: LazyLock<tempfile::TempDir> = LazyLock::new(cache_dir);
+static DEDUP_DIR: LazyLock<std::path::PathBuf> = LazyLock::new(process_cache_dir);
 static DEDUP: LazyLock<Memory> =
-    LazyLock::new(|| Memory::new(DEDUP_DIR.path()).mmap_mode(MmapMode::ReadOnly));
-static CORRUPT_DIR: LazyLock<tempfile::TempDir> = LazyLock::new(cache_dir);
-static CORRUPT: LazyLock<Memory> = LazyLock::new(|| Memory::new(CORRUPT_DIR.path()));
+    LazyLock::new(|| Memory::new(DEDUP_DIR.as_path()).mmap_mode(MmapMode::ReadOnly));
+static CORRUPT_DIR: LazyLock<std::path::PathBuf> = LazyLock::new(process_cache_dir);
+static CORRUPT: LazyLock<Memory> = LazyLock::new(|| Memory::new(CORRUPT_DIR.as_path()));
 
 const WORKER: &str = env!("CARGO_BIN_EXE_blob_worker");
 
@@ -71,7 +71,7 @@ fn blobs(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn two_functions_returning_the_same_array_store_it_once() {
-    let dir = DEDUP_DIR.path();
+    let dir = DEDUP_DIR.as_path();
     let a = first(N);
     let b = second(N, "x");
     let c = second(N, "another key");
@@ -120,7 +120,7 @@ fn loaded(n: usize) -> Array<f64> {
 fn a_damaged_blob_is_caught_on_a_full_load_and_recomputed() {
     let n = 1 << 18; // 2 MiB
     loaded(n);
-    let [blob] = &blobs(CORRUPT_DIR.path())[..] else {
+    let [blob] = &blobs(CORRUPT_DIR.as_path())[..] else {
         panic!("one blob");
     };
     let mut bytes = std::fs::read(blob).unwrap();
@@ -128,7 +128,7 @@ fn a_damaged_blob_is_caught_on_a_full_load_and_recomputed() {
     bytes[last] ^= 0x40;
     std::fs::write(blob, &bytes).unwrap();
     // verify finds it; repair removes it.
-    let cache = Cache::open(CORRUPT_DIR.path()).unwrap();
+    let cache = Cache::open(CORRUPT_DIR.as_path()).unwrap();
     let scan = cache.scan(&NoProgress).unwrap();
     let verified = cache.verify(&scan, false, &NoProgress).unwrap();
     assert_eq!(verified.problems.len(), 1, "{:?}", verified.problems);
@@ -144,7 +144,7 @@ fn a_damaged_blob_is_caught_on_a_full_load_and_recomputed() {
     assert_eq!(loaded(n).as_slice(), ramp(n));
     assert_eq!(CORRUPT_RUNS.load(Ordering::SeqCst), 2);
     // A missing blob is a miss too.
-    for blob in blobs(CORRUPT_DIR.path()) {
+    for blob in blobs(CORRUPT_DIR.as_path()) {
         std::fs::remove_file(blob).unwrap();
     }
     assert_eq!(loaded(n).as_slice(), ramp(n));

@@ -6,14 +6,14 @@ use std::sync::LazyLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use memo_tests::cache_dir;
+use memo_tests::process_cache_dir;
 use memory::{Array, Memory, MmapMode};
 
-static DIR: LazyLock<tempfile::TempDir> = LazyLock::new(cache_dir);
+static DIR: LazyLock<std::path::PathBuf> = LazyLock::new(process_cache_dir);
 static CACHE: LazyLock<Memory> =
-    LazyLock::new(|| Memory::new(DIR.path()).mmap_mode(MmapMode::ReadOnly));
-static LOADED_DIR: LazyLock<tempfile::TempDir> = LazyLock::new(cache_dir);
-static LOADED: LazyLock<Memory> = LazyLock::new(|| Memory::new(LOADED_DIR.path()));
+    LazyLock::new(|| Memory::new(DIR.as_path()).mmap_mode(MmapMode::ReadOnly));
+static LOADED_DIR: LazyLock<std::path::PathBuf> = LazyLock::new(process_cache_dir);
+static LOADED: LazyLock<Memory> = LazyLock::new(|| Memory::new(LOADED_DIR.as_path()));
 
 static H_RUNS: AtomicUsize = AtomicUsize::new(0);
 

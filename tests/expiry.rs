@@ -6,12 +6,12 @@ use std::sync::LazyLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use memo_tests::{cache_dir, entry_files};
+use memo_tests::{entry_files, process_cache_dir};
 use memory::{EntryInfo, Memory};
 
-static EXPIRING_DIR: LazyLock<tempfile::TempDir> = LazyLock::new(cache_dir);
+static EXPIRING_DIR: LazyLock<std::path::PathBuf> = LazyLock::new(process_cache_dir);
 static EXPIRING: LazyLock<Memory> =
-    LazyLock::new(|| Memory::new(EXPIRING_DIR.path()).expires_after(Duration::from_millis(300)));
+    LazyLock::new(|| Memory::new(EXPIRING_DIR.as_path()).expires_after(Duration::from_millis(300)));
 static EXPIRING_RUNS: AtomicUsize = AtomicUsize::new(0);
 
 #[memory::cache(memory = EXPIRING)]
@@ -39,7 +39,7 @@ fn an_expired_entry_is_recomputed_and_replaced() {
         "the new entry is served"
     );
     assert_eq!(
-        entry_files(EXPIRING_DIR.path()).len(),
+        entry_files(EXPIRING_DIR.as_path()).len(),
         1,
         "replaced, not added"
     );
@@ -53,9 +53,9 @@ fn accept(entry: &EntryInfo) -> bool {
     ACCEPT.load(Ordering::SeqCst)
 }
 
-static VALIDATED_DIR: LazyLock<tempfile::TempDir> = LazyLock::new(cache_dir);
+static VALIDATED_DIR: LazyLock<std::path::PathBuf> = LazyLock::new(process_cache_dir);
 static VALIDATED: LazyLock<Memory> =
-    LazyLock::new(|| Memory::new(VALIDATED_DIR.path()).cache_validation(accept));
+    LazyLock::new(|| Memory::new(VALIDATED_DIR.as_path()).cache_validation(accept));
 static VALIDATED_RUNS: AtomicUsize = AtomicUsize::new(0);
 
 #[memory::cache(memory = VALIDATED)]
@@ -83,9 +83,9 @@ fn a_validation_callback_sees_the_entry_and_can_reject_it() {
     assert_eq!(VALIDATED_RUNS.load(Ordering::SeqCst), 3);
 }
 
-static HELPER_DIR: LazyLock<tempfile::TempDir> = LazyLock::new(cache_dir);
+static HELPER_DIR: LazyLock<std::path::PathBuf> = LazyLock::new(process_cache_dir);
 static HELPER: LazyLock<Memory> = LazyLock::new(|| {
-    Memory::new(HELPER_DIR.path())
+    Memory::new(HELPER_DIR.as_path())
         .cache_validation(memory::manage::expires_after(Duration::from_millis(300)))
 });
 static HELPER_RUNS: AtomicUsize = AtomicUsize::new(0);
@@ -106,10 +106,11 @@ fn the_expires_after_helper_works_as_a_validation_callback() {
     assert_eq!(HELPER_RUNS.load(Ordering::SeqCst), 2);
 }
 
-static SLOW_ONLY_DIR: LazyLock<tempfile::TempDir> = LazyLock::new(cache_dir);
+static SLOW_ONLY_DIR: LazyLock<std::path::PathBuf> = LazyLock::new(process_cache_dir);
 static SLOW_ONLY: LazyLock<Memory> = LazyLock::new(|| {
     // joblib's example: keep only results that took long to compute.
-    Memory::new(SLOW_ONLY_DIR.path()).cache_validation(|e| e.duration > Duration::from_millis(50))
+    Memory::new(SLOW_ONLY_DIR.as_path())
+        .cache_validation(|e| e.duration > Duration::from_millis(50))
 });
 static SLOW_ONLY_RUNS: AtomicUsize = AtomicUsize::new(0);
 
@@ -134,8 +135,8 @@ fn a_closure_can_keep_only_slow_results() {
     assert_eq!(SLOW_ONLY_RUNS.load(Ordering::SeqCst), 3, "slow ones are");
 }
 
-static PER_FUNCTION_DIR: LazyLock<tempfile::TempDir> = LazyLock::new(cache_dir);
-static PER_FUNCTION: LazyLock<Memory> = LazyLock::new(|| Memory::new(PER_FUNCTION_DIR.path()));
+static PER_FUNCTION_DIR: LazyLock<std::path::PathBuf> = LazyLock::new(process_cache_dir);
+static PER_FUNCTION: LazyLock<Memory> = LazyLock::new(|| Memory::new(PER_FUNCTION_DIR.as_path()));
 static SHORT_RUNS: AtomicUsize = AtomicUsize::new(0);
 static PLAIN_RUNS: AtomicUsize = AtomicUsize::new(0);
 

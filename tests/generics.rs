@@ -19,13 +19,7 @@ use memo_tests::entry_files;
 use memory::Memory;
 use serde::{Deserialize, Serialize};
 
-static DIR: LazyLock<PathBuf> = LazyLock::new(|| {
-    tempfile::Builder::new()
-        .prefix("memo-generics-")
-        .tempdir()
-        .expect("a temporary cache directory")
-        .keep()
-});
+static DIR: LazyLock<PathBuf> = LazyLock::new(memo_tests::process_cache_dir);
 static CACHE: LazyLock<Memory> = LazyLock::new(|| Memory::new(DIR.as_path()));
 
 static DESCRIBE_RUNS: AtomicUsize = AtomicUsize::new(0);

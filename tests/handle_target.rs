@@ -5,11 +5,11 @@
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use memo_tests::cache_dir;
+use memo_tests::process_cache_dir;
 use memory::{Memory, handle};
 
-static DIR: LazyLock<tempfile::TempDir> = LazyLock::new(cache_dir);
-static CACHE: LazyLock<Memory> = LazyLock::new(|| Memory::new(DIR.path()));
+static DIR: LazyLock<std::path::PathBuf> = LazyLock::new(process_cache_dir);
+static CACHE: LazyLock<Memory> = LazyLock::new(|| Memory::new(DIR.as_path()));
 
 fn count(counter: &AtomicUsize) -> usize {
     counter.load(Ordering::SeqCst)

@@ -12,11 +12,7 @@ use memory::{Memory, handle};
 use serde::Serialize;
 
 fn temp_dir() -> PathBuf {
-    tempfile::Builder::new()
-        .prefix("memo-handles-")
-        .tempdir()
-        .expect("a temporary cache directory")
-        .keep()
+    memo_tests::process_cache_dir()
 }
 
 macro_rules! counter {

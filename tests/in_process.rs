@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use memo_tests::{cache_dir, entry_files, memo_cli};
+use memo_tests::{entry_files, memo_cli, process_cache_dir};
 use memory::{Array, Memory};
 
 /// Runs `memo --location cache ARGS` as a separate process.
@@ -25,8 +25,8 @@ fn memo(cache: &Path, args: &[&str]) {
     );
 }
 
-static DIR: LazyLock<tempfile::TempDir> = LazyLock::new(cache_dir);
-static KEPT: LazyLock<Memory> = LazyLock::new(|| Memory::new(DIR.path()).in_process("1M"));
+static DIR: LazyLock<std::path::PathBuf> = LazyLock::new(process_cache_dir);
+static KEPT: LazyLock<Memory> = LazyLock::new(|| Memory::new(DIR.as_path()).in_process("1M"));
 static RUNS: AtomicUsize = AtomicUsize::new(0);
 
 #[memory::cache(memory = KEPT)]
@@ -67,8 +67,8 @@ fn copies_are_keyed_as_on_disk_and_outlive_only_foreign_removals() {
 
     // Another process clears the cache: this process keeps serving its
     // copies (documented), while a Memory without the tier recomputes.
-    memo(DIR.path(), &["clear", "--yes"]);
-    assert!(entry_files(DIR.path()).is_empty());
+    memo(DIR.as_path(), &["clear", "--yes"]);
+    assert!(entry_files(DIR.as_path()).is_empty());
     assert_eq!(triple(2), 6);
     assert_eq!(runs(), 5, "served from memory after a foreign clear");
 
@@ -77,19 +77,19 @@ fn copies_are_keyed_as_on_disk_and_outlive_only_foreign_removals() {
     KEPT.clear().unwrap();
     assert_eq!((triple(2), triple(3)), (6, 9));
     assert_eq!(runs(), 7, "recomputed after our own clear");
-    assert_eq!(entry_files(DIR.path()).len(), 2);
+    assert_eq!(entry_files(DIR.as_path()).len(), 2);
 
     // So does our own reduce_size, even one that removes nothing.
-    memo(DIR.path(), &["clear", "--yes"]);
+    memo(DIR.as_path(), &["clear", "--yes"]);
     KEPT.reduce_size(memory::manage::Limits::new().items(100))
         .unwrap();
     assert_eq!(triple(2), 6);
     assert_eq!(runs(), 8, "recomputed after our own reduce_size");
 }
 
-static EXPIRING_DIR: LazyLock<tempfile::TempDir> = LazyLock::new(cache_dir);
+static EXPIRING_DIR: LazyLock<std::path::PathBuf> = LazyLock::new(process_cache_dir);
 static EXPIRING: LazyLock<Memory> = LazyLock::new(|| {
-    Memory::new(EXPIRING_DIR.path())
+    Memory::new(EXPIRING_DIR.as_path())
         .in_process("1M")
         .expires_after(Duration::from_millis(300))
 });
@@ -115,9 +115,9 @@ fn an_expired_copy_is_never_served() {
     );
 }
 
-static SMALL_DIR: LazyLock<tempfile::TempDir> = LazyLock::new(cache_dir);
+static SMALL_DIR: LazyLock<std::path::PathBuf> = LazyLock::new(process_cache_dir);
 static SMALL: LazyLock<Memory> =
-    LazyLock::new(|| Memory::new(SMALL_DIR.path()).in_process(4096_u64));
+    LazyLock::new(|| Memory::new(SMALL_DIR.as_path()).in_process(4096_u64));
 static SMALL_RUNS: AtomicUsize = AtomicUsize::new(0);
 
 #[memory::cache(memory = SMALL)]
@@ -140,7 +140,7 @@ fn outputs_over_the_budget_or_out_of_line_are_read_from_disk() {
     sized(10);
     sized(10_000);
     assert_eq!(SMALL_RUNS.load(Ordering::SeqCst), 2);
-    memo(SMALL_DIR.path(), &["clear", "--yes"]);
+    memo(SMALL_DIR.as_path(), &["clear", "--yes"]);
     sized(10);
     assert_eq!(
         SMALL_RUNS.load(Ordering::SeqCst),
@@ -154,7 +154,7 @@ fn outputs_over_the_budget_or_out_of_line_are_read_from_disk() {
     array(100_000);
     array(100_000);
     assert_eq!(SMALL_RUNS.load(Ordering::SeqCst), 4);
-    memo(SMALL_DIR.path(), &["clear", "--yes"]);
+    memo(SMALL_DIR.as_path(), &["clear", "--yes"]);
     assert_eq!(array(100_000).len(), 100_000);
     assert_eq!(SMALL_RUNS.load(Ordering::SeqCst), 5);
 }

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use memo_tests::{cache_dir, entry_files, run};
+use memo_tests::{cache_dir, entry_files, process_cache_dir, run};
 use memory::Memory;
 use memory::manage::Limits;
 
@@ -36,8 +36,8 @@ fn recomputed(
         .collect()
 }
 
-static ITEMS_DIR: LazyLock<tempfile::TempDir> = LazyLock::new(cache_dir);
-static ITEMS: LazyLock<Memory> = LazyLock::new(|| Memory::new(ITEMS_DIR.path()));
+static ITEMS_DIR: LazyLock<std::path::PathBuf> = LazyLock::new(process_cache_dir);
+static ITEMS: LazyLock<Memory> = LazyLock::new(|| Memory::new(ITEMS_DIR.as_path()));
 static ITEMS_RUNS: AtomicUsize = AtomicUsize::new(0);
 
 #[memory::cache(memory = ITEMS)]
@@ -56,7 +56,7 @@ fn items_limit_keeps_the_most_recently_used_entries() {
     assert_eq!(report.removed.entries, 7, "{report:?}");
     assert_eq!(report.evicted.entries, 7);
     assert_eq!(report.after.entries, 3);
-    assert_eq!(entry_files(ITEMS_DIR.path()).len(), 3);
+    assert_eq!(entry_files(ITEMS_DIR.as_path()).len(), 3);
     assert_eq!(
         recomputed(by_items, &ITEMS_RUNS, [2, 5, 7]),
         Vec::<u64>::new()
@@ -64,8 +64,8 @@ fn items_limit_keeps_the_most_recently_used_entries() {
     assert_eq!(recomputed(by_items, &ITEMS_RUNS, [0, 9]), vec![0, 9]);
 }
 
-static BYTES_DIR: LazyLock<tempfile::TempDir> = LazyLock::new(cache_dir);
-static BYTES: LazyLock<Memory> = LazyLock::new(|| Memory::new(BYTES_DIR.path()));
+static BYTES_DIR: LazyLock<std::path::PathBuf> = LazyLock::new(process_cache_dir);
+static BYTES: LazyLock<Memory> = LazyLock::new(|| Memory::new(BYTES_DIR.as_path()));
 static BYTES_RUNS: AtomicUsize = AtomicUsize::new(0);
 
 #[memory::cache(memory = BYTES)]
@@ -78,7 +78,7 @@ fn by_bytes(x: u64) -> u64 {
 fn bytes_limit_evicts_least_recently_used_until_the_size_holds() {
     use_in_order(by_bytes, 0..8);
     use_in_order(by_bytes, [0, 1]);
-    let sizes: Vec<u64> = entry_files(BYTES_DIR.path())
+    let sizes: Vec<u64> = entry_files(BYTES_DIR.as_path())
         .iter()
         .map(|p| std::fs::metadata(p).unwrap().len())
         .collect();
@@ -99,8 +99,8 @@ fn bytes_limit_evicts_least_recently_used_until_the_size_holds() {
     assert!(report.after.bytes <= 1024, "{report:?}");
 }
 
-static AGE_DIR: LazyLock<tempfile::TempDir> = LazyLock::new(cache_dir);
-static AGE: LazyLock<Memory> = LazyLock::new(|| Memory::new(AGE_DIR.path()));
+static AGE_DIR: LazyLock<std::path::PathBuf> = LazyLock::new(process_cache_dir);
+static AGE: LazyLock<Memory> = LazyLock::new(|| Memory::new(AGE_DIR.as_path()));
 static AGE_RUNS: AtomicUsize = AtomicUsize::new(0);
 
 #[memory::cache(memory = AGE)]
@@ -175,8 +175,8 @@ fn reducing_a_cache_that_was_never_created_is_a_no_op() {
     assert_eq!(report.removed.entries, 0);
 }
 
-static AUTO_DIR: LazyLock<tempfile::TempDir> = LazyLock::new(cache_dir);
-static AUTO: LazyLock<Memory> = LazyLock::new(|| Memory::new(AUTO_DIR.path()).items_limit(5));
+static AUTO_DIR: LazyLock<std::path::PathBuf> = LazyLock::new(process_cache_dir);
+static AUTO: LazyLock<Memory> = LazyLock::new(|| Memory::new(AUTO_DIR.as_path()).items_limit(5));
 
 #[memory::cache(memory = AUTO)]
 fn automatic(x: u64) -> u64 {
@@ -203,7 +203,7 @@ fn items_limit_on_a_memory_is_enforced_automatically_in_the_background() {
     // One more write starts a check that sees everything written.
     automatic(1000);
     wait_for_enforcement(&AUTO);
-    let left = entry_files(AUTO_DIR.path()).len();
+    let left = entry_files(AUTO_DIR.as_path()).len();
     assert!(left <= 5, "{left} entries left over an items limit of 5");
     assert!(left > 0);
 }

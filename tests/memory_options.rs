@@ -4,7 +4,7 @@
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use memo_tests::{cache_dir, entry_files, run, run_with};
+use memo_tests::{cache_dir, entry_files, process_cache_dir, run, run_with};
 use memory::Memory;
 
 const WORKER: &str = env!("CARGO_BIN_EXE_worker");
@@ -27,8 +27,8 @@ fn a_disabled_memory_runs_every_call() {
     DISABLED.clear().unwrap();
 }
 
-static CLEARED_DIR: LazyLock<tempfile::TempDir> = LazyLock::new(cache_dir);
-static CLEARED: LazyLock<Memory> = LazyLock::new(|| Memory::new(CLEARED_DIR.path()));
+static CLEARED_DIR: LazyLock<std::path::PathBuf> = LazyLock::new(process_cache_dir);
+static CLEARED: LazyLock<Memory> = LazyLock::new(|| Memory::new(CLEARED_DIR.as_path()));
 static CLEARED_RUNS: AtomicUsize = AtomicUsize::new(0);
 
 #[memory::cache(memory = CLEARED)]
@@ -42,11 +42,11 @@ fn clear_removes_every_entry_and_keeps_the_directory() {
     cleared(1);
     cleared(1);
     assert_eq!(CLEARED_RUNS.load(Ordering::SeqCst), 1);
-    assert_eq!(entry_files(CLEARED_DIR.path()).len(), 1);
+    assert_eq!(entry_files(CLEARED_DIR.as_path()).len(), 1);
 
     CLEARED.clear().unwrap();
-    assert!(entry_files(CLEARED_DIR.path()).is_empty());
-    assert!(CLEARED_DIR.path().join(".gitignore").exists());
+    assert!(entry_files(CLEARED_DIR.as_path()).is_empty());
+    assert!(CLEARED_DIR.as_path().join(".gitignore").exists());
     cleared(1);
     assert_eq!(
         CLEARED_RUNS.load(Ordering::SeqCst),

@@ -176,13 +176,7 @@ fn the_registry_lists_a_method_once_it_is_called() {
 // ------------------------------------------------------------ in this process
 
 fn temp_memory() -> Memory {
-    Memory::new(
-        tempfile::Builder::new()
-            .prefix("memo-methods-")
-            .tempdir()
-            .expect("a temporary cache directory")
-            .keep(),
-    )
+    Memory::new(memo_tests::process_cache_dir())
 }
 
 static CACHE: LazyLock<Memory> = LazyLock::new(temp_memory);

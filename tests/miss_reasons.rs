@@ -180,7 +180,7 @@ fn ignore_code_keeps_serving_after_an_edit_and_says_so() {
     );
 }
 
-static PROBED: LazyLock<Memory> = LazyLock::new(|| Memory::new(memo_tests::cache_dir().keep()));
+static PROBED: LazyLock<Memory> = LazyLock::new(|| Memory::new(memo_tests::process_cache_dir()));
 
 #[memory::cache(memory = PROBED, expires_after = "1s")]
 fn area(width: u64, height: u64) -> u64 {
@@ -208,4 +208,37 @@ fn a_handle_says_why_a_call_would_miss_without_running_it() {
         }
         other => panic!("expected an expired entry, got {other:?}"),
     }
+}
+
+static CLEARED: LazyLock<Memory> = LazyLock::new(|| Memory::new(memo_tests::process_cache_dir()));
+
+#[memory::cache(memory = CLEARED)]
+fn volume(side: u64) -> u64 {
+    side * side * side
+}
+
+#[test]
+fn after_a_clear_a_call_is_a_first_call_again() {
+    let why_not = |side| memory::handle(|| volume(side)).why_not();
+    assert_eq!(volume(2), 8);
+    assert_eq!(
+        why_not(3),
+        Some(MissReason::NewArguments {
+            differ: vec!["side".into()],
+            same: vec![],
+        })
+    );
+    CLEARED.clear().unwrap();
+    assert_eq!(
+        why_not(3),
+        Some(MissReason::FirstCall),
+        "after Memory::clear"
+    );
+    assert_eq!(volume(2), 8);
+    memory::handle(|| volume(2)).clear().unwrap();
+    assert_eq!(
+        why_not(3),
+        Some(MissReason::FirstCall),
+        "after the function's clear"
+    );
 }

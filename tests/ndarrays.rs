@@ -4,13 +4,13 @@
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use memo_tests::cache_dir;
+use memo_tests::process_cache_dir;
 use memory::{Memory, MmapMode, NdArray};
 use ndarray::{Array2, Array3, Axis, Ix2, Ix3, IxDyn, array};
 
-static DIR: LazyLock<tempfile::TempDir> = LazyLock::new(cache_dir);
+static DIR: LazyLock<std::path::PathBuf> = LazyLock::new(process_cache_dir);
 static MAPPED: LazyLock<Memory> =
-    LazyLock::new(|| Memory::new(DIR.path()).mmap_mode(MmapMode::ReadOnly));
+    LazyLock::new(|| Memory::new(DIR.as_path()).mmap_mode(MmapMode::ReadOnly));
 static RUNS: AtomicUsize = AtomicUsize::new(0);
 
 #[memory::cache(memory = MAPPED)]

@@ -10,7 +10,7 @@ use std::sync::{Arc, Barrier, LazyLock};
 use std::time::Duration;
 use std::time::Instant;
 
-use memo_tests::{cache_dir, entry_files};
+use memo_tests::{cache_dir, entry_files, process_cache_dir};
 use memory::entry::{Entry, EntryMeta};
 use memory::{EntryInfo, Memory};
 
@@ -52,8 +52,8 @@ fn race<T: Send + 'static>(threads: usize, call: fn() -> T) -> Vec<T> {
         .collect()
 }
 
-static STALE_DIR: LazyLock<tempfile::TempDir> = LazyLock::new(cache_dir);
-static STALE: LazyLock<Memory> = LazyLock::new(|| Memory::new(STALE_DIR.path()));
+static STALE_DIR: LazyLock<std::path::PathBuf> = LazyLock::new(process_cache_dir);
+static STALE: LazyLock<Memory> = LazyLock::new(|| Memory::new(STALE_DIR.as_path()));
 static STALE_RUNS: AtomicUsize = AtomicUsize::new(0);
 
 #[memory::cache(memory = STALE)]
@@ -67,7 +67,7 @@ fn slow_square(x: u64) -> u64 {
 fn concurrent_callers_on_an_undecodable_entry_compute_once() {
     assert_eq!(slow_square(7), 49);
     assert_eq!(STALE_RUNS.load(Ordering::SeqCst), 1);
-    make_undecodable(STALE_DIR.path());
+    make_undecodable(STALE_DIR.as_path());
 
     let results = race(8, || slow_square(7));
     assert_eq!(results, vec![49; 8]);
@@ -79,11 +79,11 @@ fn concurrent_callers_on_an_undecodable_entry_compute_once() {
     // The recomputed entry replaced the stale one: a plain call hits.
     assert_eq!(slow_square(7), 49);
     assert_eq!(STALE_RUNS.load(Ordering::SeqCst), 2);
-    assert_eq!(entry_files(STALE_DIR.path()).len(), 1);
+    assert_eq!(entry_files(STALE_DIR.as_path()).len(), 1);
 }
 
-static REJECTED_DIR: LazyLock<tempfile::TempDir> = LazyLock::new(cache_dir);
-static REJECTED: LazyLock<Memory> = LazyLock::new(|| Memory::new(REJECTED_DIR.path()));
+static REJECTED_DIR: LazyLock<std::path::PathBuf> = LazyLock::new(process_cache_dir);
+static REJECTED: LazyLock<Memory> = LazyLock::new(|| Memory::new(REJECTED_DIR.as_path()));
 static VALIDATIONS: AtomicUsize = AtomicUsize::new(0);
 static REJECTED_RUNS: AtomicUsize = AtomicUsize::new(0);
 

@@ -7,12 +7,12 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use memo_tests::cache_dir;
+use memo_tests::process_cache_dir;
 use memory::{Array, Memory, handle};
 use serde::{Deserialize, Serialize, Serializer};
 
-static DIR: LazyLock<tempfile::TempDir> = LazyLock::new(cache_dir);
-static CACHE: LazyLock<Memory> = LazyLock::new(|| Memory::new(DIR.path()));
+static DIR: LazyLock<std::path::PathBuf> = LazyLock::new(process_cache_dir);
+static CACHE: LazyLock<Memory> = LazyLock::new(|| Memory::new(DIR.as_path()));
 
 /// Panics in `Serialize` while `ARMED` is set.
 #[derive(Deserialize, Debug)]

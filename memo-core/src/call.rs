@@ -22,6 +22,7 @@ use crate::memory::Memory;
 use crate::store::{EntryStore, KeyGuard, StoredEntry};
 use crate::{key, recorded, trace};
 pub use arg::Arg;
+pub(crate) use explain::forget_known_calls;
 pub use output::{FinishResult, FinishValue, Output, typed};
 use probe::Probed;
 pub use reason::{MissReason, Validator};

@@ -327,6 +327,7 @@ fn identity(outcome: &Outcome) -> String {
 
 #[cfg(panic = "unwind")]
 fn clear(outcome: &Outcome) -> io::Result<()> {
+    crate::call::forget_known_calls();
     let function = outcome
         .function
         .expect("an identified call names its function");

@@ -297,6 +297,7 @@ impl Memory {
         let Some(location) = self.root() else {
             return Ok(());
         };
+        crate::call::forget_known_calls();
         if crate::store::is_url(location) || self.remote.is_set() {
             // A shared store (`s3://...`): its objects and the local tier.
             return match self.store() {

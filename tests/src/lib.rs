@@ -109,6 +109,42 @@ pub fn cache_dir() -> tempfile::TempDir {
         .expect("create a temporary cache directory")
 }
 
+/// A fresh cache directory that lives as long as the test process: for a
+/// `static` (whose `TempDir` would never be dropped), or a `Memory` made
+/// from a path. It is removed when the process exits normally, so test runs
+/// do not fill the temporary directory.
+pub fn process_cache_dir() -> PathBuf {
+    let dir = cache_dir().keep();
+    process_dirs::remove_at_exit(dir.clone());
+    dir
+}
+
+/// Directories to remove when the process exits.
+mod process_dirs {
+    use std::path::PathBuf;
+    use std::sync::{Mutex, Once};
+
+    static DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+    pub(super) fn remove_at_exit(dir: PathBuf) {
+        static REGISTER: Once = Once::new();
+        // SAFETY: `remove_all` is an `extern "C"` fn of the right signature
+        // that neither unwinds (it catches nothing that can panic: a
+        // poisoned lock is taken anyway) nor calls `exit`.
+        REGISTER.call_once(|| unsafe {
+            libc::atexit(remove_all);
+        });
+        DIRS.lock().unwrap_or_else(|e| e.into_inner()).push(dir);
+    }
+
+    extern "C" fn remove_all() {
+        let dirs = std::mem::take(&mut *DIRS.lock().unwrap_or_else(|e| e.into_inner()));
+        for dir in dirs {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
 /// A small deterministic xorshift: random-looking test inputs that a failing
 /// run can replay.
 pub struct Random(pub u64);

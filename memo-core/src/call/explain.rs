@@ -48,6 +48,13 @@ pub(super) fn absent(
     decide(nearby, function, args, type_args, now_ms)
 }
 
+/// Forgets what this process knows of stored calls, after a clear: the
+/// next miss of each function looks again, so it says "first call" rather
+/// than comparing with calls that are gone.
+pub(crate) fn forget_known_calls() {
+    *KNOWN.lock().unwrap_or_else(PoisonError::into_inner) = None;
+}
+
 /// Adds a call this process just stored to what it knows near `function`
 /// (once it looked), keeping at most the sample's size.
 pub(super) fn remember(function: &CachedFn, meta: &EntryMeta) {
