@@ -333,10 +333,7 @@ fn list_versions(
         };
         for _ in 0..workers {
             threads.spawn(|| {
-                loop {
-                    let Some(&version) = todo.get(next.fetch_add(1, Ordering::Relaxed)) else {
-                        break;
-                    };
+                while let Some(&version) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let listed = (|| {
                         let dir = match open_version(root, scan, version) {
                             Ok(dir) => dir,
