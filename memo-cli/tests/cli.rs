@@ -13,6 +13,7 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
+use memory::MissKind;
 use memory::entry::{ArgRecord, EntryMeta, MissRecord, Origin};
 use memory::manage::{Cache, UsageRecord};
 
@@ -41,6 +42,16 @@ fn main() {
         .env("COLUMNS", "100")
         .case("tests/cmd/*.trycmd")
         .run();
+}
+
+/// The kind of reason the miss that computed fixture entry `key` had.
+fn kind_of(key: u128) -> MissKind {
+    match key >> 112 {
+        0x3f9a => MissKind::CodeChanged,
+        0xa04e if key >> 96 == 0xa04e_93b8 => MissKind::NewArguments,
+        0xc7e5 => MissKind::Expired,
+        _ => MissKind::FirstCall,
+    }
 }
 
 /// Why the fixture entry `key` was computed (with `--reasons`).
@@ -195,6 +206,12 @@ fn make_fixture(root: &Path, corrupt: bool, reasons: bool) {
             time: created,
             hit: false,
             duration: Some(e.duration),
+            reason: if reasons {
+                kind_of(e.key)
+            } else {
+                MissKind::Unknown
+            },
+            stored: true,
         });
         for hit in &e.hits {
             records.push(UsageRecord {
@@ -203,8 +220,36 @@ fn make_fixture(root: &Path, corrupt: bool, reasons: bool) {
                 time: ago(*hit),
                 hit: true,
                 duration: None,
+                reason: MissKind::Unknown,
+                stored: true,
             });
         }
+    }
+    if reasons {
+        // Misses whose results are not stored: one replaced since (before
+        // train.csv expired, it was computed for new arguments), one whose
+        // result was an `Err`.
+        let miss = |key: u128, time: Duration, reason: MissKind, stored: bool| UsageRecord {
+            key,
+            function_dir: "demo.load".to_owned(),
+            time: ago(time),
+            hit: false,
+            duration: Some(Duration::from_millis(30)),
+            reason,
+            stored,
+        };
+        records.push(miss(
+            0xc7e5_0b3a_96d2_4f81_a3c9_1e67_d25b_80f4,
+            18 * DAY,
+            MissKind::NewArguments,
+            true,
+        ));
+        records.push(miss(
+            0x5d20_8c1e_b7a4_4e39_9f06_2b7d_e1c8_a053,
+            DAY,
+            MissKind::NewArguments,
+            false,
+        ));
     }
     // The programs use fit's newer code now; its older version is stale.
     std::fs::write(

@@ -6,6 +6,7 @@
 //!   .gitignore           "*": a cache is never committed
 //!   .locks               compute-once locks
 //!   .usage/              usage records
+//!     scan               what the last walk found (sizes, times, directory stamps)
 //!   .blobs/              large arrays, stored once per content digest
 //!     <32 hex>.blob      a blob, named by its `hash::run_digest`
 //!     .tmp-<16 hex>.blob a blob being written (where O_TMPFILE is missing)
@@ -50,6 +51,10 @@ pub(crate) const LOCK_FILE: &str = ".locks";
 
 /// The usage records' directory.
 pub(crate) const USAGE_DIR: &str = ".usage";
+
+/// In [`USAGE_DIR`]: what the last walk of the cache found
+/// (`manage/scan_index.rs`).
+pub(crate) const SCAN_INDEX: &str = "scan";
 
 /// The blob area: large arrays by content digest.
 pub(crate) const BLOBS_DIR: &str = ".blobs";

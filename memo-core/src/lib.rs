@@ -400,6 +400,7 @@ pub use handle::{Handle, MemorizedResult, handle};
 pub use info::EntryInfo;
 pub use memory::{CACHE_DIR_ENV, DEFAULT_DIR, Memory, VERBOSE_ENV, default_memory, set_default};
 pub use registry::{RegisteredFn, registry};
+pub use usage::MissKind;
 
 #[doc(hidden)]
 #[path = "private.rs"]

@@ -1,49 +1,56 @@
-//! `memo stats`: hits, misses and the time the cache saved.
+//! `memo stats`: hits, misses (by reason) and the time the cache saved.
+
+use std::collections::BTreeMap;
 
 use clap::Args;
 use serde_json::json;
 
-use super::why::{by_reason_json, counts};
+use super::why::counts;
 use super::{Context, Totals, function_json_with};
 use crate::exit::{self, Failure};
-use crate::output::{print_json, size, took};
+use crate::output::{print_json, print_without_heading, size, took};
 use crate::table::{Align, Table};
 
 /// `memo stats`'s arguments.
 #[derive(Debug, Args)]
 pub struct StatsArgs {
     /// Also count misses by reason (first call, new arguments, code
-    /// changed, expired, ...), as recorded in each entry: reads every
-    /// entry's metadata.
+    /// changed, expired, ...) per function, from the usage records (every
+    /// miss, whether its result was stored or not). `--json` always has
+    /// them.
     #[arg(long)]
     by_reason: bool,
 }
 
 /// `memo stats`.
 pub fn run(cx: &Context, args: &StatsArgs) -> Result<u8, Failure> {
-    let (_, scan, functions) = cx.functions()?;
+    let (_, _, functions) = cx.functions()?;
     let total = Totals::of(&functions);
-    let misses = args.by_reason.then(|| cx.cache.misses(&scan, None, 0));
+    let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
+    for f in &functions {
+        for (kind, count) in &f.misses_by_reason {
+            *by_reason.entry(kind.clone()).or_default() += count;
+        }
+    }
     if cx.json {
         let calls = total.hits + total.misses;
-        let mut value = json!({
+        let value = json!({
             "location": cx.location(),
             "functions": functions.iter().map(|f| function_json_with(f, json!({
                 "hits": f.hits,
                 "misses": f.misses,
                 "hit_rate": f.hit_rate(),
+                "misses_by_reason": f.misses_by_reason,
                 "time_saved_s": f.time_saved.as_secs_f64(),
             }))).collect::<Vec<_>>(),
             "total": {
                 "entries": total.entries, "bytes": total.bytes,
                 "hits": total.hits, "misses": total.misses,
                 "hit_rate": (calls > 0).then(|| total.hits as f64 / calls as f64),
+                "misses_by_reason": by_reason,
                 "time_saved_s": total.time_saved.as_secs_f64(),
             },
         });
-        if let Some(misses) = &misses {
-            value["total"]["misses_by_reason"] = by_reason_json(misses);
-        }
         print_json(&value);
         return Ok(exit::OK);
     }
@@ -61,14 +68,21 @@ pub fn run(cx: &Context, args: &StatsArgs) -> Result<u8, Failure> {
     }
     table.row(row("total", &total));
     print!("{}", table.render());
-    if let Some(misses) = &misses {
-        let recorded: u64 = misses.by_reason.values().sum();
-        println!(
-            "\nMisses by reason: {recorded} recorded in entries{}",
-            counts(misses)
-        );
+    if args.by_reason {
+        println!("\nMisses by reason:");
+        let mut reasons = Table::new(&[("", Align::Left), ("", Align::Left)]);
+        for f in &functions {
+            reasons.row(vec![f.identity.clone(), reason_counts(&f.misses_by_reason)]);
+        }
+        reasons.row(vec!["total".into(), reason_counts(&by_reason)]);
+        print_without_heading(&reasons);
     }
     Ok(exit::OK)
+}
+
+/// `3 (first call 2, expired 1)`, or `0`.
+fn reason_counts(by_reason: &BTreeMap<String, u64>) -> String {
+    format!("{}{}", by_reason.values().sum::<u64>(), counts(by_reason))
 }
 
 /// A row of the table: a function's counts, or the totals.

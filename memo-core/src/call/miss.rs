@@ -3,6 +3,7 @@
 //! return it.
 
 use super::*;
+use crate::usage::MissKind;
 
 /// A miss whose body is running: its dependencies are being recorded.
 pub(super) struct Running {
@@ -77,6 +78,10 @@ impl Missing {
             trace::computed(function.spec.name, duration);
         }
         tracing::info!(target: "memory", function = derived.identity, call = self.call, ?duration, "computed");
+        let kind = self
+            .why
+            .as_ref()
+            .map_or(MissKind::Unknown, MissReason::miss_kind);
         if let Some(stored) = K::kept(&output) {
             let spec = &function.spec;
             let origin = Origin {
@@ -108,13 +113,13 @@ impl Missing {
             }
             let mapped = written == Some(true) && function.array_mode(memory).is_some();
             if let Some(recorder) = memory.recorder() {
-                recorder.miss(function.used(), key, duration, true);
+                recorder.miss(function.used(), key, duration, kind, true);
             }
             if mapped && let Some(reloaded) = reload::<K::Value>(function, memory, path, key) {
                 return K::rebuild(reloaded);
             }
         } else if let Some(recorder) = memory.recorder() {
-            recorder.miss(function.used(), key, duration, false);
+            recorder.miss(function.used(), key, duration, kind, false);
         }
         output
     }

@@ -2,14 +2,18 @@
 //!
 //! Every miss carries a [`MissReason`], decided on the miss path only (a hit
 //! never pays for it). Its rendering lives here and only here: the `Display`
-//! text (one `#[error]` per variant) for people, and [`MissReason::kind`]
-//! for counting. A new reason is one variant with its two arms.
+//! text (one `#[error]` per variant) for people, and [`MissReason::miss_kind`]
+//! for counting (the kinds and their short names are `usage/kind.rs`'s,
+//! since usage records keep them and administration counts them, and
+//! neither may depend on the call path). A new reason is one variant with
+//! its two arms.
 
 use std::fmt;
 use std::time::Duration;
 
 use crate::entry::EntryError;
 use crate::readable::format_duration;
+use crate::usage::MissKind;
 
 /// Why a call missed: nothing usable was stored for it, and what was there
 /// instead.
@@ -111,18 +115,25 @@ impl MissReason {
     /// `code changed`, `dependency changed`, `dependency gone`, `expired`,
     /// `rejected`, `damaged`, `type changed`, `refresh`, `absent`.
     pub fn kind(&self) -> &'static str {
+        self.miss_kind().as_str()
+    }
+
+    /// The kind of the reason, as usage records keep it.
+    pub fn miss_kind(&self) -> MissKind {
         match self {
-            MissReason::Absent => "absent",
-            MissReason::FirstCall => "first call",
-            MissReason::NewArguments { .. } => "new arguments",
-            MissReason::CodeChanged { .. } => "code changed",
-            MissReason::Damaged(_) => "damaged",
-            MissReason::TypeChanged { .. } | MissReason::Undecodable { .. } => "type changed",
-            MissReason::Expired { .. } => "expired",
-            MissReason::Rejected(_) => "rejected",
-            MissReason::DependencyChanged { .. } => "dependency changed",
-            MissReason::DependencyGone { .. } => "dependency gone",
-            MissReason::Refresh => "refresh",
+            MissReason::Absent => MissKind::Absent,
+            MissReason::FirstCall => MissKind::FirstCall,
+            MissReason::NewArguments { .. } => MissKind::NewArguments,
+            MissReason::CodeChanged { .. } => MissKind::CodeChanged,
+            MissReason::Damaged(_) => MissKind::Damaged,
+            MissReason::TypeChanged { .. } | MissReason::Undecodable { .. } => {
+                MissKind::TypeChanged
+            }
+            MissReason::Expired { .. } => MissKind::Expired,
+            MissReason::Rejected(_) => MissKind::Rejected,
+            MissReason::DependencyChanged { .. } => MissKind::DependencyChanged,
+            MissReason::DependencyGone { .. } => MissKind::DependencyGone,
+            MissReason::Refresh => MissKind::Refresh,
         }
     }
 }

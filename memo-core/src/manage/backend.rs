@@ -97,12 +97,31 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug {
         Ok(Vec::new())
     }
 
+    /// Keeps what `scan` found for the next walk, if the backend keeps an
+    /// index and it changed (best effort).
+    fn keep_index(&self, scan: &Scan) {
+        let _ = scan;
+    }
+
     /// Every usage record, merged (nothing is written).
     fn usage(&self) -> io::Result<Usage>;
 
     /// Folds the usage records into one summary, letting `edit` change it,
     /// and retires the records of entries not in `scan` (older than it).
     fn compact_usage(&self, scan: &Scan, edit: &mut dyn FnMut(&mut Usage)) -> io::Result<()>;
+
+    /// [`Backend::compact_usage`], starting from `loaded` (what
+    /// [`Backend::usage`] returned a moment ago) where the backend can tell
+    /// it is still current.
+    fn compact_usage_from(
+        &self,
+        scan: &Scan,
+        loaded: Usage,
+        edit: &mut dyn FnMut(&mut Usage),
+    ) -> io::Result<()> {
+        let _ = loaded;
+        self.compact_usage(scan, edit)
+    }
 
     /// How many bytes the usage records take.
     fn usage_bytes(&self) -> u64;

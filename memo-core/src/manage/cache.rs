@@ -57,6 +57,10 @@ pub struct UsageRecord {
     pub hit: bool,
     /// For a miss: how long it ran.
     pub duration: Option<Duration>,
+    /// For a miss: the kind of its reason.
+    pub reason: usage::MissKind,
+    /// For a miss: whether its result was stored.
+    pub stored: bool,
 }
 
 /// Why a directory cannot be opened as a cache.
@@ -537,6 +541,10 @@ impl Cache {
                     u64::try_from(d.as_micros()).unwrap_or(u64::MAX - 1)
                 }),
                 count: 1,
+                miss: usage::Miss {
+                    reason: r.reason,
+                    stored: r.stored,
+                },
             })
             .collect();
         self.backend.write_log(&records)

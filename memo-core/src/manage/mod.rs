@@ -41,6 +41,7 @@ mod on_store;
 mod reduce;
 pub(crate) mod remote;
 mod scan;
+mod scan_index;
 mod size;
 mod stats;
 mod validation;

@@ -8,13 +8,14 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use rustix::fs::Mode;
+use rustix::fs::{AtFlags, Mode};
 use rustix::io::Errno;
 
 use super::Progress;
 use super::backend::{Backend, FunctionsRemoved, Leftovers};
 use super::reduce::Tally;
 use super::scan::{self, Scan, ScannedEntry};
+use super::scan_index::{self, Index, Stamp};
 use crate::access::Access;
 use crate::layout;
 use crate::store::owned::{self, Proof};
@@ -51,10 +52,48 @@ impl OnDir {
 
 impl Backend for OnDir {
     fn scan(&self, progress: &dyn Progress) -> io::Result<Scan> {
-        let mut scan = scan::scan(&self.root, progress)?;
+        let previous = scan_index::read(&self.root, sys::now_ms());
+        let (mut scan, stamps) = scan::scan(&self.root, progress, previous.as_ref())?;
         let root = sys::open_root(&self.root)?;
-        charge_blobs(&root, &mut scan)?;
+        let blobs = match rustix::fs::statat(&root, layout::BLOBS_DIR, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) => Stamp::of(&stat, scan.started_ms),
+            Err(Errno::NOENT) => Some(Stamp::ABSENT),
+            Err(_) => None,
+        };
+        let unchanged = previous
+            .as_ref()
+            .is_some_and(|p| p.unchanged(&scan, &stamps, blobs));
+        if unchanged && let Some(previous) = &previous {
+            // The same entries and blobs as the last walk: the same shares.
+            let charges = previous.charges();
+            for entry in &mut scan.entries {
+                if let Some((size, disk)) = charges.get(&entry.key) {
+                    entry.size += size;
+                    entry.disk += disk;
+                }
+            }
+        } else {
+            let walked_ms = previous.as_ref().map_or(scan.started_ms, |p| p.walked_ms);
+            let mut index = Index::of(&scan, &stamps, walked_ms);
+            index.blobs = blobs;
+            let raw: Vec<(u64, u64)> = scan.entries.iter().map(|e| (e.size, e.disk)).collect();
+            charge_blobs(&root, &mut scan)?;
+            index.charges = scan
+                .entries
+                .iter()
+                .zip(raw)
+                .filter(|(e, raw)| (e.size, e.disk) != *raw)
+                .map(|(e, (size, disk))| (e.key, e.size - size, e.disk - disk))
+                .collect();
+            scan.index = Some(index);
+        }
         Ok(scan)
+    }
+
+    fn keep_index(&self, scan: &Scan) {
+        if let Some(index) = &scan.index {
+            scan_index::write(&self.root, self.access, index);
+        }
     }
 
     fn read_entry(&self, scan: &Scan, entry: &ScannedEntry) -> io::Result<Vec<u8>> {
@@ -140,7 +179,44 @@ impl Backend for OnDir {
     }
 
     fn compact_usage(&self, scan: &Scan, edit: &mut dyn FnMut(&mut Usage)) -> io::Result<()> {
-        let compacted = usage::compact(&self.root, self.access, |usage| {
+        self.compact_usage_with(scan, None, edit)
+    }
+
+    fn compact_usage_from(
+        &self,
+        scan: &Scan,
+        loaded: Usage,
+        edit: &mut dyn FnMut(&mut Usage),
+    ) -> io::Result<()> {
+        self.compact_usage_with(scan, Some(loaded), edit)
+    }
+
+    fn usage_bytes(&self) -> u64 {
+        std::fs::read_dir(self.root.join(layout::USAGE_DIR))
+            .map(|dir| {
+                dir.flatten()
+                    .filter(|e| e.file_name() != layout::SCAN_INDEX)
+                    .filter_map(|e| e.metadata().ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
+    fn write_log(&self, records: &[Record]) -> io::Result<()> {
+        usage::write_log(&self.root, records, self.access)
+    }
+}
+
+impl OnDir {
+    /// Compacts the usage records, from `loaded` if still current.
+    fn compact_usage_with(
+        &self,
+        scan: &Scan,
+        loaded: Option<Usage>,
+        edit: &mut dyn FnMut(&mut Usage),
+    ) -> io::Result<()> {
+        let compacted = usage::compact_from(&self.root, self.access, loaded, |usage| {
             edit(usage);
             super::backend::retire_gone(usage, scan);
         });
@@ -157,21 +233,6 @@ impl Backend for OnDir {
             }
             Err(e) => Err(e),
         }
-    }
-
-    fn usage_bytes(&self) -> u64 {
-        std::fs::read_dir(self.root.join(layout::USAGE_DIR))
-            .map(|dir| {
-                dir.flatten()
-                    .filter_map(|e| e.metadata().ok())
-                    .map(|m| m.len())
-                    .sum()
-            })
-            .unwrap_or(0)
-    }
-
-    fn write_log(&self, records: &[Record]) -> io::Result<()> {
-        usage::write_log(&self.root, records, self.access)
     }
 }
 

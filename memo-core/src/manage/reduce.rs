@@ -227,13 +227,16 @@ impl Cache {
                     candidates.push(i);
                 }
             }
-            // Least recently used first; the key breaks ties so the order
-            // is the same on every run.
-            candidates.sort_unstable_by_key(|&i| (last_use[i], scan.entries[i].key));
             let over = |remaining: &Tally| {
                 limits.bytes.is_some_and(|limit| remaining.bytes > limit.0)
                     || limits.items.is_some_and(|limit| remaining.entries > limit)
             };
+            if !over(&remaining) {
+                candidates.clear();
+            }
+            // Least recently used first; the key breaks ties so the order
+            // is the same on every run.
+            candidates.sort_unstable_by_key(|&i| (last_use[i], scan.entries[i].key));
             for i in candidates {
                 if !over(&remaining) {
                     break;
@@ -290,6 +293,9 @@ impl Cache {
         if options.dry_run {
             return Ok(report);
         }
+        // What this walk found, for the next one: directories this
+        // reduction changes are listed again then.
+        self.backend().keep_index(&scan);
         let left = self
             .backend()
             .remove_entries(&scan, &victims, Proof::Format, progress)?;
@@ -312,11 +318,19 @@ impl Cache {
             .filter(|&&i| !left.contains(i))
             .map(|&i| (scan.entries[i].key, ()))
             .collect();
-        self.forget(&scan, |usage| {
+        // The records were read a moment ago: compaction starts from them
+        // if the summary did not change since.
+        let mut edit = Some(|usage: &mut Usage| {
             for key in removed.keys() {
                 usage.retire(*key, None);
             }
-        })?;
+        });
+        self.backend()
+            .compact_usage_from(&scan, usage, &mut |usage| {
+                if let Some(edit) = edit.take() {
+                    edit(usage);
+                }
+            })?;
         Ok(report)
     }
 

@@ -491,6 +491,7 @@ mod tests {
             },
             duration_us: if hit { u64::MAX } else { 1000 },
             count: 1,
+            miss: super::super::usage::Miss::default(),
         }
     }
 

@@ -3,6 +3,10 @@
 //! spread over the version directories and the stat calls over fixed-size
 //! chunks, on as many threads as there are cores (at most 4), so one huge
 //! version directory is walked in parallel too.
+//!
+//! With the index of the last walk (`scan_index.rs`), a version directory
+//! that did not change since is not listed, and in one that did, only the
+//! entries the index does not know by (key, inode) are stat'ed.
 
 use std::ffi::CStr;
 use std::io;
@@ -17,12 +21,15 @@ use rustix::io::Errno;
 
 use super::Progress;
 use super::current::{self, Current};
+use super::scan_index::{Index, IndexedVersion, Stamp};
 use super::usage::dir_hash;
-use crate::sys;
+use crate::sys::{self, KeyMap};
 
 use crate::layout::{TEMP_PREFIX, entry_name, parse_entry_name};
 /// Entries stat'ed per unit of parallel work.
 const CHUNK: usize = 2048;
+/// The size of an entry not stat'ed yet.
+const UNSTATED: u64 = u64::MAX - 1;
 
 /// What a walk of a cache directory found: every function directory, code
 /// version directory and entry, with sizes and modification times.
@@ -34,6 +41,9 @@ pub struct Scan {
     pub(crate) temps: Vec<TempFile>,
     /// When the walk started, in milliseconds since the Unix epoch.
     pub(crate) started_ms: u64,
+    /// What the walk found that the kept index does not say yet (a walk of
+    /// a directory: `scan_index.rs`), for [`Backend::keep_index`](super::backend::Backend::keep_index).
+    pub(crate) index: Option<Index>,
 }
 
 /// One function directory.
@@ -114,8 +124,15 @@ pub(crate) fn threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
 
-/// Walks the cache at `root`.
-pub(crate) fn scan(root: &Path, progress: &dyn Progress) -> io::Result<Scan> {
+/// Walks the cache at `root`, reusing what `previous` (the index of an
+/// earlier walk) says of the version directories that did not change.
+/// Returns the scan (sizes without blobs) and the stamps of its version
+/// directories.
+pub(crate) fn scan(
+    root: &Path,
+    progress: &dyn Progress,
+    previous: Option<&Index>,
+) -> io::Result<(Scan, Vec<Option<Stamp>>)> {
     let started_ms = sys::now_ms();
     let root = sys::open_root(root)?;
     let mut scan = Scan {
@@ -166,26 +183,65 @@ pub(crate) fn scan(root: &Path, progress: &dyn Progress) -> io::Result<Scan> {
         });
     }
     progress.start("Scanning", None);
+    let by_name = previous.map(Index::by_name).unwrap_or_default();
+    let known: Vec<Option<&IndexedVersion>> = scan
+        .versions
+        .iter()
+        .map(|v| {
+            let function = scan.functions[v.function].name.as_str();
+            by_name.get(&(function, v.name.as_str())).copied()
+        })
+        .collect();
     // Entry names, one version directory at a time on each thread.
-    let listed = list_versions(&root, &scan)?;
+    let listed = list_versions(&root, &scan, &known, started_ms)?;
     let mut temps = Vec::new();
-    for (version, (keys, temp_names)) in listed.into_iter().enumerate() {
+    let mut reused_temps = Vec::new();
+    let mut stamps = Vec::with_capacity(listed.len());
+    for (version, (listing, stamp)) in listed.into_iter().enumerate() {
+        stamps.push(stamp);
         let start = scan.entries.len();
-        scan.entries
-            .extend(keys.into_iter().map(|(key, ino)| ScannedEntry {
-                key,
-                ino,
-                size: 0,
-                disk: 0,
-                mtime_ms: 0,
-                version: version as u32,
-            }));
+        match (listing, known[version]) {
+            (Listing::Unchanged, Some(indexed)) => {
+                scan.entries
+                    .extend(indexed.entries.iter().map(|e| ScannedEntry {
+                        version: version as u32,
+                        ..*e
+                    }));
+                reused_temps.extend(indexed.temps.iter().map(|t| TempFile {
+                    version,
+                    ..t.clone()
+                }));
+            }
+            (Listing::Unchanged, None) => {}
+            (Listing::Listed(keys, temp_names), indexed) => {
+                // What the index knows of this directory, by key and inode.
+                let stats: KeyMap<u128, ScannedEntry> = indexed
+                    .map(|v| v.entries.iter().map(|e| (e.key, *e)).collect())
+                    .unwrap_or_default();
+                scan.entries.extend(keys.into_iter().map(|(key, ino)| {
+                    match stats.get(&key).filter(|e| e.ino == ino) {
+                        Some(known) => ScannedEntry {
+                            version: version as u32,
+                            ..*known
+                        },
+                        None => ScannedEntry {
+                            key,
+                            ino,
+                            size: UNSTATED,
+                            disk: 0,
+                            mtime_ms: 0,
+                            version: version as u32,
+                        },
+                    }
+                }));
+                temps.extend(temp_names.into_iter().map(|name| (version, name)));
+            }
+        }
         scan.versions[version].entries = start..scan.entries.len();
-        temps.extend(temp_names.into_iter().map(|name| (version, name)));
     }
     // Sizes and times, in chunks.
     stat_entries(&root, &mut scan, progress)?;
-    scan.temps = temps
+    let listed_temps: Vec<TempFile> = temps
         .into_iter()
         .filter_map(|(version, name)| {
             let dir = open_version(&root, &scan, version).ok()?;
@@ -198,6 +254,8 @@ pub(crate) fn scan(root: &Path, progress: &dyn Progress) -> io::Result<Scan> {
             })
         })
         .collect();
+    scan.temps = reused_temps;
+    scan.temps.extend(listed_temps);
     // Drop entries that vanished while we looked (a concurrent gc).
     if scan.entries.iter().any(|e| e.size == u64::MAX) {
         let mut kept = Vec::with_capacity(scan.entries.len());
@@ -210,7 +268,7 @@ pub(crate) fn scan(root: &Path, progress: &dyn Progress) -> io::Result<Scan> {
         scan.entries = kept;
     }
     progress.finish();
-    Ok(scan)
+    Ok((scan, stamps))
 }
 
 pub(crate) fn open_version(
@@ -222,29 +280,73 @@ pub(crate) fn open_version(
     sys::open_version_dir(root, &scan.functions[version.function].name, &version.name)
 }
 
-type Listed = (Vec<(u128, u64)>, Vec<String>);
+/// What a version directory holds.
+enum Listing {
+    /// The same as the index says (or nothing: it is gone).
+    Unchanged,
+    /// Entry keys and inodes, temp file names.
+    Listed(Vec<(u128, u64)>, Vec<String>),
+}
 
-fn list_versions(root: &OwnedFd, scan: &Scan) -> io::Result<Vec<Listed>> {
+impl Default for Listing {
+    fn default() -> Listing {
+        Listing::Listed(Vec::new(), Vec::new())
+    }
+}
+
+type Listed = (Listing, Option<Stamp>);
+
+/// Lists the version directories of `scan` that changed since the index
+/// (`known`, per version) was made; gives each directory's stamp.
+fn list_versions(
+    root: &OwnedFd,
+    scan: &Scan,
+    known: &[Option<&IndexedVersion>],
+    started_ms: u64,
+) -> io::Result<Vec<Listed>> {
+    // Directories the index knows are checked here, without threads: most
+    // did not change, and a check is one `open` and one `fstat`.
+    let mut results: Vec<Option<Listed>> = (0..scan.versions.len()).map(|_| None).collect();
+    for (version, known) in known.iter().enumerate() {
+        let Some(known) = known.filter(|known| known.stamp.is_some()) else {
+            continue;
+        };
+        if let Ok(dir) = open_version(root, scan, version)
+            && let Ok(stat) = rustix::fs::fstat(&dir)
+            && let Some(stamp) = Stamp::of(&stat, started_ms)
+            && known.stamp == Some(stamp)
+        {
+            results[version] = Some((Listing::Unchanged, Some(stamp)));
+        }
+    }
+    let todo: Vec<usize> = (0..scan.versions.len())
+        .filter(|&v| results[v].is_none())
+        .collect();
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Listed>>> =
-        Mutex::new((0..scan.versions.len()).map(|_| None).collect());
+    let results = Mutex::new(results);
     let failure: Mutex<Option<io::Error>> = Mutex::new(None);
     std::thread::scope(|threads| {
-        for _ in 0..threads_for(scan.versions.len()) {
+        let workers = if todo.is_empty() {
+            0
+        } else {
+            threads_for(todo.len())
+        };
+        for _ in 0..workers {
             threads.spawn(|| {
-                loop {
-                    let version = next.fetch_add(1, Ordering::Relaxed);
-                    if version >= scan.versions.len() {
-                        break;
-                    }
+                while let Some(&version) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let listed = (|| {
                         let dir = match open_version(root, scan, version) {
                             Ok(dir) => dir,
                             Err(Errno::NOENT | Errno::NOTDIR | Errno::LOOP) => {
-                                return Ok((Vec::new(), Vec::new()));
+                                return Ok((Listing::default(), None));
                             }
                             Err(e) => return Err(io::Error::from(e)),
                         };
+                        // Stamped before listing: a change during the
+                        // listing moves it, and the next walk lists again.
+                        let stamp = rustix::fs::fstat(&dir)
+                            .ok()
+                            .and_then(|stat| Stamp::of(&stat, started_ms));
                         let mut keys = Vec::new();
                         let mut temps = Vec::new();
                         sys::list(&dir, |name, is_dir, ino| {
@@ -263,7 +365,7 @@ fn list_versions(root: &OwnedFd, scan: &Scan) -> io::Result<Vec<Listed>> {
                         // inode table in sequence, several times faster
                         // than name (hash) order on a large directory.
                         keys.sort_unstable_by_key(|&(key, ino)| (ino, key));
-                        Ok((keys, temps))
+                        Ok((Listing::Listed(keys, temps), stamp))
                     })();
                     match listed {
                         Ok(listed) => {
@@ -300,7 +402,12 @@ fn mtime_ms(stat: &rustix::fs::Stat) -> u64 {
     secs * 1000 + (stat.st_mtime_nsec as u64) / 1_000_000
 }
 
+/// Stats the entries the index did not know.
 fn stat_entries(root: &OwnedFd, scan: &mut Scan, progress: &dyn Progress) -> io::Result<()> {
+    if !scan.entries.iter().any(|e| e.size == UNSTATED) {
+        progress.advance(scan.entries.len() as u64);
+        return Ok(());
+    }
     let mut entries = std::mem::take(&mut scan.entries);
     let workers = threads_for(entries.len().div_ceil(CHUNK));
     let chunks = Mutex::new(entries.chunks_mut(CHUNK));
@@ -315,7 +422,7 @@ fn stat_entries(root: &OwnedFd, scan: &mut Scan, progress: &dyn Progress) -> io:
                         break;
                     };
                     let count = chunk.len() as u64;
-                    for entry in chunk {
+                    for entry in chunk.iter_mut().filter(|e| e.size == UNSTATED) {
                         if open.as_ref().is_none_or(|(v, _)| *v != entry.version) {
                             match open_version(root, scan_ref, entry.version as usize) {
                                 Ok(dir) => open = Some((entry.version, dir)),

@@ -1,7 +1,8 @@
 //! Statistics per function: entries, bytes, code versions, last use, hits,
-//! misses, and the compute time that hits saved (hits × the recorded
-//! duration of the entry they were served from).
+//! misses (and by the kind of their reason), and the compute time that hits
+//! saved (hits × the recorded duration of the entry they were served from).
 
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use super::Cache;
@@ -38,6 +39,11 @@ pub struct FunctionStats {
     pub hits: u64,
     /// Calls computed.
     pub misses: u64,
+    /// Calls computed, by the kind of their reason (`first call`,
+    /// `expired`, ...; `unknown` for misses recorded before reasons were),
+    /// from the usage records: every miss, whether its result was stored,
+    /// replaced since, or never stored (an `Err`).
+    pub misses_by_reason: BTreeMap<String, u64>,
     /// The compute time hits saved.
     pub time_saved: Duration,
 }
@@ -134,6 +140,7 @@ impl Cache {
                     versions,
                     hits: t.hits,
                     misses: t.misses,
+                    misses_by_reason: super::why::by_reason(usage, dir.hash),
                     time_saved: Duration::from_micros(t.saved_us),
                 }
             })

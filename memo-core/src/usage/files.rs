@@ -68,6 +68,44 @@ impl Usage {
     }
 }
 
+/// The identity of the summary file: a summary is replaced whole (a new
+/// inode), so an equal stamp means the same contents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SummaryStamp {
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+}
+
+impl SummaryStamp {
+    /// What stands for no summary at all.
+    const ABSENT: SummaryStamp = SummaryStamp {
+        ino: 0,
+        size: 0,
+        mtime_ns: 0,
+        ctime_ns: 0,
+    };
+}
+
+/// The summary's stamp now; `None` when it cannot be told.
+// `st_*time_nsec` is `u64` on some targets and `i64` on others.
+#[allow(clippy::unnecessary_cast)]
+fn summary_stamp(dir: impl AsFd) -> Option<SummaryStamp> {
+    match rustix::fs::statat(dir, SUMMARY, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(stat) => Some(SummaryStamp {
+            ino: stat.st_ino as u64,
+            size: stat.st_size as u64,
+            mtime_ns: i128::from(stat.st_mtime as i64) * 1_000_000_000
+                + i128::from(stat.st_mtime_nsec as i64),
+            ctime_ns: i128::from(stat.st_ctime as i64) * 1_000_000_000
+                + i128::from(stat.st_ctime_nsec as i64),
+        }),
+        Err(Errno::NOENT) => Some(SummaryStamp::ABSENT),
+        Err(_) => None,
+    }
+}
+
 /// Reads the summary; a damaged one (or something else under its name) is
 /// reported and recounted from the logs.
 fn read_summary(dir: impl AsFd) -> io::Result<Usage> {
@@ -75,12 +113,20 @@ fn read_summary(dir: impl AsFd) -> io::Result<Usage> {
         tracing::warn!(target: "memory", %why, "the usage summary is damaged; usage is recounted");
         Usage::default()
     };
-    Ok(match read::read_small(dir, SUMMARY, MAX_SUMMARY_LEN) {
-        Ok(Some(bytes)) => Usage::decode(&bytes).unwrap_or_else(|| damaged(&"bad contents")),
+    // Stamped before reading: a summary replaced meanwhile has another
+    // stamp, so these contents are never taken for the new ones.
+    let stamp = summary_stamp(&dir);
+    let mut usage = match read::read_small(&dir, SUMMARY, MAX_SUMMARY_LEN) {
+        Ok(Some(bytes)) => match Usage::decode(&bytes) {
+            Some(usage) => usage,
+            None => return Ok(damaged(&"bad contents")),
+        },
         Ok(None) => Usage::default(),
-        Err(e) if e.kind() == io::ErrorKind::InvalidData => damaged(&e),
+        Err(e) if e.kind() == io::ErrorKind::InvalidData => return Ok(damaged(&e)),
         Err(e) => return Err(e),
-    })
+    };
+    usage.summary = stamp;
+    Ok(usage)
 }
 
 /// Reports a file in the usage directory that has a log's name but is not
@@ -134,6 +180,19 @@ pub(crate) fn compact(
     access: Access,
     edit: impl FnOnce(&mut Usage),
 ) -> io::Result<Usage> {
+    compact_from(root, access, None, edit)
+}
+
+/// [`compact`], starting from `loaded` (what [`load`] returned a moment
+/// ago) instead of reading the summary again when the summary is still the
+/// one `loaded` was read from: logs are then merged from `loaded`'s
+/// cursors, which gives the same result.
+pub(crate) fn compact_from(
+    root: &Path,
+    access: Access,
+    loaded: Option<Usage>,
+    edit: impl FnOnce(&mut Usage),
+) -> io::Result<Usage> {
     let root = sys::open_root(root)?;
     let dir = open_or_create_dir(&root, access)?;
     let lock = rustix::fs::openat(
@@ -143,7 +202,10 @@ pub(crate) fn compact(
         Mode::from_raw_mode(access.file_mode()),
     )?;
     sys::lock_exclusive(&lock, true)?;
-    let mut usage = read_summary(&dir)?;
+    let mut usage = match loaded {
+        Some(loaded) if loaded.summary.is_some() && loaded.summary == summary_stamp(&dir) => loaded,
+        _ => read_summary(&dir)?,
+    };
     let mut present = BTreeSet::new();
     let mut finished = Vec::new();
     for name in log_names(&dir)? {
@@ -239,6 +301,15 @@ fn write_atomically(dir: impl AsFd, name: &str, bytes: &[u8], access: Access) ->
     written
 }
 
+/// Writes the file `name` of the usage directory of the cache at `root`
+/// atomically: for what administration keeps beside the records (the scan
+/// index).
+pub(crate) fn write_file(root: &Path, name: &str, bytes: &[u8], access: Access) -> io::Result<()> {
+    let root = sys::open_root(root)?;
+    let dir = open_or_create_dir(&root, access)?;
+    write_atomically(&dir, name, bytes, access)
+}
+
 /// Writes a log of `records` as a finished process would have left it: for
 /// tests and tools that build caches.
 pub(crate) fn write_log(root: &Path, records: &[Record], access: Access) -> io::Result<()> {
@@ -269,5 +340,37 @@ pub(crate) fn mark_checked(root: &Path, access: Access) {
     })();
     if let Err(e) = stamp {
         tracing::debug!(target: "memory", %e, "cannot stamp the limit check");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::record::Miss;
+    use super::*;
+
+    fn miss(key: u128) -> Record {
+        Record::miss(key, 7, 1000, 10, Miss::default())
+    }
+
+    #[test]
+    fn compacting_from_loaded_records_counts_each_record_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write_log(root, &[miss(1)], Access::Owner).unwrap();
+        // Loaded, then a log appears before the compaction: merged once.
+        let loaded = load(root).unwrap();
+        write_log(root, &[miss(1), miss(2)], Access::Owner).unwrap();
+        let compacted = compact_from(root, Access::Owner, Some(loaded), |_| {}).unwrap();
+        assert_eq!(compacted.entry(1).unwrap().misses, 2);
+        assert_eq!(compacted.entry(2).unwrap().misses, 1);
+        // Loaded, then another compaction folds and deletes the logs: the
+        // loaded records are stale and the summary is read again.
+        let loaded = load(root).unwrap();
+        write_log(root, &[miss(3)], Access::Owner).unwrap();
+        compact(root, Access::Owner, |_| {}).unwrap();
+        let compacted = compact_from(root, Access::Owner, Some(loaded), |_| {}).unwrap();
+        assert_eq!(compacted.entry(1).unwrap().misses, 2);
+        assert_eq!(compacted.entry(3).unwrap().misses, 1);
+        assert_eq!(load(root).unwrap().entry(1).unwrap().misses, 2);
     }
 }

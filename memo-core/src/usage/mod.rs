@@ -7,6 +7,7 @@
 //! administration (`manage`) loads and folds what recorders wrote. Neither
 //! the recorder nor the formats know about administration's operations.
 //!
+//! - `kind.rs`: [`MissKind`], the kinds of reasons a miss is recorded with;
 //! - `record.rs`: the log format, one fixed-size record per line of use;
 //! - `summary.rs`: [`Usage`], the merged account, and its on-disk summary;
 //! - `files.rs`: the `.usage` directory: loading, merging, compacting;
@@ -42,18 +43,22 @@
 
 mod files;
 mod hooks;
+mod kind;
 mod record;
 mod recorder;
 mod summary;
 
 use xxhash_rust::xxh3::xxh3_64;
 
-pub(crate) use files::{compact, load, write_log};
+pub(crate) use files::{compact_from, load, write_file, write_log};
 pub(crate) use hooks::{Hooks, Thresholds, Used};
-pub(crate) use record::{Kind, LOG_MAGIC, RECORD_LEN, Record, log_version, merge_records};
+pub use kind::MissKind;
+pub(crate) use record::{
+    Kind, LOG_MAGIC, Miss, RECORD_LEN, Record, UNKNOWN, log_version, merge_records,
+};
 pub(crate) use recorder::Recorder;
-pub(crate) use summary::Totals;
 pub use summary::{EntryUsage, Usage};
+pub(crate) use summary::{RECENT_MISSES, Totals};
 
 /// The hash that stands for a function directory in usage records.
 pub(crate) fn dir_hash(dir: &str) -> u64 {

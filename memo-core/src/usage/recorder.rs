@@ -15,12 +15,13 @@ use std::time::Duration;
 
 use rustix::fs::{AtFlags, Mode, OFlags};
 
+use super::MissKind;
 use super::dir_hash;
 use super::files::{
     LOG_SUFFIX, compact, last_checked_ms, log_names, mark_checked, open_or_create_dir,
 };
 use super::hooks::{Hooks, Thresholds, Used};
-use super::record::{LOG_MAGIC, RECORD_LEN, Record, UNKNOWN};
+use super::record::{LOG_MAGIC, Miss, RECORD_LEN, Record, UNKNOWN};
 use crate::access::Access;
 use crate::sys::{self, KeyMap};
 
@@ -200,16 +201,24 @@ impl Recorder {
         }
     }
 
-    /// Records a miss (a computation) and writes the buffer out; `stored`
-    /// says whether its output was stored. Runs the automatic limits in the
-    /// background when they are due.
-    pub(crate) fn miss(&self, function: Used<'_>, key: u128, duration: Duration, stored: bool) {
+    /// Records a miss (a computation) with the kind of its `reason` and
+    /// writes the buffer out; `stored` says whether its output was stored.
+    /// Runs the automatic limits in the background when they are due.
+    pub(crate) fn miss(
+        &self,
+        function: Used<'_>,
+        key: u128,
+        duration: Duration,
+        reason: MissKind,
+        stored: bool,
+    ) {
         let now = sys::now_ms();
         let record = Record::miss(
             key,
             dir_hash(function.dir),
             now,
             u64::try_from(duration.as_micros()).unwrap_or(UNKNOWN - 1),
+            Miss { reason, stored },
         );
         let mut state = self.state();
         let announce = !state.broken && stored && state.first_sight(record.function);

@@ -1,0 +1,139 @@
+//! A walk of a cache reuses what the last one found for the directories
+//! that did not change (`.usage/scan`), and still sees everything anyone
+//! else did: entries written by a process that records no usage, removed
+//! or replaced by hand, written within the same second as the last walk, or
+//! a damaged index. Entries are written by a real worker process.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use memo_tests::{cache_dir, entry_files, run};
+use memory::entry::{ArgRecord, EntryMeta};
+use memory::manage::{Cache, Limits, NoProgress, ReduceOptions};
+
+const WORKER: &str = env!("CARGO_BIN_EXE_worker");
+
+/// Writes an entry for `key` into `version` as another tool would: no usage
+/// record, no lock.
+fn write_by_hand(version: &Path, key: u128, payload_len: usize) -> PathBuf {
+    let meta = EntryMeta {
+        deps: Vec::new(),
+        identity: "worker::square".to_owned(),
+        fingerprint: format!("{:032x}", 1),
+        output_type: "alloc::string::String".to_owned(),
+        call: format!("square({key})"),
+        args: vec![ArgRecord {
+            name: "x".to_owned(),
+            digest: format!("{key:032x}"),
+        }],
+        type_args: Vec::new(),
+        created_ms: 1_700_000_000_000,
+        duration_s: 0.5,
+        origin: Default::default(),
+    };
+    let bytes = memory::entry::encode(
+        key,
+        memory::entry::type_hash(&meta.output_type),
+        &meta,
+        &"x".repeat(payload_len),
+    )
+    .unwrap();
+    let path = version.join(format!("{key:032x}.memo"));
+    let temp = version.join(format!(".tmp-{key:016x}.memo"));
+    std::fs::write(&temp, bytes).unwrap();
+    std::fs::rename(&temp, &path).unwrap();
+    path
+}
+
+/// What a full walk by hand finds: entry files and their total length.
+fn on_disk(root: &Path) -> (u64, u64) {
+    let files = entry_files(root);
+    let bytes = files
+        .iter()
+        .map(|f| std::fs::metadata(f).unwrap().len())
+        .sum();
+    (files.len() as u64, bytes)
+}
+
+fn scanned(cache: &Cache) -> (u64, u64) {
+    let scan = cache.scan(&NoProgress).unwrap();
+    (scan.entry_count(), scan.total_bytes())
+}
+
+/// Past the window in which a changed directory is not trusted.
+fn settle() {
+    std::thread::sleep(Duration::from_millis(2200));
+}
+
+fn reduce(cache: &Cache, items: u64) -> u64 {
+    cache
+        .reduce(
+            &Limits::new().items(items),
+            &ReduceOptions::default(),
+            &NoProgress,
+        )
+        .unwrap()
+        .removed
+        .entries
+}
+
+#[test]
+fn walks_reuse_what_did_not_change_and_see_every_change() {
+    let dir = cache_dir();
+    let root = dir.path();
+    run(WORKER, root, &["square", "1", "2", "3", "4", "5"]);
+    let version = entry_files(root)[0].parent().unwrap().to_path_buf();
+    let cache = Cache::open(root).unwrap();
+    settle();
+    assert_eq!(reduce(&cache, 100), 0);
+    let index = root.join(".usage/scan");
+    let kept = std::fs::metadata(&index).expect("a reduction keeps the scan index");
+    assert_eq!(scanned(&cache), on_disk(root));
+    assert_eq!(reduce(&cache, 100), 0);
+    let again = std::fs::metadata(&index).unwrap();
+    assert_eq!(
+        (
+            kept.modified().unwrap(),
+            std::os::unix::fs::MetadataExt::ino(&again)
+        ),
+        (
+            again.modified().unwrap(),
+            std::os::unix::fs::MetadataExt::ino(&kept)
+        ),
+        "nothing changed: the index is reused, not rewritten"
+    );
+
+    // Written without usage records, removed and replaced by hand, right
+    // after the last walk: every change is seen.
+    write_by_hand(&version, 0xaaaa, 10);
+    write_by_hand(&version, 0xbbbb, 10);
+    let replaced = write_by_hand(&version, 0xcccc, 10);
+    std::fs::remove_file(&entry_files(root)[0]).unwrap();
+    assert_eq!(scanned(&cache), on_disk(root));
+    assert_eq!(on_disk(root).0, 7);
+    assert_eq!(reduce(&cache, 100), 0);
+    write_by_hand(&version, 0xcccc, 5000);
+    assert_eq!(
+        scanned(&cache),
+        on_disk(root),
+        "a replaced entry's new size"
+    );
+    assert!(std::fs::metadata(&replaced).unwrap().len() > 5000);
+    settle();
+    assert_eq!(reduce(&cache, 100), 0);
+    assert_eq!(scanned(&cache), on_disk(root));
+
+    // A damaged index is ignored: a full walk.
+    std::fs::write(&index, b"not an index").unwrap();
+    assert_eq!(scanned(&cache), on_disk(root));
+
+    // Limits hold on what is really there.
+    assert_eq!(reduce(&cache, 4), 3);
+    assert_eq!(on_disk(root).0, 4);
+    assert_eq!(scanned(&cache), on_disk(root));
+    // A version directory removed by hand.
+    settle();
+    assert_eq!(reduce(&cache, 100), 0);
+    std::fs::remove_dir_all(&version).unwrap();
+    assert_eq!(scanned(&cache), (0, 0));
+}
