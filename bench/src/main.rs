@@ -29,6 +29,9 @@ const MIB: usize = 1 << 20;
 enum Workload {
     /// `f(x: u64) -> u64` called with an argument seen before.
     SmallHit,
+    /// [`SmallHit`](Workload::SmallHit) on a `Memory` with the in-process
+    /// tier (`Memory::in_process`): memo only, joblib has no equivalent.
+    SmallHitInProcess,
     /// `f` called with a new argument: one entry written per call.
     SmallMiss,
     /// A function of an `f64` array returning its length, called again with
@@ -64,8 +67,9 @@ enum Workload {
 
 impl Workload {
     /// Every workload, in table order.
-    const ALL: [Workload; 13] = [
+    const ALL: [Workload; 14] = [
         Workload::SmallHit,
+        Workload::SmallHitInProcess,
         Workload::SmallMiss,
         Workload::ArgHit,
         Workload::OutHitLoad,
@@ -83,6 +87,7 @@ impl Workload {
     fn label(self) -> &'static str {
         match self {
             Workload::SmallHit => "small hit",
+            Workload::SmallHitInProcess => "small hit, in-process tier",
             Workload::SmallMiss => "small miss",
             Workload::ArgHit => "array-argument hit",
             Workload::OutHitLoad => "array-output hit, full load",

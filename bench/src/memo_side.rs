@@ -20,6 +20,7 @@ fn memory_in(name: &str) -> Memory {
 }
 
 static SMALL: LazyLock<Memory> = LazyLock::new(|| memory_in("small"));
+static KEPT: LazyLock<Memory> = LazyLock::new(|| memory_in("kept").in_process("64M"));
 static ARGS: LazyLock<Memory> = LazyLock::new(|| memory_in("args"));
 static LOADED: LazyLock<Memory> = LazyLock::new(|| memory_in("loaded"));
 static MAPPED: LazyLock<Memory> =
@@ -28,6 +29,11 @@ static WRITES: LazyLock<Memory> = LazyLock::new(|| memory_in("writes"));
 
 #[memory::cache(memory = SMALL)]
 fn f(x: u64) -> u64 {
+    x
+}
+
+#[memory::cache(memory = KEPT)]
+fn f_kept(x: u64) -> u64 {
     x
 }
 
@@ -87,6 +93,13 @@ pub fn run(root: &Path, plan: &Plan) -> Vec<Measurement> {
         Workload::SmallHit,
         0,
         samples(plan.small_hits, |_| timed(|| f(black_box(1))).0),
+    );
+    f_kept(1);
+    f_kept(1);
+    record(
+        Workload::SmallHitInProcess,
+        0,
+        samples(plan.small_hits, |_| timed(|| f_kept(black_box(1))).0),
     );
     record(
         Workload::SmallMiss,

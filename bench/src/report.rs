@@ -169,9 +169,13 @@ pub fn render(
                     .find(|m| m.workload == workload && m.mib == mib)
                     .map(|m| m.value)
             };
-            let (Some(memo), Some(joblib)) = (find(memo), find(joblib)) else {
+            let Some(memo) = find(memo) else {
                 continue;
             };
+            let joblib = find(joblib);
+            if joblib.is_none() && workload != Workload::SmallHitInProcess {
+                continue;
+            }
             let cell = |value: f64| {
                 if workload.in_bytes() {
                     bytes(value)
@@ -198,15 +202,15 @@ pub fn render(
                     "—".into()
                 },
                 cell(memo),
-                cell(joblib),
-                ratio(
+                joblib.map_or("—".into(), cell),
+                joblib.map_or("no equivalent".into(), |joblib| ratio(
                     joblib / memo,
                     if workload.in_bytes() {
                         ("smaller", "larger")
                     } else {
                         ("faster", "slower")
                     }
-                ),
+                )),
                 fraction,
             );
         }

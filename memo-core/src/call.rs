@@ -2,14 +2,16 @@
 //! body and store its output.
 //!
 //! Generated code calls [`begin`] while it can still borrow the arguments,
-//! then hands the body to [`Call::finish`] (through `output.rs`, which
-//! picks how the output is [`Stored`]). A
+//! then [`Call::lookup`] (through `output.rs`, which picks how the output
+//! is [`Stored`]); on a miss it runs the body itself and hands the output
+//! to [`Run::complete`] (an `async fn` hands its body to `finish_async`). A
 //! hit is one read and a checksum; nothing is rendered, allocated per
 //! argument or written. A miss renders the call for the trace and the
 //! metadata, runs the body, and stores the result atomically. No failure of
 //! the cache (unhashable argument, corrupt entry, full or read-only disk)
 //! ever loses the function's result: the worst case is running uncached.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -19,6 +21,7 @@ use crate::entry::{self, ArgRecord, Entry, EntryMeta, HEADER_LEN, MissRecord, Or
 use crate::function::CachedFn;
 use crate::hash::Digest;
 use crate::memory::Memory;
+use crate::store::in_process::{InProcess, Kept};
 use crate::store::{EntryStore, KeyGuard, StoredEntry};
 use crate::{key, recorded, trace};
 pub use arg::Arg;
@@ -43,10 +46,14 @@ enum State {
     /// Run the body and store nothing: the `Memory` is disabled or cannot be
     /// opened, or an argument could not be hashed.
     Uncached,
+    /// A copy kept by the in-process tier, checked and usable; its output
+    /// is decoded once the output type is known.
+    Kept(Arc<Kept>),
     /// A verified entry; its output is decoded once the output type is known.
     Found(Found),
-    /// No usable entry: run the body, then store its output.
-    Missing(Missing),
+    /// No usable entry: run the body, then store its output. Boxed: a
+    /// miss allocates anyway, and a hit then moves a small `Call`.
+    Missing(Box<Missing>),
 }
 
 /// Where a call's entry lives.
@@ -94,14 +101,15 @@ struct Passed {
 /// `type_args` holds `type_name::<T>()` for each type parameter of a generic
 /// function (and first, for a method, of `Self`), so each instantiation has
 /// its own entries; it is empty for ordinary functions.
-#[inline]
+///
+/// Not `#[inline]`: it is compiled once, here, not in every crate that
+/// calls it.
 pub fn begin(function: &'static CachedFn, type_args: &[&'static str], args: &[&dyn Arg]) -> Call {
     start(function, type_args, args, true)
 }
 
 /// [`begin`] for an `async fn`: it never waits for another caller computing
 /// the same key (that wait happens off the executor, in `finish_async`).
-#[inline]
 pub fn begin_async(
     function: &'static CachedFn,
     type_args: &[&'static str],
@@ -121,9 +129,7 @@ fn start(
     args: &[&dyn Arg],
     wait: bool,
 ) -> Call {
-    if let Some(dependency) = function.dependency {
-        dependency.enter();
-    }
+    function.dependency.enter();
     match probe::take() {
         None => begin_resolved(function.resolve(type_args), type_args, args, wait),
         Some(probe) => probe::begin(probe, function, type_args, args),
@@ -180,6 +186,11 @@ fn lookup(
     }
     let derived = function.derived();
     let key = key::call_key(derived.key_prefix, type_args, digests);
+    if let Some(tier) = store.in_process()
+        && let Some(kept) = usable_copy(tier, function, memory, key)
+    {
+        return State::Kept(kept);
+    }
     let target = Target {
         function,
         memory,
@@ -187,7 +198,7 @@ fn lookup(
         path: crate::layout::entry_path(&derived.dir, &derived.version, key),
     };
     let Passed { target, unused } = match read_entry(store, target, true, None, true) {
-        Ok(found) => return State::Found(found),
+        Ok(found) => return State::Found(found.kept_as(store, key)),
         Err(passed) => passed,
     };
     // Compute once: wait while another caller computes this key, then look
@@ -198,7 +209,7 @@ fn lookup(
     };
     let Passed { target, unused } = match lock {
         Some(_) => match read_entry(store, target, false, unused.as_deref(), true) {
-            Ok(found) => return State::Found(found),
+            Ok(found) => return State::Found(found.kept_as(store, key)),
             Err(passed) => passed,
         },
         None => Passed { target, unused },
@@ -206,7 +217,7 @@ fn lookup(
     let call = render_call(function, args);
     let arg_types = args.iter().map(|arg| arg.type_name().to_owned()).collect();
     let args = arg_records(function, digests);
-    State::Missing(Missing {
+    State::Missing(Box::new(Missing {
         target,
         call,
         args,
@@ -216,7 +227,32 @@ fn lookup(
         unused,
         _lock: lock,
         lock_tried: wait,
-    })
+    }))
+}
+
+/// The in-process tier's copy for `key`, if it may be served: its file
+/// still the one kept when due for that check (see `store/in_process.rs`),
+/// and neither expired nor rejected by a validation callback (else the copy
+/// is dropped and the store's entry decides, and says why).
+#[inline]
+fn usable_copy(
+    tier: &InProcess,
+    function: &'static CachedFn,
+    memory: &'static Memory,
+    key: Digest,
+) -> Option<Arc<Kept>> {
+    let kept = tier.get(function, key)?;
+    let now = crate::sys::coarse_ms();
+    if kept.due(now) && !tier.check(&kept, now) {
+        return None;
+    }
+    if freshness::applies(function, memory)
+        && freshness::check(function, memory, &kept.entry(), kept.bytes.len() as u64).is_err()
+    {
+        tier.drop_copy(&kept);
+        return None;
+    }
+    Some(kept)
 }
 
 /// Takes the compute-once lock of `target`, waiting at most the function's
@@ -381,40 +417,78 @@ fn alternative(
 }
 
 impl Call {
-    /// Finishes the call, its output stored as `K` says: a hit returns the
-    /// stored value, a miss runs `body`; a handle's call acts as it asked.
+    /// Looks the output up, stored as `K` says, once its type is known: a
+    /// hit (or a handle's call that does not run) returns it; otherwise the
+    /// caller runs the body and hands its output to [`Run::complete`].
     ///
-    /// `F`, a body's closure, is a type of its own for every function: this
-    /// shim is all that is compiled once per cached function. Past it the
-    /// body is a `dyn FnMut`, so the rest of the call path is compiled once
-    /// per output type, shared by every function returning that type.
-    pub(crate) fn finish<K: Stored, F: FnOnce() -> K::Output>(self, body: F) -> K::Output {
-        let mut body = Some(body);
-        self.finish_erased::<K>(&mut || (body.take().expect("a body runs at most once"))())
-    }
-
-    /// [`Call::finish`] with the body erased.
-    fn finish_erased<K: Stored>(mut self, body: &mut dyn FnMut() -> K::Output) -> K::Output {
+    /// Nothing here is generic over the body: generated code calls the body
+    /// itself, between the two, so the call path is compiled once per
+    /// output type, shared by every function returning that type.
+    pub(crate) fn lookup<K: Stored>(mut self) -> Result<K::Output, Run> {
         match self.probed.take() {
-            None => self.finish_unprobed::<K, _>(body),
-            Some(probed) => probe::finish::<K, _>(self, probed, body),
+            None => self.finish_unprobed::<K>().map_err(Run::unprobed),
+            Some(probed) => probe::lookup::<K>(self, probed),
         }
     }
 
-    /// [`Call::finish`] once any probe was dealt with.
-    fn finish_unprobed<K: Stored, F: FnOnce() -> K::Output>(self, body: F) -> K::Output {
+    /// [`Call::lookup`] once any probe was dealt with.
+    fn finish_unprobed<K: Stored>(self) -> Result<K::Output, Compute> {
         let missing = match self.state {
-            State::Uncached => return body(),
-            State::Missing(missing) => missing,
+            State::Uncached => return Err(Compute::Uncached),
+            State::Missing(missing) => *missing,
+            State::Kept(kept) => match decode_kept::<K::Value>(&kept) {
+                Ok(stored) => return Ok(K::rebuild(stored)),
+                Err(reason) => found_from(&kept).into_missing(reason),
+            },
             State::Found(found) => match found.decode::<K::Value>() {
-                Ok(stored) => return K::rebuild(stored),
+                Ok(stored) => return Ok(K::rebuild(stored)),
                 Err(reason) => found.into_missing(reason),
             },
         };
         match missing.settle::<K::Value>() {
-            Settled::Stored(stored) => K::rebuild(stored),
-            Settled::Compute(missing) => missing.run::<K>(body),
+            Settled::Stored(stored) => Ok(K::rebuild(stored)),
+            Settled::Compute(missing) => Err(Compute::Missing(Box::new(missing.begin_run()))),
         }
+    }
+}
+
+/// A call whose body the caller runs now (see [`Call::lookup`]). Dropped
+/// without [`Run::complete`] (the body panicked), it stores nothing, and its
+/// lock and recording frame are released.
+pub struct Run {
+    compute: Compute,
+    /// A handle's probe, handed back to the thread once the call is done.
+    probe: Option<probe::Probe>,
+}
+
+/// What a body's output goes to.
+enum Compute {
+    /// Nothing: the call runs uncached.
+    Uncached,
+    /// A miss, its dependencies recorded while the body runs (boxed: a
+    /// hit returns `Result<_, Run>` too, and should not carry a miss's
+    /// size).
+    Missing(Box<miss::Running>),
+}
+
+impl Run {
+    fn unprobed(compute: Compute) -> Run {
+        Run {
+            compute,
+            probe: None,
+        }
+    }
+
+    /// Stores what `K` keeps of the body's `output`; returns the output.
+    pub(crate) fn complete<K: Stored>(self, output: K::Output) -> K::Output {
+        let output = match self.compute {
+            Compute::Uncached => output,
+            Compute::Missing(running) => running.complete::<K>(output),
+        };
+        if let Some(probe) = self.probe {
+            probe::put_back(probe);
+        }
+        output
     }
 }
 
@@ -431,70 +505,136 @@ impl Found {
         if entry.type_hash() != entry::type_hash(wanted) {
             return Err(MissReason::TypeChanged { wanted });
         }
+        let Target {
+            function,
+            memory,
+            key,
+            ..
+        } = self.target;
         let stored = entry
             .output_from(
                 self.stored.file.as_ref(),
-                self.target.function.array_mode(self.target.memory),
-                self.target
-                    .memory
-                    .store()
-                    .and_then(|store| store.blob_reader()),
+                function.array_mode(memory),
+                memory.store().and_then(|store| store.blob_reader()),
             )
             .map_err(|error| MissReason::Undecodable { wanted, error })?;
-        let function = self.target.function;
-        if function.spec.ignore_code {
-            self.compare_code();
-        }
-        if verbosity(function, self.target.memory) >= 2 {
-            trace::loading(function.spec.name, &function.derived().identity);
-        }
-        tracing::debug!(target: "memory", function = function.derived().identity, "cache hit");
-        if recorded::active() {
-            // The callee's result shaped the caller's: so did what it
-            // recorded.
-            recorded::extend(recorded::recorded_by(&entry));
-        }
-        if let Some(recorder) = self.target.memory.recorder() {
-            recorder.hit(function.used(), self.target.key);
+        served(function, memory, &entry);
+        if let Some(recorder) = memory.recorder() {
+            recorder.hit(function.used(), key);
         }
         Ok(stored)
     }
+
+    /// This entry, kept by the in-process tier if `store` has one and it
+    /// is the entry of the call's `key` (not an alternative found for
+    /// changed recorded dependencies).
+    fn kept_as(self, store: &dyn EntryStore, key: Digest) -> Found {
+        if let Some(tier) = store.in_process()
+            && self.target.key == key
+        {
+            let Target {
+                function,
+                memory,
+                ref path,
+                ..
+            } = self.target;
+            tier.keep(function, memory, key, path, &self.stored);
+        }
+        self
+    }
 }
 
-impl Found {
-    /// For an `ignore_code` function, once per process: says when the
-    /// entry served was computed by other code than this build's (kept,
-    /// as `ignore_code` asks, until the version changes).
-    #[cold]
-    fn compare_code(&self) {
-        #[derive(serde::Deserialize)]
-        struct Code {
-            #[serde(default)]
-            origin: Origin,
-        }
-        let function = self.target.function;
-        if function.code_compared.swap(true, Ordering::Relaxed) {
-            return;
-        }
-        let Ok(Code { origin }) = self.entry().meta_as::<Code>() else {
-            return;
-        };
-        let code = format!("{:032x}", function.spec.code);
-        if origin.code.is_empty() || origin.code == code {
-            return;
-        }
-        let version = match function.spec.version {
-            Some(version) => format!("version {version}"),
-            None => "no version given".to_owned(),
-        };
-        trace::note(
-            verbosity(function, self.target.memory),
-            format_args!(
-                "{}: code changed since these results were computed; kept by ignore_code, {version}",
-                function.derived().identity
-            ),
-        );
+/// Decodes the output of an in-process copy, or says why it cannot be
+/// used: [`Found::decode`] without the read, the checksum or a path.
+fn decode_kept<S: DeserializeOwned>(kept: &Kept) -> Result<S, MissReason> {
+    let wanted = std::any::type_name::<S>();
+    if !kept.stores_type(wanted) {
+        return Err(MissReason::TypeChanged { wanted });
     }
+    let entry = kept.entry();
+    let (function, memory) = (kept.function, kept.memory);
+    let stored = match &kept.uncompressed {
+        // What `output_from` decodes after uncompressing.
+        Some(raw) => entry::decode(raw).map_err(|e| entry::EntryError::Output(e.to_string())),
+        // No arrays out of line (or the copy would not be kept): nothing
+        // to read beside the bytes.
+        None => entry.output_from(None, function.array_mode(memory), None),
+    }
+    .map_err(|error| MissReason::Undecodable { wanted, error })?;
+    served(function, memory, &entry);
+    kept.count_hit();
+    Ok(stored)
+}
+
+/// An in-process copy as an entry read from the store: for what is rare
+/// (a type change, a handle's call), so the rest of the call path has one
+/// kind of found entry.
+#[cold]
+fn found_from(kept: &Kept) -> Found {
+    Found {
+        target: Target {
+            function: kept.function,
+            memory: kept.memory,
+            key: kept.key,
+            path: kept.path.to_string(),
+        },
+        stored: StoredEntry {
+            bytes: kept.bytes.to_vec(),
+            len: kept.bytes.len() as u64,
+            file: None,
+        },
+    }
+}
+
+/// What every served hit does beside decoding: `ignore_code`'s note, the
+/// verbose trace and tracing, and the recorded dependencies of a callee
+/// handed to the caller computing around it.
+fn served(function: &CachedFn, memory: &Memory, entry: &Entry<'_>) {
+    if function.spec.ignore_code {
+        compare_code(function, memory, entry);
+    }
+    if verbosity(function, memory) >= 2 {
+        trace::loading(function.spec.name, &function.derived().identity);
+    }
+    tracing::debug!(target: "memory", function = function.derived().identity, "cache hit");
+    if recorded::active() {
+        // The callee's result shaped the caller's: so did what it
+        // recorded.
+        recorded::extend(recorded::recorded_by(entry));
+    }
+}
+
+/// For an `ignore_code` function, once per process: says when the entry
+/// served was computed by other code than this build's (kept, as
+/// `ignore_code` asks, until the version changes).
+#[cold]
+fn compare_code(function: &CachedFn, memory: &Memory, entry: &Entry<'_>) {
+    #[derive(serde::Deserialize)]
+    struct Code {
+        #[serde(default)]
+        origin: Origin,
+    }
+    if function.code_compared.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    let Ok(Code { origin }) = entry.meta_as::<Code>() else {
+        return;
+    };
+    let code = format!("{:032x}", function.spec.code);
+    if origin.code.is_empty() || origin.code == code {
+        return;
+    }
+    let version = match function.spec.version {
+        Some(version) => format!("version {version}"),
+        None => "no version given".to_owned(),
+    };
+    trace::note(
+        verbosity(function, memory),
+        format_args!(
+            "{}: code changed since these results were computed; kept by ignore_code, {version}",
+            function.derived().identity
+        ),
+    );
 }
 
 fn verbosity(function: &CachedFn, memory: &Memory) -> u8 {

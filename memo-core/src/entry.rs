@@ -91,6 +91,28 @@ pub struct Entry<'a> {
     zstd_raw_len: Option<u64>,
 }
 
+/// Where a verified entry's parts lie in its bytes: what
+/// [`Entry::parse_verified`] finds, kept to make the same [`Entry`] again
+/// without parsing (the in-process tier holds it beside the bytes).
+#[derive(Debug, Clone)]
+pub(crate) struct Layout {
+    key: u128,
+    type_hash: u64,
+    meta: std::ops::Range<usize>,
+    payload: std::ops::Range<usize>,
+    refs: std::ops::Range<usize>,
+    blobs_at: u64,
+    blobs_len: u64,
+    zstd_raw_len: Option<u64>,
+}
+
+impl Layout {
+    /// The hash of the output type's name.
+    pub(crate) fn type_hash(&self) -> u64 {
+        self.type_hash
+    }
+}
+
 /// Header flag: the output is one zstd frame (and holds its arrays
 /// inline); the header's bytes 56..64 give its uncompressed length.
 const FLAG_ZSTD: u16 = 1;
@@ -310,6 +332,40 @@ impl<'a> Entry<'a> {
         })
     }
 
+    /// Where this entry's parts lie in the bytes it was parsed from.
+    pub(crate) fn layout(&self) -> Layout {
+        let range = |part: &[u8]| {
+            let start = part.as_ptr() as usize - self.bytes.as_ptr() as usize;
+            start..start + part.len()
+        };
+        Layout {
+            key: self.key,
+            type_hash: self.type_hash,
+            meta: range(self.meta),
+            payload: range(self.payload),
+            refs: range(self.refs),
+            blobs_at: self.blobs_at,
+            blobs_len: self.blobs_len,
+            zstd_raw_len: self.zstd_raw_len,
+        }
+    }
+
+    /// The entry `layout` describes, in the same `bytes` it was taken from
+    /// (slicing panics if they are not: a bug, never input-dependent).
+    pub(crate) fn at(bytes: &'a [u8], layout: &Layout) -> Entry<'a> {
+        Entry {
+            key: layout.key,
+            type_hash: layout.type_hash,
+            bytes,
+            meta: &bytes[layout.meta.clone()],
+            payload: &bytes[layout.payload.clone()],
+            blobs_at: layout.blobs_at,
+            blobs_len: layout.blobs_len,
+            refs: &bytes[layout.refs.clone()],
+            zstd_raw_len: layout.zstd_raw_len,
+        }
+    }
+
     /// Decodes the output with its arrays coming back as `mode` says, the
     /// blobs read from or mapped from `file` or the store's `blob_area`.
     pub(crate) fn output_from<T: serde::de::DeserializeOwned>(
@@ -357,6 +413,13 @@ impl<'a> Entry<'a> {
             ));
         }
         Ok(raw)
+    }
+
+    /// The output uncompressed, when it is compressed (`None` when not).
+    pub(crate) fn uncompressed_output(&self) -> Result<Option<Vec<u8>>, EntryError> {
+        self.zstd_raw_len
+            .map(|raw_len| self.decompressed(raw_len))
+            .transpose()
     }
 
     /// Whether the output is compressed.

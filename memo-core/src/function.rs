@@ -7,7 +7,7 @@
 //! [`CachedFn::resolve`] turns the definition into one [`CachedFn`] per
 //! `Self` type, built once and kept for the process.
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use crate::memory::Memory;
@@ -71,11 +71,58 @@ pub struct FnSpec {
     pub wait_limit: Option<core::time::Duration>,
 }
 
+impl FnSpec {
+    /// What the fields the macro leaves out default to (`FnSpec { name,
+    /// .., ..FnSpec::DEFAULT }`): no attribute arguments, not a method.
+    pub const DEFAULT: FnSpec = FnSpec {
+        name: "",
+        module_path: "",
+        identity: None,
+        fingerprint: 0,
+        file: "",
+        line: 0,
+        column: 0,
+        method: false,
+        params: &[],
+        verbose: None,
+        memory: None,
+        expires_after: None,
+        validate: None,
+        mmap_mode: None,
+        compress: None,
+        code: 0,
+        version: None,
+        ignore_code: false,
+        wait_limit: None,
+    };
+}
+
 /// A cached function: its [`FnSpec`] and lazily derived per-process state.
 /// Generated code holds one in a `static`.
 #[derive(Debug)]
 pub struct CachedFn {
     pub(crate) spec: FnSpec,
+    /// What is derived at run time, allocated at first use: a `static`
+    /// holding only atomics and constants is cheaper to compile (in the
+    /// user's crate, once per function) than one holding a `OnceLock` or
+    /// a `Mutex`.
+    lazy: AtomicPtr<Lazy>,
+    /// Whether a method's definition is in the registry yet (see
+    /// `registry.rs`: methods register at their first call).
+    pub(crate) registered: AtomicBool,
+    /// The function as a dependency of the misses that call it
+    /// (`recorded.rs`), registered with it.
+    pub(crate) dependency: crate::recorded::Dependency,
+    /// For `ignore_code`: whether a hit compared the code its entry was
+    /// computed by with this build's (done once per process).
+    pub(crate) code_compared: AtomicBool,
+    /// The next function registered before `main` (`registry.rs`).
+    pub(crate) next: AtomicPtr<CachedFn>,
+}
+
+/// The run-time state of a [`CachedFn`], made at its first use.
+#[derive(Debug, Default)]
+struct Lazy {
     derived: OnceLock<Derived>,
     /// For a method: the first `Self` type seen and its resolved function
     /// (the common case, one `Self`, takes no lock)...
@@ -83,15 +130,6 @@ pub struct CachedFn {
     /// ...and any other `Self` types (generic or blanket impls, trait
     /// default methods).
     other_selves: Mutex<Vec<(&'static str, &'static CachedFn)>>,
-    /// Whether a method's definition is in the registry yet (see
-    /// `registry.rs`: methods register at their first call).
-    pub(crate) registered: AtomicBool,
-    /// The function as a dependency of the misses that call it
-    /// (`recorded.rs`).
-    pub(crate) dependency: Option<&'static crate::recorded::Dependency>,
-    /// For `ignore_code`: whether a hit compared the code its entry was
-    /// computed by with this build's (done once per process).
-    pub(crate) code_compared: AtomicBool,
 }
 
 /// Derived once per process from the spec.
@@ -140,24 +178,28 @@ impl CachedFn {
     }
 
     /// Wraps the macro's constants; `const` so it can initialize a `static`.
-    pub const fn new(spec: FnSpec) -> Self {
+    /// `identity` and `location` name the function as a recorded
+    /// dependency (`crate::module::name` or its `name = ".."`, and the
+    /// `file:line:column` of its name; see [`Dependency::new`]).
+    ///
+    /// [`Dependency::new`]: crate::recorded::Dependency::new
+    pub const fn new(spec: FnSpec, identity: &'static str, location: &'static str) -> Self {
         CachedFn {
             spec,
-            derived: OnceLock::new(),
-            first_self: OnceLock::new(),
-            other_selves: Mutex::new(Vec::new()),
+            lazy: AtomicPtr::new(std::ptr::null_mut()),
             registered: AtomicBool::new(false),
-            dependency: None,
+            dependency: crate::recorded::Dependency::new(identity, location, spec.fingerprint),
             code_compared: AtomicBool::new(false),
+            next: AtomicPtr::new(std::ptr::null_mut()),
         }
     }
 
-    /// Records calls of this function in the misses that make them, as
-    /// `dependency`; `const` so it can initialize a `static`.
-    #[must_use]
-    pub const fn recorded_as(mut self, dependency: &'static crate::recorded::Dependency) -> Self {
-        self.dependency = Some(dependency);
-        self
+    /// Registers the function before `main`, and the dependency it is
+    /// recorded as: called once, by the constructor the expansion emits
+    /// (`__memo_register!`).
+    pub fn register(&'static self) {
+        crate::registry::link(self);
+        self.dependency.register();
     }
 
     /// The function as usage records name it.
@@ -187,13 +229,13 @@ impl CachedFn {
     /// for a method, the function of its `Self` type (`type_args[0]`),
     /// whose identity names that type.
     pub(crate) fn resolve(&'static self, type_args: &[&'static str]) -> &'static CachedFn {
-        if !self.spec.method || self.derived.get().is_some() {
+        if !self.spec.method || self.lazy().derived.get().is_some() {
             return self;
         }
         let Some(&self_type) = type_args.first() else {
             return self;
         };
-        if let Some(&(known, function)) = self.first_self.get()
+        if let Some(&(known, function)) = self.lazy().first_self.get()
             && (std::ptr::eq(known, self_type) || known == self_type)
         {
             return function;
@@ -205,10 +247,11 @@ impl CachedFn {
     fn resolve_slow(&'static self, self_type: &'static str) -> &'static CachedFn {
         crate::registry::register_at_first_call(self);
         let mut others = self
+            .lazy()
             .other_selves
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(&(known, function)) = self.first_self.get()
+        if let Some(&(known, function)) = self.lazy().first_self.get()
             && known == self_type
         {
             return function;
@@ -221,14 +264,18 @@ impl CachedFn {
             None => method_identity(self.spec.module_path, self_type, self.spec.name),
         };
         let apart = crate::registry::resolved(self, &identity);
-        let function: &'static CachedFn = Box::leak(Box::new(CachedFn {
-            dependency: self.dependency,
-            ..CachedFn::new(self.spec)
-        }));
+        // A copy for one `Self` type; calls enter the definition's
+        // dependency, registered before `main`.
+        let function: &'static CachedFn = Box::leak(Box::new(CachedFn::new(
+            self.spec,
+            self.dependency.identity(),
+            self.dependency.location(),
+        )));
         let _ = function
+            .lazy()
             .derived
             .set(Derived::new(&function.spec, identity, apart));
-        if self.first_self.set((self_type, function)).is_err() {
+        if self.lazy().first_self.set((self_type, function)).is_err() {
             others.push((self_type, function));
         }
         function
@@ -237,10 +284,16 @@ impl CachedFn {
     /// The functions this definition resolved to so far (for a method, one
     /// per `Self` type called with; otherwise itself once used).
     pub(crate) fn resolved(&self) -> Vec<&'static CachedFn> {
-        let mut all: Vec<&'static CachedFn> =
-            self.first_self.get().map(|(_, f)| *f).into_iter().collect();
+        let mut all: Vec<&'static CachedFn> = self
+            .lazy()
+            .first_self
+            .get()
+            .map(|(_, f)| *f)
+            .into_iter()
+            .collect();
         all.extend(
-            self.other_selves
+            self.lazy()
+                .other_selves
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .iter()
@@ -261,8 +314,40 @@ impl CachedFn {
         }
     }
 
+    /// The run-time state, made at the first call of this.
+    #[inline]
+    fn lazy(&self) -> &Lazy {
+        let lazy = self.lazy.load(Ordering::Acquire);
+        if lazy.is_null() {
+            return self.lazy_slow();
+        }
+        // SAFETY: a non-null `lazy` was leaked by `lazy_slow` and is
+        // never freed or replaced.
+        unsafe { &*lazy }
+    }
+
+    #[cold]
+    fn lazy_slow(&self) -> &Lazy {
+        let made = Box::into_raw(Box::default());
+        match self.lazy.compare_exchange(
+            std::ptr::null_mut(),
+            made,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            // SAFETY: `made` is ours, leaked, and now never freed.
+            Ok(_) => unsafe { &*made },
+            Err(first) => {
+                // SAFETY: `made` lost the race and was never shared.
+                drop(unsafe { Box::from_raw(made) });
+                // SAFETY: as in `lazy`: leaked by the winner, never freed.
+                unsafe { &*first }
+            }
+        }
+    }
+
     pub(crate) fn derived(&self) -> &Derived {
-        self.derived.get_or_init(|| {
+        self.lazy().derived.get_or_init(|| {
             // A method's derived state is made in `resolve_slow`; this is a
             // free function's first use, or a method not called yet.
             let apart = match self.spec.method {

@@ -7,7 +7,7 @@
 //! identity, the full fingerprint, the type arguments and every argument
 //! digest, under the format and hashing-scheme versions.
 
-use xxhash_rust::xxh3::{Xxh3, xxh3_64};
+use xxhash_rust::xxh3::{Xxh3, xxh3_64, xxh3_128};
 
 use crate::entry::FORMAT_VERSION;
 use crate::hash::{Digest, SCHEME_VERSION};
@@ -89,8 +89,44 @@ pub(crate) fn key_prefix(identity: &str, fingerprint: u128) -> Digest {
     hasher.digest128()
 }
 
-/// The key of one call.
+/// Bytes of a call's key stream hashed from the stack, in one shot: most
+/// calls (a few arguments, short type arguments) fit.
+const ONE_SHOT: usize = 256;
+
+/// The key of one call: xxh3-128 of the prefix, the type arguments and the
+/// argument digests, each length-prefixed.
 pub(crate) fn call_key(prefix: Digest, type_args: &[&str], digests: &[Digest]) -> Digest {
+    let len = 16
+        + 8
+        + type_args.iter().map(|name| 8 + name.len()).sum::<usize>()
+        + 8
+        + 16 * digests.len();
+    if len > ONE_SHOT {
+        return call_key_streamed(prefix, type_args, digests);
+    }
+    // The same bytes as the streamed form, hashed at once: the one-shot
+    // function skips the streaming state (its setup costs more than the
+    // hashing of a small key). Fixed-size parts are written as such.
+    let mut bytes = [0u8; ONE_SHOT];
+    bytes[..16].copy_from_slice(&prefix.to_le_bytes());
+    bytes[16..24].copy_from_slice(&(type_args.len() as u64).to_le_bytes());
+    let mut at = 24;
+    for name in type_args {
+        bytes[at..at + 8].copy_from_slice(&(name.len() as u64).to_le_bytes());
+        bytes[at + 8..at + 8 + name.len()].copy_from_slice(name.as_bytes());
+        at += 8 + name.len();
+    }
+    bytes[at..at + 8].copy_from_slice(&(digests.len() as u64).to_le_bytes());
+    at += 8;
+    for digest in digests {
+        bytes[at..at + 16].copy_from_slice(&digest.to_le_bytes());
+        at += 16;
+    }
+    xxh3_128(&bytes[..len])
+}
+
+/// [`call_key`] through the streaming hasher, for keys of many arguments.
+fn call_key_streamed(prefix: Digest, type_args: &[&str], digests: &[Digest]) -> Digest {
     let mut hasher = Xxh3::new();
     hasher.update(&prefix.to_le_bytes());
     hasher.update(&(type_args.len() as u64).to_le_bytes());
@@ -183,6 +219,27 @@ mod tests {
             call_key(prefix, &["a", "bc"], &[])
         );
         assert_ne!(key_prefix("m::f", 1), key_prefix("m::f", 2));
+    }
+
+    #[test]
+    fn one_shot_keys_equal_streamed_keys() {
+        let prefix = key_prefix("m::f", 7);
+        let long = "t".repeat(300);
+        for type_args in [
+            &[][..],
+            &["u32"],
+            &["alloc::string::String", "u8"],
+            &[&long[..]],
+        ] {
+            for n in [0, 1, 2, 8, 14, 15, 40] {
+                let digests: Vec<Digest> = (0..n).map(|i| (i as u128) << 70 | 3).collect();
+                assert_eq!(
+                    call_key(prefix, type_args, &digests),
+                    call_key_streamed(prefix, type_args, &digests),
+                    "{type_args:?}, {n} arguments"
+                );
+            }
+        }
     }
 
     #[test]

@@ -22,6 +22,8 @@
 //!
 //! ```text
 //!   .leases/<key>.lease  a compute-once lease: a machine computes <key> (32 hex digits)
+//!   .blobs/<digest>.used a writer's mark that it is about to refer to the blob (no lock
+//!                        spans machines: a sweep spares blobs used or marked recently)
 //! ```
 //!
 //! Anything that removes files asks these predicates first: memo deletes
@@ -89,6 +91,60 @@ pub(crate) fn is_blob_temp_name(name: &str) -> bool {
     name.strip_prefix(TEMP_PREFIX)
         .and_then(|rest| rest.strip_suffix(".blob"))
         .is_some_and(|hex| is_hex(hex, 16))
+}
+
+/// The name of the use mark of the blob of `digest` in a shared store,
+/// inside [`BLOBS_DIR`]: written by a writer just before it checks the blob
+/// is there, so that a sweep spares the blob (`store/shared_blobs.rs`).
+pub(crate) fn blob_mark_name(digest: u128) -> String {
+    format!("{digest:032x}.used")
+}
+
+/// The digest a blob use mark's name says; `None` for any other name.
+pub(crate) fn parse_blob_mark_name(name: &str) -> Option<u128> {
+    let hex = name.strip_suffix(".used")?;
+    if !is_hex(hex, 32) {
+        return None;
+    }
+    u128::from_str_radix(hex, 16).ok()
+}
+
+/// Whether the object `path` of a shared store has one of memo's names in
+/// one of memo's places, other than a lease (`.leases/`, removed only once
+/// over: `store/owned.rs`) and the blob area (`.blobs/`, removed only by a
+/// sweep): the marker, a usage record, a function's `.current`, an entry or
+/// an entry's temp object.
+pub(crate) fn is_store_object(path: &str) -> bool {
+    if path == MARKER {
+        return true;
+    }
+    if let Some(name) = path
+        .strip_prefix(USAGE_DIR)
+        .and_then(|r| r.strip_prefix('/'))
+    {
+        return is_usage_object_name(name);
+    }
+    match path.split_once('/') {
+        Some((function, _)) => is_function_dir(function) && is_function_object(function, path),
+        None => false,
+    }
+}
+
+/// The names memo gives usage objects in a shared store's `.usage/`
+/// (`manage/remote.rs`): `summary-<hex>`, `<name>.log` and the compaction
+/// lease `lock`, each one plain segment.
+fn is_usage_object_name(name: &str) -> bool {
+    let plain = !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    plain
+        && (name == "lock"
+            || name.ends_with(".log")
+            || name
+                .strip_prefix("summary-")
+                .is_some_and(|hex| !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit())))
 }
 
 /// A function's current code version, inside its directory.

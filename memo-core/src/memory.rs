@@ -192,15 +192,19 @@ impl Memory {
         self
     }
 
-    /// Keeps entries this process read recently in memory, up to `budget`
-    /// bytes (`"64M"`, `"1GiB"`, or a number): a repeated call is served
-    /// without touching the file system (a small hit takes well under a
-    /// microsecond instead of a few).
+    /// Keeps entries this process used recently in memory, up to `budget`
+    /// bytes (`"64M"`, `"1GiB"`, or a number): a repeated call is looked up
+    /// by its key before anything touches the file system, and served in
+    /// about the time its arguments take to hash (a small hit: a few
+    /// hundred nanoseconds instead of a few microseconds).
     ///
-    /// What is kept is the entry as stored, under its on-disk key (function,
-    /// code version, arguments), so an in-process hit returns exactly what a
-    /// hit from disk would: the entry is checked (checksum, expiry,
-    /// validation) and decoded on every hit, and outputs need no `Clone`.
+    /// What is kept is the entry as stored, verified (checksum, key) once
+    /// when it was kept, under its on-disk key (function, code version,
+    /// arguments), so an in-process hit returns exactly what a hit from
+    /// disk would: expiry and validation are checked and the output is
+    /// decoded on every hit, and outputs need no `Clone`. `ignore_code`'s
+    /// note, recorded dependencies handed to a caller computing around the
+    /// call, the verbose trace and `tracing` apply as to a hit from disk.
     /// Arrays (see [`Array`](crate::Array)) are never copied into it: an
     /// entry holding its arrays is not kept, and arrays stored by content
     /// are mapped or read from the store on every hit.
@@ -210,12 +214,19 @@ impl Memory {
     /// This `Memory`'s own [`clear`](Memory::clear),
     /// [`reduce_size`](Memory::reduce_size) and
     /// [`gc_stale`](Memory::gc_stale), a handle's `clear`, and any
-    /// recomputation of an entry drop the copies they concern. Removals by
-    /// *another* process (its `clear`, a `memo gc`), and by the automatic
-    /// limits running in the background, are not seen: this process keeps
-    /// serving its copies of those entries until they are evicted, as any
-    /// in-process cache would. A changed function still
-    /// misses: its code version is part of the key.
+    /// recomputation of an entry drop the copies they concern at once.
+    /// Removals and replacements by *another* process (its `clear`, a
+    /// `memo gc`), or by the automatic limits running in the background,
+    /// are seen within [`in_process_recheck`](Memory::in_process_recheck)
+    /// (one second by default): a copy in use checks that its file is still
+    /// the one it kept that often, and is dropped if not. A changed
+    /// function still misses: its code version is part of the key.
+    ///
+    /// Hits from memory count in the usage records (`memo stats`, the
+    /// least-recently-used order of the size limits) like hits from disk:
+    /// counted on the copy, they reach the records at the copy's next
+    /// check, when it is dropped, at [`flush_usage`](Memory::flush_usage),
+    /// or at process exit.
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
@@ -230,6 +241,26 @@ impl Memory {
     /// [`ByteSize`](crate::manage::ByteSize)).
     pub fn in_process(mut self, budget: impl crate::manage::IntoByteSize) -> Self {
         self.upkeep.in_process = Some(budget.into_byte_size().0).filter(|&budget| budget > 0);
+        self
+    }
+
+    /// How long an in-process copy may be served after another process
+    /// removed or replaced its entry: a hit checks that the entry file is
+    /// still the one kept (one `stat`) at most this often per copy, and
+    /// drops the copy if not. Default: one second. `Duration::ZERO` checks
+    /// on every hit (still no read); a long one trades that bound for
+    /// fewer checks. Hits counted on a copy reach the usage records at
+    /// the same check (see [`Memory::in_process`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let memory = memory::Memory::new(dir.path())
+    ///     .in_process("64M")
+    ///     .in_process_recheck(Duration::from_millis(100));
+    /// ```
+    pub fn in_process_recheck(mut self, every: Duration) -> Self {
+        self.upkeep.in_process_recheck = Some(every);
         self
     }
 
@@ -336,9 +367,11 @@ impl Memory {
                 }
                 match crate::store::open(self, location) {
                     Ok(store) => Some(match self.upkeep.in_process {
-                        Some(budget) => {
-                            Box::new(crate::store::in_process::InProcess::new(store, budget))
-                        }
+                        Some(budget) => Box::new(crate::store::in_process::InProcess::new(
+                            store,
+                            budget,
+                            self.upkeep.in_process_recheck,
+                        )),
                         None => store,
                     }),
                     Err(e) => {

@@ -8,7 +8,7 @@
 
 // Not public API, used by generated code.
 #[doc(hidden)]
-pub use crate::call::{Arg, Call, begin, begin_async};
+pub use crate::call::{Arg, Call, Run, begin, begin_async};
 // Not public API, used by generated code.
 #[doc(hidden)]
 pub use crate::call::{FinishResult, FinishValue, Output, typed};
@@ -20,13 +20,7 @@ pub use crate::fingerprint::fold_fingerprints;
 pub use crate::function::{CachedFn, FnSpec, MemorySource};
 // Not public API, used by generated code.
 #[doc(hidden)]
-pub use crate::__memo_register_dependency as register_dependency;
+pub use crate::__memo_register as register;
 // Not public API, used by generated code.
 #[doc(hidden)]
 pub use crate::recorded::Dependency;
-// Not public API, used by generated code.
-#[doc(hidden)]
-pub use crate::registry::Registration;
-// Not public API, used by generated code.
-#[doc(hidden)]
-pub use inventory;

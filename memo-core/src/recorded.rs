@@ -15,8 +15,9 @@
 //!   function is one thread-local read.
 //! - **Registration**: every annotated function has a `static`
 //!   [`Dependency`], linked into one list before `main` by a constructor
-//!   the expansion puts in the function's body
-//!   (`__memo_register_dependency!`). It holds no `unsafe` code, so it is
+//!   the expansion puts in the function's body (`__memo_register!`; a
+//!   cached function's constructor registers its `CachedFn`, which
+//!   registers its dependency). It holds no `unsafe` code, so it is
 //!   legal inside methods without tripping `clippy::unsafe_derive_deserialize`
 //!   (see `registry.rs`). A dependency is recorded by its identity
 //!   (`crate::module::name`), or by identity and location when several
@@ -81,6 +82,16 @@ impl Dependency {
         }
     }
 
+    /// `crate::module::name`, or a cached function's `name = ".."`.
+    pub(crate) fn identity(&self) -> &'static str {
+        self.identity
+    }
+
+    /// `file:line:column` of its name.
+    pub(crate) fn location(&self) -> &'static str {
+        self.location
+    }
+
     /// Adds this dependency to the binary's list; called once, before
     /// `main`, by the constructor the expansion emits.
     pub fn register(&'static self) {
@@ -139,13 +150,14 @@ fn registered() -> impl Iterator<Item = &'static Dependency> {
     })
 }
 
-/// Registers `$dep` (a `static Dependency`) before `main`: a constructor in
-/// the platform's initializer section, as `inventory` does, but without
-/// `unsafe` code in the user's function (see the module docs).
+/// Registers `$item` (a `static Dependency` or `CachedFn`) before `main`,
+/// calling its `register`: a constructor in the platform's initializer
+/// section, as `inventory` does, but without `unsafe` code in the user's
+/// function (see the module docs). One per annotated function.
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __memo_register_dependency {
-    ($dep:ident) => {
+macro_rules! __memo_register {
+    ($item:ident) => {
         #[used]
         #[cfg_attr(
             any(
@@ -164,11 +176,11 @@ macro_rules! __memo_register_dependency {
             unsafe(link_section = "__DATA,__mod_init_func")
         )]
         #[cfg_attr(windows, unsafe(link_section = ".CRT$XCU"))]
-        static __MEMO_REGISTER_DEPENDENCY: extern "C" fn() = {
-            extern "C" fn __memo_register_dependency() {
-                $dep.register();
+        static __MEMO_REGISTER: extern "C" fn() = {
+            extern "C" fn __memo_register() {
+                $item.register();
             }
-            __memo_register_dependency
+            __memo_register
         };
     };
 }
@@ -226,12 +238,16 @@ pub(crate) fn extend(recorded: impl IntoIterator<Item = Recorded>) {
 
 /// An open frame; closing it (or unwinding through it) hands its
 /// dependencies to the frame below.
-struct Frame {
+/// An open frame: what annotated functions entered on this thread since
+/// it opened is recorded in it, until it is closed (or dropped, by an
+/// unwind).
+pub(crate) struct Frame {
     closed: bool,
 }
 
 impl Frame {
-    fn open(start: Vec<Recorded>) -> Frame {
+    /// Opens a frame on this thread, holding `start`.
+    pub(crate) fn open(start: Vec<Recorded>) -> Frame {
         FRAMES.with_borrow_mut(|frames| frames.push(start));
         DEPTH.set(DEPTH.get() + 1);
         Frame { closed: false }
@@ -241,6 +257,13 @@ impl Frame {
     fn close(mut self) -> Vec<Recorded> {
         self.closed = true;
         pop()
+    }
+
+    /// [`Frame::close`], the dependencies sorted, as entries record them.
+    pub(crate) fn close_sorted(self) -> Vec<Recorded> {
+        let mut recorded = self.close();
+        recorded.sort();
+        recorded
     }
 }
 
@@ -262,13 +285,13 @@ fn pop() -> Vec<Recorded> {
 }
 
 /// Runs `body` with a frame open; returns its output and what it recorded,
-/// sorted.
+/// sorted. (A cached call opens its [`Frame`] itself: its body runs in the
+/// generated code, between the call's lookup and its completion.)
+#[cfg(test)]
 pub(crate) fn recording<T>(body: impl FnOnce() -> T) -> (T, Vec<Recorded>) {
     let frame = Frame::open(Vec::new());
     let output = body();
-    let mut recorded = frame.close();
-    recorded.sort();
-    (output, recorded)
+    (output, frame.close_sorted())
 }
 
 /// A future whose every poll runs with its own frame open: an `async`

@@ -1,22 +1,17 @@
 //! Every cached function of the binary, and what memo does when two of them
 //! share an identity.
 //!
-//! A free function (any function whose signature names neither `self` nor
-//! `Self`, nested ones included) registers its `static` description before
-//! `main` with `inventory::submit!`, emitted inside its own body. A method
-//! registers at its first call instead: `inventory::submit!` expands to an
-//! `unsafe extern "C" fn`, and inside a method that `unsafe` would belong to
-//! the user's `impl` block, where clippy's `unsafe_derive_deserialize` then
-//! fires on every `#[derive(Deserialize)]` type with a cached method. An
-//! attribute on a method can only emit items inside the `impl`, so there is
-//! no position outside it; a method's identity needs its first call anyway
-//! (it holds the `Self` type, see `function.rs`). One case the attribute
-//! cannot tell from a free function: an associated function whose signature
-//! names neither `self` nor `Self` (`fn square(x: u64) -> u64` in an
-//! `impl`). It registers before `main` like a free function, so on a
-//! `#[derive(Deserialize)]` type under `clippy::pedantic` the lint fires;
-//! naming `Self` in its signature (or moving it out of the `impl`) avoids
-//! that.
+//! Every cached function links its `static` description into one list
+//! before `main`, by a constructor emitted inside its own body
+//! (`__memo_register!`, in `recorded.rs`: a `static` in the platform's
+//! initializer section, with no `unsafe` code in the user's function, so
+//! clippy's `unsafe_derive_deserialize` stays quiet on a
+//! `#[derive(Deserialize)]` type with cached methods). The same
+//! constructor registers the function as a recorded dependency. A free
+//! function (any function whose signature names neither `self` nor
+//! `Self`, nested ones included) is listed from then on; a method is listed
+//! from its first call, since its identity holds its `Self` type, which
+//! only a call tells (see `function.rs`).
 //!
 //! On the first cached call (or the first [`registry`] call) the free
 //! functions are grouped by identity. Two definitions of one identity at
@@ -41,24 +36,41 @@
 
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use crate::function::{CachedFn, FnSpec};
 
-/// One free function's registration, collected by `inventory` before
-/// `main`. Generated code submits it; the runtime reads it here only.
-#[derive(Debug)]
-pub struct Registration(&'static CachedFn);
+/// The head of the list of functions registered before `main`, linked
+/// through [`CachedFn`]'s `next`.
+static REGISTERED: AtomicPtr<CachedFn> = AtomicPtr::new(std::ptr::null_mut());
 
-impl Registration {
-    /// Wraps the function's `static`; `const` so `inventory::submit!` takes it.
-    pub const fn new(function: &'static CachedFn) -> Registration {
-        Registration(function)
+/// Adds `function` to the binary's list; called once, before `main`, by the
+/// constructor the expansion emits (`__memo_register!`).
+pub(crate) fn link(function: &'static CachedFn) {
+    let this = std::ptr::from_ref(function).cast_mut();
+    let mut head = REGISTERED.load(Ordering::Acquire);
+    loop {
+        function.next.store(head, Ordering::Relaxed);
+        match REGISTERED.compare_exchange_weak(head, this, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return,
+            Err(now) => head = now,
+        }
     }
 }
 
-inventory::collect!(Registration);
+/// Every function registered before `main`, methods included.
+fn linked() -> impl Iterator<Item = &'static CachedFn> {
+    let mut at = REGISTERED.load(Ordering::Acquire);
+    std::iter::from_fn(move || {
+        // SAFETY: only `&'static CachedFn`s are ever linked (`link`), and a
+        // link, once set, is never changed again (each `static` registers
+        // once, from its constructor).
+        let function: &'static CachedFn = unsafe { at.as_ref()? };
+        at = function.next.load(Ordering::Acquire);
+        Some(function)
+    })
+}
 
 /// Methods, registered at their first call (see the module docs).
 static AT_FIRST_CALL: Mutex<Vec<&'static CachedFn>> = Mutex::new(Vec::new());
@@ -74,11 +86,10 @@ pub(crate) fn register_at_first_call(function: &'static CachedFn) {
     }
 }
 
-/// The free functions, all registered before `main`.
+/// The free functions, all registered before `main` (a method is listed
+/// from its first call, when its `Self` type is known).
 fn registered_before_main() -> impl Iterator<Item = &'static CachedFn> {
-    inventory::iter::<Registration>
-        .into_iter()
-        .map(|registration| registration.0)
+    linked().filter(|function| !function.spec().method)
 }
 
 /// Every registered function.

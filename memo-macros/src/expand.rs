@@ -76,6 +76,7 @@ pub fn expand(
         ReturnType::Type(_, ty) => ty.span(),
         ReturnType::Default => Span::call_site(),
     };
+    let begin_args = quote!(&__MEMO_FN, &[#(#type_args),*], &[#(#key_args),*]);
     let call_and_finish = if sig.asyncness.is_some() {
         // `begin` runs on the first poll; the body is awaited; see
         // `memo-core/src/call/async_call.rs` for what blocks where.
@@ -83,18 +84,30 @@ pub fn expand(
             (&&#krate::__private::Output::of_future(&__memo_body)).finish_async(__memo_call, __memo_body).await
         };
         quote! {
-            let __memo_call = #krate::__private::begin_async(&__MEMO_FN, &[#(#type_args),*], &[#(#key_args),*]);
+            let __memo_call = #krate::__private::begin_async(#begin_args);
             let __memo_body = #krate::__private::typed::<#output, _>(async move #body);
             #finish
         }
     } else {
-        let finish = quote_spanned! {finish_span=>
-            (&&#krate::__private::Output::of(&__memo_body)).finish(__memo_call, __memo_body)
+        // The body closure is called here, on a miss, not handed to the
+        // runtime: nothing the runtime compiles depends on this function's
+        // closure type, only on its output type (shared by every function
+        // returning it). `({ body })()` calls it by value, as `FnOnce`: a
+        // body may move or mutate what it captured.
+        let lookup = quote_spanned! {finish_span=>
+            (&&#krate::__private::Output::<#output>::NEW).lookup(#krate::__private::begin(#begin_args))
+        };
+        let complete = quote_spanned! {finish_span=>
+            (&&#krate::__private::Output::<#output>::NEW).complete(__memo_run, ({ __memo_body })())
         };
         quote! {
-            let __memo_call = #krate::__private::begin(&__MEMO_FN, &[#(#type_args),*], &[#(#key_args),*]);
-            let __memo_body = move || -> #output #body;
-            #finish
+            match #lookup {
+                ::core::result::Result::Ok(__memo_stored) => __memo_stored,
+                ::core::result::Result::Err(__memo_run) => {
+                    let __memo_body = move || -> #output #body;
+                    #complete
+                }
+            }
         }
     };
     let companions = companions(args, function, &krate_path, &fingerprint);
@@ -108,28 +121,17 @@ pub fn expand(
             quote!(::core::concat!(::core::module_path!(), "::", #name))
         }
     };
-    let dependency = dependency_static(&krate, &identity, &sig.ident, &fingerprint);
-    // Free functions register before `main`; a method registers at its
-    // first call instead, since `inventory::submit!` expands to an `unsafe`
-    // fn that would count as the `impl`'s (see memo-core's `registry.rs`).
-    let register = (!function.method).then(|| {
-        quote! {
-            #krate::__private::inventory::submit!(
-                #krate::__private::Registration::new(&__MEMO_FN)
-            );
-        }
-    });
-
+    let location = location(&sig.ident);
     quote! {
         #(#outer_attrs)*
         #vis #emitted_sig {
             #(#inner_attrs)*
             #warnings
             use #krate_path as __memo_crate;
-            #dependency
             static __MEMO_FN: #krate::__private::CachedFn =
-                #krate::__private::CachedFn::new(#spec).recorded_as(&__MEMO_DEP);
-            #register
+                #krate::__private::CachedFn::new(#spec, #identity, #location);
+            // One constructor registers the function and its dependency.
+            #krate::__private::register!(__MEMO_FN);
             // Autoref specialization picks `FinishResult` for `Result` outputs
             // and `FinishValue` for the rest; only one of them is used.
             #[allow(unused_imports)]
@@ -141,7 +143,8 @@ pub fn expand(
 }
 
 /// `static __MEMO_DEP`, the function named `name` as a recorded
-/// dependency, registered before `main` (memo-core's `recorded.rs`).
+/// dependency (memo-core's `recorded.rs`), registered before `main`. (A
+/// cached function's dependency is part of its `CachedFn`.)
 /// `krate` names the runtime (`__memo_crate`, imported by the caller).
 pub fn dependency_static(
     krate: &TokenStream,
@@ -149,14 +152,20 @@ pub fn dependency_static(
     name: &syn::Ident,
     fingerprint: &TokenStream,
 ) -> TokenStream {
-    // Spanned on the name: the location of the `fn`'s name.
-    let location = quote_spanned! {name.span()=>
-        ::core::concat!(::core::file!(), ":", ::core::line!(), ":", ::core::column!())
-    };
+    let location = location(name);
     quote! {
         static __MEMO_DEP: #krate::__private::Dependency =
             #krate::__private::Dependency::new(#identity, #location, #fingerprint);
-        #krate::__private::register_dependency!(__MEMO_DEP);
+        #krate::__private::register!(__MEMO_DEP);
+    }
+}
+
+/// `"file:line:column"` of the function named `name`, as a recorded
+/// dependency tells definitions of one identity apart.
+fn location(name: &syn::Ident) -> TokenStream {
+    // Spanned on the name: the location of the `fn`'s name.
+    quote_spanned! {name.span()=>
+        ::core::concat!(::core::file!(), ":", ::core::line!(), ":", ::core::column!())
     }
 }
 
@@ -270,7 +279,9 @@ pub fn fingerprint_companion(
 }
 
 /// The `FnSpec { .. }` literal: everything the runtime knows about the
-/// function at compile time.
+/// function at compile time. Fields left at their default (the arguments
+/// not given) are not written: `..FnSpec::DEFAULT` fills them, so an
+/// ordinary function's spec is a few literals.
 fn fn_spec(
     krate: &TokenStream,
     args: &CacheArgs,
@@ -280,64 +291,92 @@ fn fn_spec(
 ) -> TokenStream {
     let sig = &function.item.sig;
     let name = LitStr::new(&sig.ident.to_string(), sig.ident.span());
-    let identity = option(args.name.as_ref().map(ToTokens::to_token_stream));
-    let params = key_names(sig, function).map(|name| LitStr::new(&name, Span::call_site()));
-    let verbose =
-        option(args.verbose.map(|level| {
-            LitInt::new(&format!("{level}u8"), Span::call_site()).into_token_stream()
-        }));
-    let memory = option(args.memory.as_ref().map(|place| {
+    let mut fields = TokenStream::new();
+    let mut set = |field: &str, value: TokenStream| {
+        let field = syn::Ident::new(field, Span::call_site());
+        fields.extend(quote!(#field: #value,));
+    };
+    let some = |value: TokenStream| quote!(::core::option::Option::Some(#value));
+    if let Some(identity) = &args.name {
+        set("identity", some(identity.to_token_stream()));
+    }
+    let params: Vec<LitStr> = key_names(sig, function)
+        .map(|name| LitStr::new(&name, Span::call_site()))
+        .collect();
+    if !params.is_empty() {
+        set("params", quote!(&[#(#params),*]));
+    }
+    if let Some(level) = args.verbose {
+        set(
+            "verbose",
+            some(LitInt::new(&format!("{level}u8"), Span::call_site()).into_token_stream()),
+        );
+    }
+    if let Some(place) = &args.memory {
         // Spanned on the user's expression: a place that is not a
         // `'static` `Memory` (or does not deref to one) errors there.
-        quote_spanned!(place.span()=> || -> &'static #krate::Memory { &#place })
-    }));
-    let expires_after = option(args.expires_after.map(duration));
-    let validate = option(args.validate.as_ref().map(|path| {
+        set(
+            "memory",
+            some(quote_spanned!(place.span()=> || -> &'static #krate::Memory { &#place })),
+        );
+    }
+    if let Some(limit) = args.expires_after {
+        set("expires_after", some(duration(limit)));
+    }
+    if let Some(path) = &args.validate {
         // Spanned on the path: a function of another signature errors there.
         let validate = quote_spanned!(path.span()=> #path);
-        quote!({
-            let __memo_validate: fn(&#krate::EntryInfo) -> bool = #validate;
-            __memo_validate
-        })
-    }));
-    let mmap_mode = option(args.mmap_mode.map(|mode| match mode {
-        MmapModeArg::CopyOnWrite => quote!(#krate::MmapMode::CopyOnWrite),
-        MmapModeArg::ReadOnly => quote!(#krate::MmapMode::ReadOnly),
-    }));
-    let compress = option(args.compress.map(|(level, _)| {
-        let level = LitInt::new(&format!("{level}i32"), Span::call_site());
-        quote!(#level)
-    }));
+        set(
+            "validate",
+            some(quote!({
+                let __memo_validate: fn(&#krate::EntryInfo) -> bool = #validate;
+                __memo_validate
+            })),
+        );
+    }
+    if let Some(mode) = args.mmap_mode {
+        set(
+            "mmap_mode",
+            some(match mode {
+                MmapModeArg::CopyOnWrite => quote!(#krate::MmapMode::CopyOnWrite),
+                MmapModeArg::ReadOnly => quote!(#krate::MmapMode::ReadOnly),
+            }),
+        );
+    }
+    if let Some((level, _)) = args.compress {
+        set(
+            "compress",
+            some(LitInt::new(&format!("{level}i32"), Span::call_site()).into_token_stream()),
+        );
+    }
+    if let Some(version) = &args.version {
+        set("version", some(version.to_token_stream()));
+    }
+    if args.ignore_code.is_some_and(|(ignore, _)| ignore) {
+        set("ignore_code", quote!(true));
+    }
+    if let Some(limit) = args.wait_limit {
+        set("wait_limit", some(duration(limit)));
+    }
+    if function.method {
+        set("method", quote!(true));
+    }
     let code = LitInt::new(&format!("{code_fingerprint:#034x}u128"), Span::call_site());
-    let version = option(args.version.as_ref().map(ToTokens::to_token_stream));
-    let ignore_code = args.ignore_code.is_some_and(|(ignore, _)| ignore);
-    let wait_limit = option(args.wait_limit.map(duration));
     // `line!()` spanned on the function's name reports the line of the `fn`.
     let line = quote_spanned!(sig.ident.span()=> ::core::line!());
     let column = quote_spanned!(sig.ident.span()=> ::core::column!());
-    let method = function.method;
 
     quote! {
         #krate::__private::FnSpec {
             name: #name,
             module_path: ::core::module_path!(),
-            identity: #identity,
             fingerprint: #fingerprint,
             file: ::core::file!(),
             line: #line,
             column: #column,
-            method: #method,
-            params: &[#(#params),*],
-            verbose: #verbose,
-            memory: #memory,
-            expires_after: #expires_after,
-            validate: #validate,
-            mmap_mode: #mmap_mode,
-            compress: #compress,
             code: #code,
-            version: #version,
-            ignore_code: #ignore_code,
-            wait_limit: #wait_limit,
+            #fields
+            ..#krate::__private::FnSpec::DEFAULT
         }
     }
 }
@@ -350,13 +389,6 @@ fn duration(duration: std::time::Duration) -> TokenStream {
         Span::call_site(),
     );
     quote!(::core::time::Duration::new(#seconds, #nanos))
-}
-
-fn option(value: Option<TokenStream>) -> TokenStream {
-    match value {
-        Some(value) => quote!(::core::option::Option::Some(#value)),
-        None => quote!(::core::option::Option::None),
-    }
 }
 
 /// The names of what is hashed, in the order `key_args` passes it: const

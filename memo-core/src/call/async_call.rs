@@ -51,7 +51,11 @@ impl Call {
     ) -> K::Output {
         let missing = match self.state {
             State::Uncached => return body.await,
-            State::Missing(missing) => missing,
+            State::Missing(missing) => *missing,
+            State::Kept(kept) => match super::decode_kept::<K::Value>(&kept) {
+                Ok(stored) => return K::rebuild(stored),
+                Err(reason) => super::found_from(&kept).into_missing(reason),
+            },
             State::Found(found) => match found.decode::<K::Value>() {
                 Ok(stored) => return K::rebuild(stored),
                 Err(reason) => found.into_missing(reason),

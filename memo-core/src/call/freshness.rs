@@ -22,6 +22,17 @@ struct Created {
     created_ms: u64,
 }
 
+/// Whether `function` has an expiry or a validation callback: whether
+/// [`check`] has anything to check.
+#[inline]
+pub(crate) fn applies(function: &CachedFn, memory: &Memory) -> bool {
+    let (spec, state) = (&function.spec, &memory.upkeep);
+    spec.expires_after.is_some()
+        || spec.validate.is_some()
+        || state.expires_after.is_some()
+        || state.validation.is_some()
+}
+
 /// Whether a verified entry of `len` bytes may be served; if not, why.
 pub(crate) fn check(
     function: &CachedFn,
@@ -31,11 +42,7 @@ pub(crate) fn check(
 ) -> Result<(), MissReason> {
     let spec = &function.spec;
     let state = &memory.upkeep;
-    if spec.expires_after.is_none()
-        && spec.validate.is_none()
-        && state.expires_after.is_none()
-        && state.validation.is_none()
-    {
+    if !applies(function, memory) {
         return Ok(());
     }
     let max_age = function.max_age(memory);

@@ -5,17 +5,28 @@
 use super::*;
 use crate::usage::MissKind;
 
+/// A miss whose body is running: its dependencies are being recorded.
+pub(super) struct Running {
+    missing: Missing,
+    started: Instant,
+    frame: recorded::Frame,
+}
+
 impl Missing {
-    /// Runs the body, stores what `K` keeps of its output, returns it.
+    /// Starts the computation: the body runs next, with its dependencies
+    /// recorded until [`Running::complete`].
     ///
     /// With memory-mapped arrays, the output is returned as every later hit
     /// will return it: reloaded from its entry (and rebuilt into an
     /// output), so the first call does not hand back a plain array where the
     /// next ones hand back a map (a joblib gotcha).
-    pub(super) fn run<K: Stored>(mut self, body: impl FnOnce() -> K::Output) -> K::Output {
+    pub(super) fn begin_run(mut self) -> Running {
         let started = self.start();
-        let (output, deps) = recorded::recording(body);
-        self.complete::<K>(started, output, &deps)
+        Running {
+            missing: self,
+            started,
+            frame: recorded::Frame::open(Vec::new()),
+        }
     }
 
     /// Decides why this call computes, traces the start of the
@@ -111,6 +122,14 @@ impl Missing {
             recorder.miss(function.used(), key, duration, kind, false);
         }
         output
+    }
+}
+
+impl Running {
+    /// Stores what `K` keeps of the body's `output`, returns it.
+    pub(super) fn complete<K: Stored>(self, output: K::Output) -> K::Output {
+        let deps = self.frame.close_sorted();
+        self.missing.complete::<K>(self.started, output, &deps)
     }
 }
 

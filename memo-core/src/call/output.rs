@@ -1,8 +1,13 @@
 //! How the expansion picks [`Stored`] for a function's return type:
 //! autoref specialization, since a `Result` must store only its `Ok` value
 //! and stable Rust has no impl specialization. Generated code calls
-//! `(&&Output::of(&body)).finish(call, body)`; method lookup takes the
-//! `&&Output<Result<T, E>>` impl when it applies, else the `&Output<R>` one.
+//! `(&&Output::<R>::NEW).lookup(call)` and, on a miss, runs the body and
+//! calls `(&&Output::<R>::NEW).complete(run, output)` (an `async fn`:
+//! `(&&Output::of_future(&body)).finish_async(call, body)`); method lookup
+//! takes the `&&Output<Result<T, E>>` impl when it applies, else the
+//! `&Output<R>` one. None of these is generic over the body of a sync
+//! function: what they instantiate is shared by every function of one
+//! output type.
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -10,17 +15,15 @@ use std::marker::PhantomData;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::Call;
 use super::stored::{AsIs, OkOnly};
+use super::{Call, Run};
 
 /// The return type of a body, known to the compiler, carried as a value.
 pub struct Output<R>(PhantomData<fn() -> R>);
 
 impl<R> Output<R> {
-    /// The output probe for a body closure.
-    pub fn of<F: FnOnce() -> R>(_body: &F) -> Self {
-        Output(PhantomData)
-    }
+    /// The output probe of a function returning `R`.
+    pub const NEW: Self = Output(PhantomData);
 
     /// The output probe for an `async` body.
     pub fn of_future<F: Future<Output = R>>(_body: &F) -> Self {
@@ -37,15 +40,22 @@ pub fn typed<R, F: Future<Output = R>>(body: F) -> F {
 
 /// Stores the output as it is (lower priority: one autoref less).
 pub trait FinishValue<R> {
-    /// Finishes the call: a hit returns the stored value, a miss runs `body`.
-    fn finish<F: FnOnce() -> R>(self, call: Call, body: F) -> R;
+    /// Looks the call up: a hit returns the stored value; on a miss the
+    /// caller runs the body and hands its output to [`FinishValue::complete`].
+    fn lookup(self, call: Call) -> Result<R, Run>;
+    /// Stores the output of the body that [`FinishValue::lookup`] asked for.
+    fn complete(self, run: Run, output: R) -> R;
     /// Finishes the call of an `async fn`: a miss awaits `body`.
     fn finish_async<F: Future<Output = R>>(self, call: Call, body: F) -> impl Future<Output = R>;
 }
 
 impl<R: Serialize + DeserializeOwned> FinishValue<R> for &Output<R> {
-    fn finish<F: FnOnce() -> R>(self, call: Call, body: F) -> R {
-        call.finish::<AsIs<R>, F>(body)
+    fn lookup(self, call: Call) -> Result<R, Run> {
+        call.lookup::<AsIs<R>>()
+    }
+
+    fn complete(self, run: Run, output: R) -> R {
+        run.complete::<AsIs<R>>(output)
     }
 
     fn finish_async<F: Future<Output = R>>(self, call: Call, body: F) -> impl Future<Output = R> {
@@ -55,8 +65,14 @@ impl<R: Serialize + DeserializeOwned> FinishValue<R> for &Output<R> {
 
 /// Stores `Ok` values only; an `Err` is returned and never cached.
 pub trait FinishResult<T, E> {
-    /// Finishes the call: a hit returns `Ok(stored)`, a miss runs `body`.
-    fn finish<F: FnOnce() -> Result<T, E>>(self, call: Call, body: F) -> Result<T, E>;
+    /// Looks the call up: a hit returns `Ok(stored)`; on a miss the caller
+    /// runs the body and hands its output to [`FinishResult::complete`].
+    #[allow(clippy::missing_errors_doc, reason = "the error is the body's")]
+    fn lookup(self, call: Call) -> Result<Result<T, E>, Run>;
+    /// Stores the output of the body that [`FinishResult::lookup`] asked
+    /// for, if it is `Ok`.
+    #[allow(clippy::missing_errors_doc, reason = "the error is the body's")]
+    fn complete(self, run: Run, output: Result<T, E>) -> Result<T, E>;
     /// Finishes the call of an `async fn`: a miss awaits `body`.
     fn finish_async<F: Future<Output = Result<T, E>>>(
         self,
@@ -66,8 +82,12 @@ pub trait FinishResult<T, E> {
 }
 
 impl<T: Serialize + DeserializeOwned, E> FinishResult<T, E> for &&Output<Result<T, E>> {
-    fn finish<F: FnOnce() -> Result<T, E>>(self, call: Call, body: F) -> Result<T, E> {
-        call.finish::<OkOnly<T, E>, F>(body)
+    fn lookup(self, call: Call) -> Result<Result<T, E>, Run> {
+        call.lookup::<OkOnly<T, E>>()
+    }
+
+    fn complete(self, run: Run, output: Result<T, E>) -> Result<T, E> {
+        run.complete::<OkOnly<T, E>>(output)
     }
 
     fn finish_async<F: Future<Output = Result<T, E>>>(

@@ -170,7 +170,7 @@ pub(crate) fn take() -> Option<Probe> {
 }
 
 /// Hands the probe back to the thread once a call that held it is done.
-fn put_back(probe: Probe) {
+pub(super) fn put_back(probe: Probe) {
     PROBE.with(|slot| slot.set(Some(probe)));
 }
 
@@ -193,6 +193,10 @@ pub(super) fn begin(
 ) -> Call {
     let function = function.resolve(type_args);
     let mut call = super::begin_resolved(function, type_args, args, false);
+    // A handle's call sees one kind of found entry.
+    if let State::Kept(kept) = call.state {
+        call.state = State::Found(super::found_from(&kept));
+    }
     call.probed = Some(Probed { probe, function });
     call
 }
@@ -202,6 +206,13 @@ impl Call {
     fn shelf(&self) -> Option<Shelf> {
         let target = match &self.state {
             State::Uncached => return None,
+            State::Kept(kept) => {
+                return Some(Shelf {
+                    memory: kept.memory,
+                    path: kept.path.to_string(),
+                    key: kept.key,
+                });
+            }
             State::Found(found) => &found.target,
             State::Missing(missing) => &missing.target,
         };
@@ -225,7 +236,7 @@ impl Call {
         probe.acting(&self, probed.function);
         match (probe.mode, self.state) {
             (Mode::Recompute, State::Found(found)) => Err(Call {
-                state: State::Missing(found.into_missing(MissReason::Refresh)),
+                state: State::Missing(Box::new(found.into_missing(MissReason::Refresh))),
                 probed: None,
             }),
             (Mode::Recompute | Mode::Shelve, state) => Err(Call {
@@ -252,27 +263,32 @@ impl Call {
     }
 }
 
-/// Finishes a call that took `probe`: as usual if it is not the handle's
+/// Looks up a call that took `probe`: as usual if it is not the handle's
 /// call, else as the handle asked. The probe goes back to the thread for
-/// the calls that follow.
-pub(super) fn finish<K: Stored, F: FnOnce() -> K::Output>(
-    call: Call,
-    probed: Probed,
-    body: F,
-) -> K::Output {
-    let output = if probed.probe.wants::<K::Output>() {
+/// the calls that follow once the call is done (with its output, or when
+/// the body the caller runs completes).
+pub(super) fn lookup<K: Stored>(call: Call, probed: Probed) -> Result<K::Output, super::Run> {
+    let looked_up = if probed.probe.wants::<K::Output>() {
         match call.probed::<K::Value>(&probed) {
-            Ok(stored) => K::rebuild(stored),
-            Err(call) => call.finish_unprobed::<K, F>(body),
+            Ok(stored) => Ok(K::rebuild(stored)),
+            Err(call) => call.finish_unprobed::<K>(),
         }
     } else {
-        call.finish_unprobed::<K, F>(body)
+        call.finish_unprobed::<K>()
     };
-    put_back(probed.probe);
-    output
+    match looked_up {
+        Ok(output) => {
+            put_back(probed.probe);
+            Ok(output)
+        }
+        Err(compute) => Err(super::Run {
+            compute,
+            probe: Some(probed.probe),
+        }),
+    }
 }
 
-/// [`finish`] for an `async fn`.
+/// [`lookup`] and its completion, for an `async fn`.
 pub(super) async fn finish_async<K: Stored, F: Future<Output = K::Output>>(
     call: Call,
     probed: Probed,

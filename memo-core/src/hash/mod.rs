@@ -66,7 +66,7 @@
 //! as its [`run_digest`] instead of its values: `digest: u128, count: u64,
 //! tag, RUN_DIGEST`, where the digest is xxh3-128 over the xxh3-128s of the
 //! values' 1 MiB chunks and their length (`run.rs`). Both paths agree: the
-//! bulk path computes it on two cores, the element path keeps a growing run
+//! bulk path computes it on every core, the element path keeps a growing run
 //! aside until it knows which form it takes. The digest is a function of the
 //! bytes only, so an [`Array`](crate::Array) that already knows it (one read
 //! from a cache, or just stored) is hashed in O(1), and a fresh array with
@@ -96,6 +96,7 @@
 mod buffer;
 mod bulk;
 mod canonical;
+mod pool;
 mod run;
 mod sink;
 mod sorted;
@@ -109,8 +110,8 @@ use std::cell::RefCell;
 use serde::Serialize;
 
 use canonical::Encoder;
-pub(crate) use run::with_known;
 pub use run::{CHUNK, LARGE_RUN, RunDigester, run_digest};
+pub(crate) use run::{PARALLEL, digest_beside, with_known};
 
 /// The version of the stream format above. Any change to the bytes written
 /// for some value (tags, widths, run layout, ordering rules) must bump it;

@@ -6,15 +6,17 @@
 //! `run_digest(bytes)` is xxh3-128 (seed 0) of the little-endian xxh3-128
 //! digests of the bytes' [`CHUNK`]-sized pieces (the last one shorter),
 //! followed by the byte length as `u64` LE. Chunked so that large runs are
-//! hashed on two cores (each hashes whole chunks of one half) and so that a
-//! writer or reader can compute it piece by piece, inside its I/O loop
-//! ([`RunDigester`]); the combining step costs 16 bytes per MiB.
+//! hashed on every core (helper threads claim chunks one at a time beside
+//! the caller, `pool.rs`) and so that a writer or reader can compute it
+//! piece by piece, inside its I/O loop ([`RunDigester`]); the combining
+//! step costs 16 bytes per MiB.
 
 use std::cell::Cell;
 
 use xxhash_rust::xxh3::{Xxh3Default, xxh3_128};
 
 use super::Digest;
+use super::pool::{self, Chunks};
 
 /// The chunk size of [`run_digest`].
 pub const CHUNK: usize = 1 << 20;
@@ -23,36 +25,39 @@ pub const CHUNK: usize = 1 << 20;
 /// the key stream, and arrays this large are stored as blobs of their own.
 pub const LARGE_RUN: usize = 1 << 20;
 
-/// From this size on, [`run_digest`] hashes on two threads: below it the
-/// thread costs more than half the hashing saves.
-const PARALLEL: usize = 4 << 20;
+/// From this size on, [`run_digest`] hashes with the helper threads: below
+/// it, waking them costs more than they save.
+pub(crate) const PARALLEL: usize = 4 << 20;
 
 /// The digest of `bytes` (see the module docs). Equal bytes give equal
-/// digests on every machine, whatever the split between threads.
+/// digests on every machine, whichever threads hashed which chunks.
 pub fn run_digest(bytes: &[u8]) -> Digest {
-    let chunks = bytes.len().div_ceil(CHUNK);
-    let mut digests = Vec::with_capacity(chunks * 16 + 8);
     if bytes.len() < PARALLEL {
-        bytes
-            .chunks(CHUNK)
-            .for_each(|chunk| digests.extend_from_slice(&xxh3_128(chunk).to_le_bytes()));
-    } else {
-        // Split on a chunk boundary: each thread hashes whole chunks.
-        let (first, second) = bytes.split_at(chunks / 2 * CHUNK);
-        let hash_all = |half: &[u8]| {
-            half.chunks(CHUNK)
-                .flat_map(|chunk| xxh3_128(chunk).to_le_bytes())
-                .collect::<Vec<u8>>()
-        };
-        let (first, second) = std::thread::scope(|scope| {
-            let first = scope.spawn(|| hash_all(first));
-            let second = hash_all(second);
-            (first.join().expect("a hashing thread panicked"), second)
-        });
-        digests.extend_from_slice(&first);
-        digests.extend_from_slice(&second);
+        let chunks = bytes.chunks(CHUNK).map(xxh3_128);
+        return combine(chunks, bytes.len());
     }
-    digests.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+    let Ok(digest) = digest_beside(bytes, || Ok::<_, std::convert::Infallible>(()));
+    digest
+}
+
+/// The [`run_digest`] of `bytes`, hashed by the helper threads while this
+/// thread runs `work` (say, writing the bytes to a file), then by this
+/// thread too, on what is left. If `work` fails, hashing stops and its
+/// error is returned.
+pub(crate) fn digest_beside<E>(
+    bytes: &[u8],
+    work: impl FnOnce() -> Result<(), E>,
+) -> Result<Digest, E> {
+    let chunks = Chunks::new(bytes);
+    pool::hash_beside(&chunks, work)?;
+    Ok(combine(chunks.digests(), bytes.len()))
+}
+
+/// The digest of a run of `len` bytes from its chunks' digests, in order.
+fn combine(chunks: impl Iterator<Item = Digest>, len: usize) -> Digest {
+    let mut digests = Vec::with_capacity(len.div_ceil(CHUNK) * 16 + 8);
+    chunks.for_each(|digest| digests.extend_from_slice(&digest.to_le_bytes()));
+    digests.extend_from_slice(&(len as u64).to_le_bytes());
     xxh3_128(&digests)
 }
 

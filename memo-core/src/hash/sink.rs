@@ -8,7 +8,7 @@
 //! (the bulk path) with exactly the bytes the element path would write.
 //! Large byte strings and slices bypass the buffer. A run of
 //! [`LARGE_RUN`] bytes or more is written as its [`run_digest`] (a *digest
-//! run*), which hashes on two cores and which an array that knows its digest
+//! run*), which hashes on every core and which an array that knows its digest
 //! skips entirely; an element-by-element run that grows that large is moved
 //! out of the buffer (a *spill*) until it is known whether it will.
 //!

@@ -1,6 +1,7 @@
 //! [`Backend`] for a cache in a shared object store (`s3://...`): scans
 //! from one listing, removal by batched deletes, usage records kept in the
-//! store (`remote.rs`).
+//! store (`remote.rs`), blobs shared by entries charged to them in equal
+//! shares and swept with a grace period (`store/shared_blobs.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
@@ -12,8 +13,9 @@ use super::current::Current;
 use super::reduce::Tally;
 use super::scan::{FunctionDir, Scan, ScannedEntry, TempFile, VersionDir};
 use crate::layout::{self, TEMP_PREFIX, parse_entry_name};
-use crate::store::Store;
+use crate::store::blobs::Damaged;
 use crate::store::owned::Proof;
+use crate::store::{BlobSweep, Store, shared_blobs};
 use crate::sys;
 use crate::usage::{Record, Usage, dir_hash};
 
@@ -25,7 +27,9 @@ pub(crate) struct OnStore {
 
 impl Backend for OnStore {
     fn scan(&self, progress: &dyn Progress) -> io::Result<Scan> {
-        scan(&*self.store, progress)
+        let mut scan = scan(&*self.store, progress)?;
+        charge_blobs(&*self.store, &mut scan)?;
+        Ok(scan)
     }
 
     fn read_entry(&self, scan: &Scan, entry: &ScannedEntry) -> io::Result<Vec<u8>> {
@@ -43,10 +47,22 @@ impl Backend for OnStore {
     ) -> io::Result<Leftovers> {
         // Entry objects are found by their names in memo's places (the
         // scan lists nothing else), and an object has no link to follow.
+        let failed = remove_entries(&*self.store, scan, victims, progress);
+        if !victims.is_empty() {
+            self.sweep_blobs()?;
+        }
         Ok(Leftovers {
-            failed: remove_entries(&*self.store, scan, victims, progress),
+            failed,
             foreign: Vec::new(),
         })
+    }
+
+    fn sweep_blobs(&self) -> io::Result<BlobSweep> {
+        shared_blobs::sweep(&*self.store, shared_blobs::grace())
+    }
+
+    fn verify_blobs(&self, repair: bool) -> io::Result<Vec<Damaged>> {
+        shared_blobs::verify(&*self.store, repair)
     }
 
     fn remove_temps(&self, scan: &Scan, temps: &[usize]) -> Tally {
@@ -81,6 +97,7 @@ impl Backend for OnStore {
             }
             done.removed.push(name.clone());
         }
+        self.sweep_blobs()?;
         Ok(done)
     }
 
@@ -184,6 +201,41 @@ fn scan(store: &dyn Store, progress: &dyn Progress) -> io::Result<Scan> {
     }
     progress.finish();
     Ok(scan)
+}
+
+/// Charges every entry its share of the blobs it refers to, by the rule
+/// of a cache directory (`on_dir.rs`): each blob's length split evenly
+/// between the entries that refer to it, the remainder to the first, so
+/// each blob counts once in any total. Reads every entry, and only when the
+/// store has blobs.
+fn charge_blobs(store: &dyn Store, scan: &mut Scan) -> io::Result<()> {
+    let blobs = shared_blobs::list(store)?.blobs;
+    if blobs.is_empty() {
+        return Ok(());
+    }
+    let mut refs: Vec<(usize, u128)> = Vec::new();
+    for i in 0..scan.entries.len() {
+        let path = scan.entry_path(&scan.entries[i]);
+        for blob in shared_blobs::entry_refs(store, &path)? {
+            if blobs.contains_key(&blob.digest) {
+                refs.push((i, blob.digest));
+            }
+        }
+    }
+    let mut holders: std::collections::HashMap<u128, u64> = std::collections::HashMap::new();
+    for &(_, digest) in &refs {
+        *holders.entry(digest).or_default() += 1;
+    }
+    let mut charged = std::collections::HashSet::new();
+    for (i, digest) in refs {
+        let size = blobs[&digest].size;
+        let count = holders[&digest];
+        let first = charged.insert(digest);
+        let share = size / count + if first { size % count } else { 0 };
+        scan.entries[i].size += share;
+        scan.entries[i].disk += share;
+    }
+    Ok(())
 }
 
 /// Removes the entries `victims` (indices into `scan`); returns those that

@@ -123,6 +123,10 @@ impl Memory {
     /// the cache now. memo also does so on every miss, at most a second
     /// after a hit, when the `Memory` is dropped, and at normal process exit.
     pub fn flush_usage(&self) -> io::Result<()> {
+        if let Some(Some(store)) = self.store.get() {
+            // Hits served from memory are counted on their copies.
+            store.flush_kept_hits();
+        }
         match self.upkeep.recorder.get() {
             Some(Some(recorder)) => recorder.flush(),
             _ => Ok(()),

@@ -36,6 +36,9 @@ pub(crate) struct Upkeep {
     /// The byte budget of the in-process tier (`Memory::in_process`), if
     /// one is kept; here rather than in `Memory`, which stays small.
     pub(crate) in_process: Option<u64>,
+    /// How often an in-process copy checks its entry file at most
+    /// (`Memory::in_process_recheck`); `None`: the default.
+    pub(crate) in_process_recheck: Option<Duration>,
 }
 
 impl fmt::Debug for Upkeep {

@@ -26,7 +26,6 @@ use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io;
 use std::os::fd::OwnedFd;
-use std::sync::mpsc;
 
 use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
@@ -35,16 +34,17 @@ use super::fs::{FsStore, read_entry};
 use super::{beneath, owned, read};
 use crate::array::{BlobReader, BlobRef, BlobWriter};
 use crate::entry::Entry;
-use crate::hash::{Digest, RunDigester};
+use crate::hash::{self, Digest, PARALLEL, RunDigester};
 use crate::layout::{self, BLOB_LOCK, BLOBS_DIR};
 use crate::sys;
 
-/// Blobs from this size on are hashed on a second core, right behind the
-/// writes, in pieces of [`LARGE_PIECE`]; smaller ones in the writing thread,
-/// each [`PIECE`] just after it is written, while it is still in cache.
-const PARALLEL: usize = 4 << 20;
+/// Blobs smaller than [`PARALLEL`] are hashed in the writing thread, each
+/// piece of this size just after it is written, while it is still in cache.
 const PIECE: usize = 1 << 20;
-const LARGE_PIECE: usize = 2 << 20;
+
+/// Larger ones are written in pieces of this size, while helper threads
+/// hash them (see [`write_hashing`]).
+const LARGE_PIECE: usize = 4 << 20;
 
 impl FsStore {
     /// The blob area, opened (and created if `create`); `None` if missing.
@@ -132,9 +132,14 @@ impl BlobWriter for FsBlobWriter<'_> {
     }
 }
 
-/// Writes `bytes` to `file` and returns their digest, computed inside the
-/// write loop: one pass over memory (see [`PARALLEL`]).
+/// Writes `bytes` to the new, empty `file` and returns their digest,
+/// computed during the writes: one pass over memory for a small blob; for
+/// one of [`PARALLEL`] bytes or more, the other cores hash it while this
+/// thread writes, and this one hashes what they have not reached when its
+/// writes are done. The file's blocks are reserved first
+/// ([`sys::preallocate`]).
 fn write_hashing(file: &OwnedFd, bytes: &[u8]) -> io::Result<Digest> {
+    sys::preallocate(file, bytes.len() as u64);
     if bytes.len() < PARALLEL {
         let mut digester = RunDigester::new();
         for piece in bytes.chunks(PIECE) {
@@ -143,22 +148,10 @@ fn write_hashing(file: &OwnedFd, bytes: &[u8]) -> io::Result<Digest> {
         }
         return Ok(digester.finish());
     }
-    std::thread::scope(|scope| {
-        let (written, to_hash) = mpsc::sync_channel::<&[u8]>(4);
-        let hasher = scope.spawn(move || {
-            let mut digester = RunDigester::new();
-            for piece in to_hash {
-                digester.update(piece);
-            }
-            digester.finish()
-        });
-        for piece in bytes.chunks(LARGE_PIECE) {
-            sys::write_all(file, piece)?;
-            // The hasher only stops early if it panicked; `join` says so.
-            let _ = written.send(piece);
-        }
-        drop(written);
-        Ok(hasher.join().expect("the hashing thread panicked"))
+    hash::digest_beside(bytes, || {
+        bytes
+            .chunks(LARGE_PIECE)
+            .try_for_each(|piece| sys::write_all(file, piece))
     })
 }
 
@@ -356,4 +349,25 @@ fn names(dir: &OwnedFd) -> io::Result<Vec<String>> {
         }
     })?;
     Ok(names)
+}
+
+impl FsStore {
+    /// Stores a blob that `fill` writes into the file it is given, under
+    /// the digest `fill` returns (`None`: nothing is stored; `fill` may be
+    /// called twice, as for [`create_named`](FsStore::create_named)). A
+    /// blob of that digest already there stays. For blobs fetched from a
+    /// shared store (`shared_blobs.rs`), whose entry is already linked, so
+    /// a sweep keeps them without the writers' lock.
+    pub(crate) fn store_blob_with(
+        &self,
+        fill: &mut dyn FnMut(&OwnedFd) -> io::Result<Option<Digest>>,
+    ) -> io::Result<bool> {
+        let dir = self
+            .blob_dir(true)?
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+        let outcome = self.create_named(&dir, layout::blob_temp_name, &mut |file| {
+            Ok(fill(file)?.map(layout::blob_name))
+        })?;
+        Ok(outcome != super::create::Outcome::Nothing)
+    }
 }

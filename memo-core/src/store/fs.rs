@@ -304,7 +304,7 @@ impl FsStore {
     }
 
     /// Removes the file at `path`; nothing there is fine.
-    fn unlink(&self, path: &str) -> io::Result<()> {
+    pub(super) fn unlink(&self, path: &str) -> io::Result<()> {
         let (dir, name) = match self.parent(path, false) {
             Ok(found) => found,
             Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => {

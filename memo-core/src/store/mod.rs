@@ -50,6 +50,7 @@ mod remote;
 mod runtime;
 #[cfg(feature = "s3")]
 mod s3;
+pub(crate) mod shared_blobs;
 mod tier;
 mod versioned;
 
@@ -68,6 +69,7 @@ pub use remote::{LOCAL_TIER_ENV, STORE_READ_ONLY_ENV};
 pub(crate) use remote::{Remote, is_url, open, open_url};
 #[cfg(feature = "s3")]
 pub use s3::{S3Store, S3StoreBuilder};
+pub use shared_blobs::BLOB_GRACE_ENV;
 pub use versioned::{ObjectVersion, VersionedStore};
 
 use crate::array::{BlobReader, BlobWriter};
@@ -145,4 +147,11 @@ pub(crate) trait EntryStore: Send + Sync + Debug {
     /// Drops every copy kept in this process (the in-process tier), after
     /// entries were removed behind the store's back (by administration).
     fn forget_all(&self) {}
+    /// The in-process tier in front of this store, if the `Memory` has one
+    /// (`Memory::in_process`): the call path looks hits up in it by key.
+    fn in_process(&self) -> Option<&in_process::InProcess> {
+        None
+    }
+    /// Hands the hits counted on in-process copies to the usage recorder.
+    fn flush_kept_hits(&self) {}
 }

@@ -26,7 +26,9 @@ use super::versioned::VersionedStore;
 /// `<function>/<code version>/<key>.memo` for entries,
 /// `<function>/.current`, `.usage/<name>` for usage records,
 /// `.leases/<key>.lease` for compute-once leases (through
-/// [`versioned`](Store::versioned) only), and the marker `CACHEDIR.TAG`. A store maps them below its own root (a bucket prefix, a
+/// [`versioned`](Store::versioned) only), `.blobs/<digest>.blob` for large
+/// arrays stored once by content and `.blobs/<digest>.used` for their use
+/// marks, and the marker `CACHEDIR.TAG`. A store maps them below its own root (a bucket prefix, a
 /// directory).
 ///
 /// # Contract
@@ -78,6 +80,18 @@ pub trait Store: Send + Sync + Debug + 'static {
     /// existing object untouched.
     fn put_if_absent(&self, path: &str, parts: &[&[u8]]) -> io::Result<Put>;
 
+    /// The size and time of the object at `path`, without its bytes;
+    /// `Ok(None)` if there is none. memo asks this before uploading a large
+    /// array another machine may have stored already (`docs/backends.md`).
+    /// The default reads the whole object with [`get`](Store::get) and
+    /// reports the current time; stores that can ask cheaply (S3's `HEAD`)
+    /// should.
+    fn head(&self, path: &str) -> io::Result<Option<ObjectMeta>> {
+        Ok(self
+            .get(path)?
+            .map(|bytes| ObjectMeta::new(path, bytes.len() as u64, std::time::SystemTime::now())))
+    }
+
     /// Removes the object at `path`; `Ok(())` if there is none.
     fn delete(&self, path: &str) -> io::Result<()>;
 
@@ -124,6 +138,9 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     }
     fn put_if_absent(&self, path: &str, parts: &[&[u8]]) -> io::Result<Put> {
         (**self).put_if_absent(path, parts)
+    }
+    fn head(&self, path: &str) -> io::Result<Option<ObjectMeta>> {
+        (**self).head(path)
     }
     fn delete(&self, path: &str) -> io::Result<()> {
         (**self).delete(path)

@@ -323,6 +323,41 @@ pub(crate) fn remove_stale_leases(store: &dyn Store) -> io::Result<u64> {
     Ok((stale.len() - failed.len()) as u64)
 }
 
+/// Removes every object of a shared store that has one of memo's names in
+/// one of memo's places (`layout::is_store_object`: the marker, usage
+/// records, `.current`, entries and their temp objects); anything else
+/// under the store's prefix stays, as do leases and blobs, which have
+/// their own rules ([`remove_stale_leases`], `shared_blobs::sweep`).
+/// Returns the objects that could not be removed.
+pub(crate) fn remove_store_objects(store: &dyn Store) -> io::Result<Vec<String>> {
+    let paths: Vec<String> = store
+        .list("")?
+        .into_iter()
+        .map(|object| object.path)
+        .filter(|path| layout::is_store_object(path))
+        .collect();
+    Ok(store.delete_many(&paths))
+}
+
+/// Removes blobs and use marks of a shared store that a sweep chose
+/// (`shared_blobs.rs`), each only if it is named as one in `.blobs/`.
+/// Returns those that could not be removed.
+pub(crate) fn remove_store_blobs(store: &dyn Store, paths: &[String]) -> Vec<String> {
+    let owned: Vec<String> = paths
+        .iter()
+        .filter(|path| {
+            path.strip_prefix(layout::BLOBS_DIR)
+                .and_then(|rest| rest.strip_prefix('/'))
+                .is_some_and(|name| {
+                    layout::parse_blob_name(name).is_some()
+                        || layout::parse_blob_mark_name(name).is_some()
+                })
+        })
+        .cloned()
+        .collect();
+    store.delete_many(&owned)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

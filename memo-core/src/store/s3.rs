@@ -366,6 +366,19 @@ impl Store for S3Store {
         }
     }
 
+    fn head(&self, path: &str) -> io::Result<Option<ObjectMeta>> {
+        let object = self.object(path)?;
+        match block_on(self.store.head(&object))? {
+            Ok(meta) => Ok(Some(ObjectMeta {
+                path: path.to_owned(),
+                size: meta.size,
+                modified: SystemTime::from(meta.last_modified),
+            })),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.error(path, e)),
+        }
+    }
+
     fn delete(&self, path: &str) -> io::Result<()> {
         let object = self.object(path)?;
         match block_on(self.store.delete(&object))? {

@@ -15,6 +15,13 @@
 //!   next call fetches the winner). An entry the call path rejected
 //!   (damaged, expired, of another type, recomputed on request) is replaced
 //!   with `put`.
+//! - **Large arrays** (1 MiB and more) are stored once per content digest,
+//!   in the local directory's blob area and in the shared store's
+//!   (`shared_blobs.rs`): before an entry goes to the shared store, each
+//!   blob it refers to is confirmed there (marked, and uploaded unless
+//!   present); a blob missing locally is fetched when an array needs it,
+//!   checked against its digest. A blob missing in both makes the read a
+//!   miss, and the recomputation stores it again.
 //! - **Compute once** holds per machine with the local directory's key
 //!   locks, and between machines with a lease per key in the shared store
 //!   (`lease.rs`), when the store has conditional writes by version.
@@ -37,7 +44,9 @@ use super::create::Outcome;
 use super::fs::FdWriter;
 use super::lease::{self, Acquired, LeaseOptions};
 use super::object::{Put, Store};
+use super::shared_blobs::{self, Fetched};
 use super::{EntryStore, FsStore, KeyGuard, StoredEntry};
+use crate::array::{BlobReader, BlobRef, BlobWriter};
 use crate::entry::Entry;
 use crate::hash::Digest;
 use crate::layout::{MARKER, MARKER_TEXT};
@@ -63,6 +72,9 @@ pub(crate) struct Tier {
     sharing: Sharing,
     /// Paths whose stored entry was rejected: their next write replaces it.
     rejected: Mutex<HashSet<String>>,
+    /// Blobs whose copy in the shared store was found damaged: their next
+    /// upload replaces it.
+    bad_blobs: Mutex<HashSet<Digest>>,
     /// Until when (ms since the Unix epoch) the shared store is skipped.
     offline_until: AtomicU64,
     /// Whether the marker is known to be in the shared store.
@@ -78,6 +90,7 @@ impl Tier {
             remote,
             sharing,
             rejected: Mutex::new(HashSet::new()),
+            bad_blobs: Mutex::new(HashSet::new()),
             offline_until: AtomicU64::new(0),
             marked: AtomicBool::new(false),
             gave_up_reported: AtomicBool::new(false),
@@ -158,6 +171,42 @@ impl Tier {
         }
     }
 
+    /// Confirms in the shared store each blob the entry `parts` refers to
+    /// (`shared_blobs.rs`), before the entry is written there; returns
+    /// them, to check again once the entry is written.
+    fn confirm_blobs(&self, parts: &[&[u8]]) -> io::Result<Vec<BlobRef>> {
+        let Some(head) = parts.first() else {
+            return Ok(Vec::new());
+        };
+        let len = parts.iter().map(|part| part.len() as u64).sum();
+        let refs = shared_blobs::refs_of(head, len);
+        let started = std::time::Instant::now();
+        for &blob in &refs {
+            let replace = self.bad_blobs().remove(&blob.digest);
+            match shared_blobs::confirm(&*self.remote, &self.local, blob, replace) {
+                Ok(_) => {}
+                Err(e) => {
+                    if replace {
+                        self.bad_blobs().insert(blob.digest);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        if started.elapsed() > shared_blobs::REMARK_AFTER {
+            // Long uploads: the first blobs' marks are old by now; the
+            // grace-period rule counts from the last mark before the entry.
+            shared_blobs::mark_all(&*self.remote, &refs)?;
+        }
+        Ok(refs)
+    }
+
+    fn bad_blobs(&self) -> std::sync::MutexGuard<'_, HashSet<Digest>> {
+        self.bad_blobs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Fetches `path` from the shared store into the local directory.
     fn fetch(&self, path: &str) -> io::Result<Option<StoredEntry>> {
         let mut remote_error = None;
@@ -206,11 +255,19 @@ impl EntryStore for Tier {
             return local;
         }
         let replace = self.take_rejected(path);
-        let stored = if replace {
-            self.remote.put(path, parts).map(|()| Put::Created)
-        } else {
-            self.remote.put_if_absent(path, parts)
-        };
+        // Every blob the entry refers to is in the shared store before the
+        // entry is: no machine sees an entry whose blobs were never there.
+        let stored = self.confirm_blobs(parts).and_then(|confirmed| {
+            let put = if replace {
+                self.remote.put(path, parts).map(|()| Put::Created)
+            } else {
+                self.remote.put_if_absent(path, parts)
+            }?;
+            if put == Put::Created {
+                shared_blobs::recheck(&*self.remote, &self.local, &confirmed)?;
+            }
+            Ok(put)
+        });
         match stored {
             Ok(Put::Created) => {
                 self.mark();
@@ -218,12 +275,18 @@ impl EntryStore for Tier {
             }
             Ok(Put::Exists) => {
                 // Another machine stored it first: its result is the one
-                // everybody sees, here too from the next call on.
-                let _ = self.local.remove(path);
+                // everybody sees, here too from the next call on. No sweep
+                // here: this writer still holds the local blob area's lock
+                // shared; the next sweep takes our unused blobs.
+                let _ = self.local.unlink(path);
                 Ok(())
             }
             Err(e) => {
-                self.failed(&e);
+                // A blob the local tier could not keep (a full disk) is
+                // not the shared store failing: it stays in use.
+                if e.kind() != io::ErrorKind::NotFound {
+                    self.failed(&e);
+                }
                 if replace {
                     self.rejected(path);
                 }
@@ -237,17 +300,14 @@ impl EntryStore for Tier {
         if self.sharing.read_only {
             return local;
         }
-        let objects = self.remote.list("")?;
-        // Leases go only once provably over (`owned.rs`): a live one is a
-        // computation running elsewhere.
-        let leases = format!("{}/", crate::layout::LEASE_DIR);
-        let paths: Vec<String> = objects
-            .into_iter()
-            .map(|o| o.path)
-            .filter(|path| !path.starts_with(&leases))
-            .collect();
-        let failed = self.remote.delete_many(&paths);
+        // Only objects with memo's names in memo's places (`owned.rs`);
+        // anything else under the prefix stays. Leases go only once
+        // provably over: a live one is a computation running elsewhere.
+        // Blobs go by a sweep, which spares those a writer elsewhere may be
+        // about to refer to (`shared_blobs.rs`).
+        let failed = super::owned::remove_store_objects(&*self.remote)?;
         super::owned::remove_stale_leases(&*self.remote)?;
+        shared_blobs::sweep(&*self.remote, shared_blobs::grace())?;
         self.marked.store(false, Ordering::Relaxed);
         if let Some(first) = failed.first() {
             return Err(io::Error::other(format!(
@@ -294,6 +354,7 @@ impl EntryStore for Tier {
             return local;
         }
         self.remote.delete(path)?;
+        shared_blobs::sweep(&*self.remote, shared_blobs::grace())?;
         local
     }
 
@@ -302,13 +363,21 @@ impl EntryStore for Tier {
         if self.sharing.read_only {
             return local;
         }
-        let paths: Vec<String> = self.remote.list(dir)?.into_iter().map(|o| o.path).collect();
+        // Only memo's own objects, in memo's own places.
+        let paths: Vec<String> = self
+            .remote
+            .list(dir)?
+            .into_iter()
+            .map(|o| o.path)
+            .filter(|path| crate::layout::is_function_object(dir, path))
+            .collect();
         if let Some(first) = self.remote.delete_many(&paths).first() {
             return Err(io::Error::other(format!(
                 "cannot remove {}/{first}",
                 self.remote.location()
             )));
         }
+        shared_blobs::sweep(&*self.remote, shared_blobs::grace())?;
         local
     }
 
@@ -318,6 +387,47 @@ impl EntryStore for Tier {
 
     fn remote(&self) -> Option<&Arc<dyn Store>> {
         (!self.sharing.read_only).then_some(&self.remote)
+    }
+
+    /// The local directory's blob area: blobs stored once per digest there,
+    /// and confirmed in the shared store when the entry is written.
+    fn blob_writer(&self) -> Option<Box<dyn BlobWriter + '_>> {
+        Some(Box::new(self.local.blob_writer()))
+    }
+
+    fn blob_reader(&self) -> Option<&dyn BlobReader> {
+        Some(self)
+    }
+}
+
+/// Blobs are read from the local blob area, fetched into it from the
+/// shared store when missing.
+impl BlobReader for Tier {
+    fn open(&self, digest: Digest) -> io::Result<Option<(std::fs::File, u64)>> {
+        if let Some(found) = BlobReader::open(&self.local, digest)? {
+            return Ok(Some(found));
+        }
+        if self.offline() {
+            return Ok(None);
+        }
+        match shared_blobs::fetch(&*self.remote, &self.local, digest) {
+            Ok(Fetched::Stored) => BlobReader::open(&self.local, digest),
+            Ok(Fetched::Missing) => Ok(None),
+            Ok(Fetched::Damaged) => {
+                // The recomputation uploads it again, replacing this copy.
+                self.bad_blobs().insert(digest);
+                Ok(None)
+            }
+            Err(e) => {
+                self.failed(&e);
+                Ok(None)
+            }
+        }
+    }
+
+    fn corrupt(&self, digest: Digest) {
+        self.local.corrupt(digest);
+        self.bad_blobs().insert(digest);
     }
 }
 

@@ -160,6 +160,47 @@ impl Recorder {
         }
     }
 
+    /// Records `count` hits of one entry, the last at `last_ms`, counted
+    /// elsewhere first (the in-process tier counts its hits on the copy and
+    /// hands them over at most once a second, see `store/in_process.rs`).
+    /// `wait`: whether to wait for the buffer's lock (not at exit).
+    pub(crate) fn add_hits(
+        &self,
+        function: Used<'_>,
+        key: u128,
+        count: u64,
+        last_ms: u64,
+        wait: bool,
+    ) {
+        let function_hash = dir_hash(function.dir);
+        let mut state = match wait {
+            true => self.state(),
+            false => match self.state.try_lock() {
+                Ok(state) => state,
+                Err(_) => return,
+            },
+        };
+        if state.broken || count == 0 {
+            return;
+        }
+        let pending = state.hits.entry(key).or_insert(PendingHits {
+            function: function_hash,
+            count: 0,
+            last_ms,
+        });
+        pending.count += count;
+        pending.last_ms = pending.last_ms.max(last_ms);
+        let announce = state.first_sight(function_hash);
+        let now = sys::now_ms();
+        if wait && (state.hits.len() >= PENDING_KEYS || now >= state.next_flush_ms) {
+            self.flush_locked(&mut state, now);
+        }
+        drop(state);
+        if announce && wait {
+            self.announce(function);
+        }
+    }
+
     /// Records a miss (a computation) with the kind of its `reason` and
     /// writes the buffer out; `stored` says whether its output was stored.
     /// Runs the automatic limits in the background when they are due.

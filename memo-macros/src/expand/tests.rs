@@ -95,17 +95,60 @@ fn async_functions_await_the_body() {
 }
 
 #[test]
-fn free_functions_register_before_main_and_methods_do_not() {
+fn every_function_registers_once_before_main() {
+    let register = "__memo_crate :: __private :: register ! (__MEMO_FN) ;";
+    for function in [
+        "fn f(x: u32) -> u32 { x }",
+        "fn area(&self) -> u32 { self.w }",
+    ] {
+        let expanded = expand_str("", function);
+        assert_eq!(expanded.matches(register).count(), 1, "{expanded}");
+        assert_eq!(expanded.matches("register !").count(), 1, "{expanded}");
+        assert!(!expanded.contains("inventory"), "{expanded}");
+    }
+}
+
+#[test]
+fn a_sync_body_runs_in_the_function_between_lookup_and_complete() {
     let expanded = expand_str("", "fn f(x: u32) -> u32 { x }");
     assert!(
-        expanded.contains(
-            "__memo_crate :: __private :: inventory :: submit ! \
-             (__memo_crate :: __private :: Registration :: new (& __MEMO_FN)) ;"
-        ),
+        expanded
+            .contains("Output :: < u32 > :: NEW) . lookup (__memo_crate :: __private :: begin ("),
         "{expanded}"
     );
-    let method = expand_str("", "fn area(&self) -> u32 { self.w }");
-    assert!(!method.contains("submit"), "{method}");
+    assert!(
+        expanded.contains(". complete (__memo_run , ({ __memo_body }) ())"),
+        "{expanded}"
+    );
+    // Nothing generic over the closure: it is only called.
+    assert!(!expanded.contains("Output :: of"), "{expanded}");
+}
+
+#[test]
+fn the_spec_writes_only_what_is_set() {
+    let plain = expand_str("", "fn f(x: u32) -> u32 { x }");
+    assert!(
+        plain.contains(".. __memo_crate :: __private :: FnSpec :: DEFAULT"),
+        "{plain}"
+    );
+    for field in [
+        "verbose :",
+        "memory :",
+        "expires_after :",
+        "ignore_code :",
+        "method :",
+    ] {
+        assert!(!plain.contains(field), "{field} in {plain}");
+    }
+    let set = expand_str(
+        "verbose = 2, ignore_code = true, version = \"1\"",
+        "fn f(x: u32) -> u32 { x }",
+    );
+    assert!(
+        set.contains("verbose : :: core :: option :: Option :: Some (2u8)"),
+        "{set}"
+    );
+    assert!(set.contains("ignore_code : true"), "{set}");
 }
 
 #[test]
