@@ -91,8 +91,12 @@ impl Backend for OnDir {
     }
 
     fn keep_index(&self, scan: &Scan) {
-        if let Some(index) = &scan.index {
-            scan_index::write(&self.root, self.access, index);
+        // Only into a directory proven to be a cache: never a file in
+        // someone else's.
+        if let Some(index) = &scan.index
+            && let Ok(root) = self.open_root()
+        {
+            scan_index::write(&root, self.access, index);
         }
     }
 

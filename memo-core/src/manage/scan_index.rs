@@ -330,9 +330,10 @@ pub(crate) fn read(root: &Path, now_ms: u64) -> Option<Index> {
     (index.walked_ms <= now_ms && now_ms - index.walked_ms < FULL_WALK_MS).then_some(index)
 }
 
-/// Keeps `index` for the next walk of the cache at `root` (best effort: a
-/// cache we may not write to is walked whole every time).
-pub(crate) fn write(root: &Path, access: Access, index: &Index) {
+/// Keeps `index` for the next walk of the cache opened as `root` (a
+/// directory proven to be a cache: `store/claim.rs`). Best effort: a cache
+/// we may not write to is walked whole every time.
+pub(crate) fn write(root: impl std::os::fd::AsFd, access: Access, index: &Index) {
     if let Err(e) = crate::usage::write_file(root, SCAN_INDEX, &index.encode(), access) {
         tracing::debug!(target: "memory", %e, "cannot keep the scan index");
     }

@@ -301,11 +301,15 @@ fn write_atomically(dir: impl AsFd, name: &str, bytes: &[u8], access: Access) ->
     written
 }
 
-/// Writes the file `name` of the usage directory of the cache at `root`
-/// atomically: for what administration keeps beside the records (the scan
-/// index).
-pub(crate) fn write_file(root: &Path, name: &str, bytes: &[u8], access: Access) -> io::Result<()> {
-    let root = sys::open_root(root)?;
+/// Writes the file `name` of the usage directory of the cache opened as
+/// `root` (a directory already proven to be a cache) atomically: for what
+/// administration keeps beside the records (the scan index).
+pub(crate) fn write_file(
+    root: impl AsFd,
+    name: &str,
+    bytes: &[u8],
+    access: Access,
+) -> io::Result<()> {
     let dir = open_or_create_dir(&root, access)?;
     write_atomically(&dir, name, bytes, access)
 }
