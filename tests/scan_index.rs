@@ -137,3 +137,21 @@ fn walks_reuse_what_did_not_change_and_see_every_change() {
     std::fs::remove_dir_all(&version).unwrap();
     assert_eq!(scanned(&cache), (0, 0));
 }
+
+/// A reduction of an empty directory writes no index into it: the first
+/// file memo puts in a directory is its marker, or the directory would no
+/// longer look like memo's (and the next use would refuse it).
+#[test]
+fn a_reduction_of_an_empty_directory_leaves_it_usable() {
+    let dir = cache_dir();
+    let memory = memory::Memory::new(dir.path());
+    for _ in 0..2 {
+        memory
+            .reduce_size(Limits::new().items(10))
+            .expect("an empty directory is an empty cache");
+    }
+    assert!(
+        !dir.path().join(".usage").exists() || dir.path().join("CACHEDIR.TAG").exists(),
+        "usage records without the marker"
+    );
+}

@@ -266,6 +266,14 @@ pub(super) fn open_or_create_dir(root: impl AsFd, access: Access) -> io::Result<
         Err(Errno::NOENT) => {}
         Err(e) => return Err(e.into()),
     }
+    // The first thing memo puts into a directory is its marker: `.usage`
+    // in an empty, unmarked one would make it look like someone else's.
+    if !crate::store::claim::is_marked(&root) {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "no usage records in a directory memo has not marked as its cache",
+        ));
+    }
     let mode = Mode::from_raw_mode(access.dir_mode());
     match rustix::fs::mkdirat(&root, USAGE_DIR, mode) {
         Ok(()) | Err(Errno::EXIST) => {}
