@@ -368,6 +368,7 @@ mod tests {
     fn compacting_from_loaded_records_counts_each_record_once() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
+        crate::store::claim::claim(root, Access::Owner).unwrap();
         write_log(root, &[miss(1)], Access::Owner).unwrap();
         // Loaded, then a log appears before the compaction: merged once.
         let loaded = load(root).unwrap();
