@@ -7,11 +7,10 @@
 //! its own, and the sharing tests run real, separate processes, each with
 //! a local tier of its own (machines of a cluster, in miniature).
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::LazyLock;
 
-use memo_tests::{Run, entry_files, run_with};
+use memo_tests::{Bucket, Run, entry_files, run_with};
 use memory::entry::Entry;
 use memory::manage::Limits;
 use memory::store::{Put, S3Store, Store};
@@ -19,53 +18,24 @@ use memory::{Memory, MmapMode};
 
 const WORKER: &str = env!("CARGO_BIN_EXE_s3_worker");
 
-/// A prefix of its own for one test, and the store at it.
-struct Shared {
-    url: String,
-    store: S3Store,
-    dir: tempfile::TempDir,
+/// The test's own prefix of the bucket, shared by the worker "machines".
+struct Shared(Bucket);
+
+impl std::ops::Deref for Shared {
+    type Target = Bucket;
+    fn deref(&self) -> &Bucket {
+        &self.0
+    }
 }
 
 impl Shared {
     fn new(test: &str) -> Shared {
-        let url = memo_tests::s3_test_url(test);
-        Shared {
-            store: S3Store::from_url(&url).expect("an S3 store"),
-            url,
-            dir: tempfile::Builder::new()
-                .prefix("memo-s3-test-")
-                .tempdir()
-                .unwrap(),
-        }
-    }
-
-    /// The local tier of "machine" `name`.
-    fn tier(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        Shared(Bucket::new(test))
     }
 
     /// Runs the worker as machine `machine`.
     fn worker(&self, machine: &str, args: &[&str]) -> Run {
-        run_with(
-            Command::new(WORKER)
-                .env("MEMO_CACHE_DIR", &self.url)
-                .env("MEMO_LOCAL_TIER", self.tier(machine))
-                .args(args),
-        )
-    }
-
-    /// The entry objects in the store.
-    fn entries(&self) -> Vec<String> {
-        let mut paths: Vec<String> = self
-            .store
-            .list("")
-            .unwrap()
-            .into_iter()
-            .map(|o| o.path)
-            .filter(|p| p.ends_with(".memo"))
-            .collect();
-        paths.sort();
-        paths
+        run_with(self.machine(WORKER, machine).args(args))
     }
 }
 

@@ -8,50 +8,37 @@
 //! local tiers of their own.
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use memo_tests::{Run, run_with};
+use memo_tests::{Bucket, Run, run_with};
 use memory::entry::Entry;
 use memory::manage::{Cache, NoProgress};
-use memory::store::{S3Store, Store};
+use memory::store::Store;
 
 const WORKER: &str = env!("CARGO_BIN_EXE_s3_blob_worker");
 
 /// The grace period the processes of these tests sweep with.
 const GRACE: Duration = Duration::from_secs(8);
 
-/// A prefix of its own for one test, and the store at it.
-struct Shared {
-    url: String,
-    store: S3Store,
-    dir: tempfile::TempDir,
+/// The test's own prefix of the bucket, shared by the worker "machines".
+struct Shared(Bucket);
+
+impl std::ops::Deref for Shared {
+    type Target = Bucket;
+    fn deref(&self) -> &Bucket {
+        &self.0
+    }
 }
 
 impl Shared {
     fn new(test: &str) -> Shared {
-        let url = memo_tests::s3_test_url(test);
-        Shared {
-            store: S3Store::from_url(&url).expect("an S3 store"),
-            url,
-            dir: tempfile::Builder::new()
-                .prefix("memo-s3-blobs-")
-                .tempdir()
-                .unwrap(),
-        }
-    }
-
-    /// The local tier of "machine" `name`.
-    fn tier(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        Shared(Bucket::new(test))
     }
 
     fn command(&self, machine: &str, args: &[&str]) -> Command {
-        let mut command = Command::new(WORKER);
+        let mut command = self.machine(WORKER, machine);
         command
-            .env("MEMO_CACHE_DIR", &self.url)
-            .env("MEMO_LOCAL_TIER", self.tier(machine))
             .env("MEMO_BLOB_GRACE", format!("{}s", GRACE.as_secs()))
             .args(args);
         command
@@ -73,7 +60,7 @@ impl Shared {
     }
 
     /// The objects in the store: path → size.
-    fn objects(&self) -> HashMap<String, u64> {
+    fn sizes(&self) -> HashMap<String, u64> {
         self.store
             .list("")
             .unwrap()
@@ -84,7 +71,7 @@ impl Shared {
 
     /// The blob objects in the store: path → size.
     fn blobs(&self) -> HashMap<String, u64> {
-        self.objects()
+        self.sizes()
             .into_iter()
             .filter(|(path, _)| path.starts_with(".blobs/") && path.ends_with(".blob"))
             .collect()
@@ -94,10 +81,7 @@ impl Shared {
     /// own entry parser.
     fn referenced(&self) -> HashSet<String> {
         let mut referenced = HashSet::new();
-        for (path, _) in self.objects() {
-            if !path.ends_with(".memo") {
-                continue;
-            }
+        for path in self.entries() {
             let Some(bytes) = self.store.get(&path).unwrap() else {
                 continue;
             };
@@ -129,7 +113,7 @@ fn two_functions_returning_the_same_array_store_one_blob_in_the_bucket() {
     let blobs = shared.blobs();
     assert_eq!(blobs.len(), 1, "one blob for both results: {blobs:?}");
     assert_eq!(blobs.values().next(), Some(&SIZE));
-    let total: u64 = shared.objects().values().sum();
+    let total: u64 = shared.sizes().values().sum();
     assert!(
         (SIZE..SIZE + (1 << 20)).contains(&total),
         "{total} bytes in the bucket for two 16 MiB results of one content"
@@ -260,7 +244,7 @@ fn concurrent_writers_and_sweeps_never_remove_a_referenced_blob() {
     std::thread::sleep(GRACE + Duration::from_secs(1));
     shared.worker("d", &["clear"]);
     let left: Vec<String> = shared
-        .objects()
+        .sizes()
         .into_keys()
         .filter(|p| p.starts_with(".blobs/"))
         .collect();
@@ -282,7 +266,7 @@ fn clearing_a_store_leaves_objects_that_are_not_memos() {
     }
     std::thread::sleep(GRACE + Duration::from_secs(1));
     shared.worker("a", &["clear"]);
-    let mut left: Vec<String> = shared.objects().into_keys().collect();
+    let mut left: Vec<String> = shared.sizes().into_keys().collect();
     left.sort();
     let mut expected: Vec<String> = foreign.iter().map(|p| p.to_string()).collect();
     expected.sort();

@@ -5,48 +5,32 @@
 //! tier of its own; each test works below a prefix of its own.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use memo_tests::{Run, entry_files, run_with};
-use memory::store::{S3Store, Store};
+use memo_tests::{Bucket, Run, entry_files, run_with};
 
 const WORKER: &str = env!("CARGO_BIN_EXE_s3_lease_worker");
 
-/// A prefix of its own in the test bucket, the store at it, and a
-/// directory for the machines' local tiers.
-struct Shared {
-    url: String,
-    store: S3Store,
-    dir: tempfile::TempDir,
+/// The test's own prefix of the bucket, shared by the worker "machines".
+struct Shared(Bucket);
+
+impl std::ops::Deref for Shared {
+    type Target = Bucket;
+    fn deref(&self) -> &Bucket {
+        &self.0
+    }
 }
 
 impl Shared {
     fn new(test: &str) -> Shared {
-        let url = memo_tests::s3_test_url(test);
-        Shared {
-            store: S3Store::from_url(&url).expect("an S3 store"),
-            url,
-            dir: tempfile::Builder::new()
-                .prefix("memo-s3-lease-")
-                .tempdir()
-                .unwrap(),
-        }
-    }
-
-    fn tier(&self, machine: &str) -> PathBuf {
-        self.dir.path().join(machine)
+        Shared(Bucket::new(test))
     }
 
     /// The worker as machine `machine`, its lease time `lease_ms` if given.
     fn command(&self, machine: &str, lease_ms: Option<u64>, args: &[&str]) -> Command {
-        let mut command = Command::new(WORKER);
-        command
-            .env("MEMO_CACHE_DIR", &self.url)
-            .env("MEMO_LOCAL_TIER", self.tier(machine))
-            .env_remove("MEMO_STORE_READ_ONLY")
-            .args(args);
+        let mut command = self.machine(WORKER, machine);
+        command.env_remove("MEMO_STORE_READ_ONLY").args(args);
         if let Some(ms) = lease_ms {
             command.env("S3_LEASE_WORKER_LEASE_MS", ms.to_string());
         }
@@ -62,20 +46,6 @@ impl Shared {
             .expect("the worker starts")
     }
 
-    /// Objects of the prefix whose path starts with `start`.
-    fn objects(&self, start: &str) -> Vec<String> {
-        let mut paths: Vec<String> = self
-            .store
-            .list("")
-            .unwrap()
-            .into_iter()
-            .map(|o| o.path)
-            .filter(|p| p.starts_with(start))
-            .collect();
-        paths.sort();
-        paths
-    }
-
     /// Waits until some machine holds a lease; fails after a minute.
     fn wait_for_a_lease(&self) {
         let began = Instant::now();
@@ -86,12 +56,6 @@ impl Shared {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-    }
-
-    fn entries(&self) -> Vec<String> {
-        let mut entries = self.objects("");
-        entries.retain(|p| p.ends_with(".memo"));
-        entries
     }
 }
 

@@ -5,20 +5,21 @@
 //! for byte before and after.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::SystemTime;
 
-use memo_tests::{Run, entry_files, run_with};
-use memory::store::{S3Store, Store};
+use memo_tests::{Bucket, Run, entry_files, run_with};
+use memory::store::Store;
 
 const WORKER: &str = env!("CARGO_BIN_EXE_s3_lease_worker");
 
-/// A prefix of its own in the test bucket, and the machines' local tiers.
-struct Shared {
-    url: String,
-    store: S3Store,
-    dir: tempfile::TempDir,
+/// The test's own prefix of the bucket, shared by the worker "machines".
+struct Shared(Bucket);
+
+impl std::ops::Deref for Shared {
+    type Target = Bucket;
+    fn deref(&self) -> &Bucket {
+        &self.0
+    }
 }
 
 /// Every object of a prefix: its bytes and when it was last written.
@@ -26,28 +27,14 @@ type Snapshot = BTreeMap<String, (Vec<u8>, SystemTime)>;
 
 impl Shared {
     fn new(test: &str) -> Shared {
-        let url = memo_tests::s3_test_url(test);
-        Shared {
-            store: S3Store::from_url(&url).expect("an S3 store"),
-            url,
-            dir: tempfile::Builder::new()
-                .prefix("memo-s3-read-only-")
-                .tempdir()
-                .unwrap(),
-        }
-    }
-
-    fn tier(&self, machine: &str) -> PathBuf {
-        self.dir.path().join(machine)
+        Shared(Bucket::new(test))
     }
 
     /// Runs the worker as machine `machine`; `read_only`: how it is told
     /// to leave the bucket alone (environment or code), if at all.
     fn worker(&self, machine: &str, read_only: ReadOnly, args: &[&str]) -> Run {
-        let mut command = Command::new(WORKER);
+        let mut command = self.machine(WORKER, machine);
         command
-            .env("MEMO_CACHE_DIR", &self.url)
-            .env("MEMO_LOCAL_TIER", self.tier(machine))
             .env_remove("MEMO_STORE_READ_ONLY")
             .env_remove("S3_LEASE_WORKER_READ_ONLY")
             .args(args);

@@ -5,6 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod bucket;
+pub use bucket::Bucket;
+
 /// What a helper program printed.
 #[derive(Debug)]
 pub struct Run {
