@@ -16,7 +16,7 @@ use memory::entry::Entry;
 use memory::manage::{Cache, NoProgress};
 use memory::store::Store;
 
-const WORKER: &str = env!("CARGO_BIN_EXE_s3_blob_worker");
+const WORKER: &str = env!("CARGO_BIN_EXE_blob_worker");
 
 /// The grace period the processes of these tests sweep with.
 const GRACE: Duration = Duration::from_secs(8);
@@ -190,16 +190,16 @@ fn a_damaged_blob_in_the_bucket_is_recomputed_and_replaced() {
 fn concurrent_writers_and_sweeps_never_remove_a_referenced_blob() {
     let shared = Shared::new("blobs-concurrent");
     // The store exists before the machines race on it.
-    shared.worker("seed", &["write", "0", "1"]);
+    shared.worker("seed", &["write-own", "0", "1"]);
     // Three writers, each with three contents of its own, and a machine
     // removing entries and sweeping meanwhile with a short grace period,
     // so that blobs really go while others are being written and reused.
     let short = Duration::from_secs(3);
     let workers: Vec<_> = [
-        ("a", vec!["write", "1", "8"]),
-        ("b", vec!["write", "2", "8"]),
-        ("c", vec!["write", "3", "8"]),
-        ("d", vec!["reduce", "30"]),
+        ("a", vec!["write-own", "1", "8"]),
+        ("b", vec!["write-own", "2", "8"]),
+        ("c", vec!["write-own", "3", "8"]),
+        ("d", vec!["reduce", "30", "300"]),
     ]
     .into_iter()
     .map(|(machine, args)| {
@@ -223,7 +223,7 @@ fn concurrent_writers_and_sweeps_never_remove_a_referenced_blob() {
     // A sweep within the grace period removes no blob, even unreferenced:
     // a writer elsewhere may be about to refer to it. (A new writer's
     // blobs, just uploaded.)
-    shared.worker("e", &["write", "9", "3"]);
+    shared.worker("e", &["write-own", "9", "3"]);
     let new: Vec<String> = shared
         .blobs()
         .into_keys()
@@ -254,7 +254,7 @@ fn concurrent_writers_and_sweeps_never_remove_a_referenced_blob() {
 #[test]
 fn clearing_a_store_leaves_objects_that_are_not_memos() {
     let shared = Shared::new("blobs-ownership");
-    shared.worker("a", &["write", "5", "1"]);
+    shared.worker("a", &["write-own", "5", "1"]);
     let foreign = [
         "notes.txt",
         ".blobs/README",
