@@ -107,21 +107,15 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug {
     fn usage(&self) -> io::Result<Usage>;
 
     /// Folds the usage records into one summary, letting `edit` change it,
-    /// and retires the records of entries not in `scan` (older than it).
-    fn compact_usage(&self, scan: &Scan, edit: &mut dyn FnMut(&mut Usage)) -> io::Result<()>;
-
-    /// [`Backend::compact_usage`], starting from `loaded` (what
-    /// [`Backend::usage`] returned a moment ago) where the backend can tell
-    /// it is still current.
-    fn compact_usage_from(
+    /// and retires the records of entries not in `scan` (older than it);
+    /// starting from `loaded` (what [`Backend::usage`] returned a moment
+    /// ago) where the backend can tell it is still current.
+    fn compact_usage(
         &self,
         scan: &Scan,
-        loaded: Usage,
+        loaded: Option<Usage>,
         edit: &mut dyn FnMut(&mut Usage),
-    ) -> io::Result<()> {
-        let _ = loaded;
-        self.compact_usage(scan, edit)
-    }
+    ) -> io::Result<()>;
 
     /// How many bytes the usage records take.
     fn usage_bytes(&self) -> u64;

@@ -321,6 +321,12 @@ impl Cache {
         self.backend.read_entry(scan, entry)
     }
 
+    /// The metadata of a stored entry; `None` if it is gone or damaged.
+    pub(crate) fn entry_meta(&self, scan: &Scan, entry: &ScannedEntry) -> Option<EntryMeta> {
+        let bytes = self.read_entry(scan, entry).ok()?;
+        Entry::parse(&bytes, Some(entry.key)).ok()?.meta().ok()
+    }
+
     /// The identity of the function at index `function` of `scan` (from
     /// `.current`, else an entry's metadata, else its directory name).
     pub fn identity(&self, scan: &Scan, function: usize) -> String {
@@ -405,10 +411,7 @@ impl Cache {
             .take(limit)
             .map(|i| {
                 let entry = &scan.entries[i];
-                let meta = self
-                    .read_entry(scan, entry)
-                    .ok()
-                    .and_then(|bytes| Entry::parse(&bytes, Some(entry.key)).ok()?.meta().ok());
+                let meta = self.entry_meta(scan, entry);
                 let recorded = usage.entry(entry.key);
                 EntryRow {
                     key: entry.key,

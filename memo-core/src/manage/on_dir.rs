@@ -182,39 +182,7 @@ impl Backend for OnDir {
         usage::load(&self.root)
     }
 
-    fn compact_usage(&self, scan: &Scan, edit: &mut dyn FnMut(&mut Usage)) -> io::Result<()> {
-        self.compact_usage_with(scan, None, edit)
-    }
-
-    fn compact_usage_from(
-        &self,
-        scan: &Scan,
-        loaded: Usage,
-        edit: &mut dyn FnMut(&mut Usage),
-    ) -> io::Result<()> {
-        self.compact_usage_with(scan, Some(loaded), edit)
-    }
-
-    fn usage_bytes(&self) -> u64 {
-        std::fs::read_dir(self.root.join(layout::USAGE_DIR))
-            .map(|dir| {
-                dir.flatten()
-                    .filter(|e| e.file_name() != layout::SCAN_INDEX)
-                    .filter_map(|e| e.metadata().ok())
-                    .map(|m| m.len())
-                    .sum()
-            })
-            .unwrap_or(0)
-    }
-
-    fn write_log(&self, records: &[Record]) -> io::Result<()> {
-        usage::write_log(&self.root, records, self.access)
-    }
-}
-
-impl OnDir {
-    /// Compacts the usage records, from `loaded` if still current.
-    fn compact_usage_with(
+    fn compact_usage(
         &self,
         scan: &Scan,
         loaded: Option<Usage>,
@@ -237,6 +205,22 @@ impl OnDir {
             }
             Err(e) => Err(e),
         }
+    }
+
+    fn usage_bytes(&self) -> u64 {
+        std::fs::read_dir(self.root.join(layout::USAGE_DIR))
+            .map(|dir| {
+                dir.flatten()
+                    .filter(|e| e.file_name() != layout::SCAN_INDEX)
+                    .filter_map(|e| e.metadata().ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
+    fn write_log(&self, records: &[Record]) -> io::Result<()> {
+        usage::write_log(&self.root, records, self.access)
     }
 }
 

@@ -109,7 +109,13 @@ impl Backend for OnStore {
         super::remote::load_usage(&*self.store)
     }
 
-    fn compact_usage(&self, scan: &Scan, edit: &mut dyn FnMut(&mut Usage)) -> io::Result<()> {
+    fn compact_usage(
+        &self,
+        scan: &Scan,
+        // The store's records are read again under its lease.
+        _loaded: Option<Usage>,
+        edit: &mut dyn FnMut(&mut Usage),
+    ) -> io::Result<()> {
         super::remote::compact(&*self.store, Some(scan), edit).map(drop)
     }
 

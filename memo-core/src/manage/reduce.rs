@@ -326,7 +326,7 @@ impl Cache {
             }
         });
         self.backend()
-            .compact_usage_from(&scan, usage, &mut |usage| {
+            .compact_usage(&scan, Some(usage), &mut |usage| {
                 if let Some(edit) = edit.take() {
                     edit(usage);
                 }
@@ -339,7 +339,7 @@ impl Cache {
     /// `scan`).
     pub(crate) fn forget(&self, scan: &Scan, edit: impl FnOnce(&mut Usage)) -> io::Result<()> {
         let mut edit = Some(edit);
-        self.backend().compact_usage(scan, &mut |usage| {
+        self.backend().compact_usage(scan, None, &mut |usage| {
             if let Some(edit) = edit.take() {
                 edit(usage);
             }

@@ -189,9 +189,7 @@ impl Cache {
             .collect();
         let mut found: sys::KeyMap<u128, f64> = sys::KeyMap::default();
         for entry in scan.entries.iter().filter(|e| wanted.contains_key(&e.key)) {
-            if let Ok(bytes) = self.read_entry(scan, entry)
-                && let Ok(meta) = Entry::parse(&bytes, Some(entry.key)).and_then(|e| e.meta())
-            {
+            if let Some(meta) = self.entry_meta(scan, entry) {
                 found.insert(entry.key, meta.duration_s);
             }
         }

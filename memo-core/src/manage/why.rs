@@ -14,7 +14,6 @@ use std::time::{Duration, SystemTime};
 
 use super::usage::{Kind, MissKind, RECENT_MISSES, Record, UNKNOWN, Usage};
 use super::{Cache, Scan};
-use crate::entry::Entry;
 use crate::sys::{self, KeyMap};
 
 /// A miss's record and its entry may be this far apart (the entry's
@@ -147,11 +146,7 @@ impl Cache {
                     if !wanted.contains_key(&entry.key) {
                         continue;
                     }
-                    let Some(meta) = self
-                        .read_entry(scan, entry)
-                        .ok()
-                        .and_then(|bytes| Entry::parse(&bytes, Some(entry.key)).ok()?.meta().ok())
-                    else {
+                    let Some(meta) = self.entry_meta(scan, entry) else {
                         continue;
                     };
                     let why = meta.origin.miss.map(|miss| (miss.kind, miss.reason));
@@ -214,11 +209,7 @@ impl Cache {
             let mut codes: Vec<String> = Vec::new();
             let mut kept_version = None;
             for entry in &scan.entries[scan.versions[v].entries.clone()] {
-                let Some(meta) = self
-                    .read_entry(scan, entry)
-                    .ok()
-                    .and_then(|bytes| Entry::parse(&bytes, Some(entry.key)).ok()?.meta().ok())
-                else {
+                let Some(meta) = self.entry_meta(scan, entry) else {
                     continue;
                 };
                 if meta.origin.ignore_code && !codes.contains(&meta.origin.code) {
