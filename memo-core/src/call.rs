@@ -12,8 +12,7 @@
 //! ever loses the function's result: the worst case is running uncached.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 
@@ -26,6 +25,7 @@ use crate::store::{EntryStore, KeyGuard, StoredEntry};
 use crate::{key, recorded, trace};
 pub use arg::Arg;
 pub(crate) use explain::forget_known_calls;
+use hit::{decode_kept, found_from};
 pub use output::{FinishResult, FinishValue, Output, typed};
 use probe::Probed;
 pub use reason::{MissReason, Validator};
@@ -492,151 +492,6 @@ impl Run {
     }
 }
 
-impl Found {
-    /// The entry, verified (checksum and key) when it was read.
-    fn entry(&self) -> Entry<'_> {
-        Entry::parse_verified(&self.stored.bytes, self.stored.len).expect("verified by read_entry")
-    }
-
-    /// Decodes the output, or says why it cannot be used.
-    fn decode<S: DeserializeOwned>(&self) -> Result<S, MissReason> {
-        let wanted = std::any::type_name::<S>();
-        let entry = self.entry();
-        if entry.type_hash() != entry::type_hash(wanted) {
-            return Err(MissReason::TypeChanged { wanted });
-        }
-        let Target {
-            function,
-            memory,
-            key,
-            ..
-        } = self.target;
-        let stored = entry
-            .output_from(
-                self.stored.file.as_ref(),
-                function.array_mode(memory),
-                memory.store().and_then(|store| store.blob_reader()),
-            )
-            .map_err(|error| MissReason::Undecodable { wanted, error })?;
-        served(function, memory, &entry);
-        if let Some(recorder) = memory.recorder() {
-            recorder.hit(function.used(), key);
-        }
-        Ok(stored)
-    }
-
-    /// This entry, kept by the in-process tier if `store` has one and it
-    /// is the entry of the call's `key` (not an alternative found for
-    /// changed recorded dependencies).
-    fn kept_as(self, store: &dyn EntryStore, key: Digest) -> Found {
-        if let Some(tier) = store.in_process()
-            && self.target.key == key
-        {
-            let Target {
-                function,
-                memory,
-                ref path,
-                ..
-            } = self.target;
-            tier.keep(function, memory, key, path, &self.stored);
-        }
-        self
-    }
-}
-
-/// Decodes the output of an in-process copy, or says why it cannot be
-/// used: [`Found::decode`] without the read, the checksum or a path.
-fn decode_kept<S: DeserializeOwned>(kept: &Kept) -> Result<S, MissReason> {
-    let wanted = std::any::type_name::<S>();
-    if !kept.stores_type(wanted) {
-        return Err(MissReason::TypeChanged { wanted });
-    }
-    let entry = kept.entry();
-    let (function, memory) = (kept.function, kept.memory);
-    let stored = match &kept.uncompressed {
-        // What `output_from` decodes after uncompressing.
-        Some(raw) => entry::decode(raw).map_err(|e| entry::EntryError::Output(e.to_string())),
-        // No arrays out of line (or the copy would not be kept): nothing
-        // to read beside the bytes.
-        None => entry.output_from(None, function.array_mode(memory), None),
-    }
-    .map_err(|error| MissReason::Undecodable { wanted, error })?;
-    served(function, memory, &entry);
-    kept.count_hit();
-    Ok(stored)
-}
-
-/// An in-process copy as an entry read from the store: for what is rare
-/// (a type change, a handle's call), so the rest of the call path has one
-/// kind of found entry.
-#[cold]
-fn found_from(kept: &Kept) -> Found {
-    Found {
-        target: Target {
-            function: kept.function,
-            memory: kept.memory,
-            key: kept.key,
-            path: kept.path.to_string(),
-        },
-        stored: StoredEntry {
-            bytes: kept.bytes.to_vec(),
-            len: kept.bytes.len() as u64,
-            file: None,
-        },
-    }
-}
-
-/// What every served hit does beside decoding: `ignore_code`'s note, the
-/// verbose trace and tracing, and the recorded dependencies of a callee
-/// handed to the caller computing around it.
-fn served(function: &CachedFn, memory: &Memory, entry: &Entry<'_>) {
-    if function.spec.ignore_code {
-        compare_code(function, memory, entry);
-    }
-    if verbosity(function, memory) >= 2 {
-        trace::loading(function.spec.name, &function.derived().identity);
-    }
-    tracing::debug!(target: "memory", function = function.derived().identity, "cache hit");
-    if recorded::active() {
-        // The callee's result shaped the caller's: so did what it
-        // recorded.
-        recorded::extend(recorded::recorded_by(entry));
-    }
-}
-
-/// For an `ignore_code` function, once per process: says when the entry
-/// served was computed by other code than this build's (kept, as
-/// `ignore_code` asks, until the version changes).
-#[cold]
-fn compare_code(function: &CachedFn, memory: &Memory, entry: &Entry<'_>) {
-    #[derive(serde::Deserialize)]
-    struct Code {
-        #[serde(default)]
-        origin: Origin,
-    }
-    if function.code_compared.swap(true, Ordering::Relaxed) {
-        return;
-    }
-    let Ok(Code { origin }) = entry.meta_as::<Code>() else {
-        return;
-    };
-    let code = format!("{:032x}", function.spec.code);
-    if origin.code.is_empty() || origin.code == code {
-        return;
-    }
-    let version = match function.spec.version {
-        Some(version) => format!("version {version}"),
-        None => "no version given".to_owned(),
-    };
-    trace::note(
-        verbosity(function, memory),
-        format_args!(
-            "{}: code changed since these results were computed; kept by ignore_code, {version}",
-            function.derived().identity
-        ),
-    );
-}
-
 fn verbosity(function: &CachedFn, memory: &Memory) -> u8 {
     function.spec.verbose.unwrap_or_else(|| memory.verbosity())
 }
@@ -672,17 +527,11 @@ fn arg_records(function: &CachedFn, digests: &[Digest]) -> Vec<ArgRecord> {
         .collect()
 }
 
-fn unix_millis() -> u64 {
-    let since_epoch = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO);
-    u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX)
-}
-
 mod arg;
 mod async_call;
 mod explain;
 mod freshness;
+mod hit;
 mod miss;
 mod output;
 pub(crate) mod probe;

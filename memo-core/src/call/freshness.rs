@@ -71,7 +71,7 @@ fn check_age(created_ms: u64, max_age: Option<Duration>) -> Result<(), MissReaso
     let Some(limit) = max_age else {
         return Ok(());
     };
-    let age = Duration::from_millis(super::unix_millis().saturating_sub(created_ms));
+    let age = Duration::from_millis(crate::sys::now_ms().saturating_sub(created_ms));
     if age > limit {
         return Err(MissReason::Expired { age, limit });
     }

@@ -103,7 +103,7 @@ impl Missing {
                 call: self.call,
                 args: self.args,
                 type_args: self.type_args,
-                created_ms: unix_millis(),
+                created_ms: crate::sys::now_ms(),
                 duration_s: duration.as_secs_f64(),
                 origin,
             };
