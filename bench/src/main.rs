@@ -126,6 +126,8 @@ impl Workload {
             Workload::ArgHit => Some(Limit::Xxh3),
             Workload::OutHitLoad => Some(Limit::Pread),
             Workload::OutMiss => Some(Limit::Write),
+            Workload::SmallHit => Some(Limit::SmallRead),
+            Workload::SmallMiss => Some(Limit::SmallCreate),
             _ => None,
         }
     }
@@ -165,10 +167,27 @@ enum Limit {
     Pread,
     /// `memcpy` between two buffers already in memory.
     Memcpy,
+    /// Opening a small cached file, one `read` of it, closing it: what any
+    /// hit that reads an entry file must do.
+    SmallRead,
+    /// Creating a new small file, one `write`, closing it (not crash-safe:
+    /// a crash can leave it half-written).
+    SmallCreate,
+    /// The crash-safe way, which memo uses: an anonymous file
+    /// (`O_TMPFILE`), one `write`, `linkat` under its name.
+    SmallCreateAtomic,
 }
 
 impl Limit {
-    const ALL: [Limit; 4] = [Limit::Xxh3, Limit::Write, Limit::Pread, Limit::Memcpy];
+    const ALL: [Limit; 7] = [
+        Limit::Xxh3,
+        Limit::Write,
+        Limit::Pread,
+        Limit::Memcpy,
+        Limit::SmallRead,
+        Limit::SmallCreate,
+        Limit::SmallCreateAtomic,
+    ];
 
     fn label(self) -> &'static str {
         match self {
@@ -176,7 +195,19 @@ impl Limit {
             Limit::Write => "plain write into the page cache",
             Limit::Pread => "plain pread into fresh memory",
             Limit::Memcpy => "memcpy",
+            Limit::SmallRead => "open, read, close a small cached file",
+            Limit::SmallCreate => "create a new small file, write, close",
+            Limit::SmallCreateAtomic => "new small file, crash-safe (O_TMPFILE, write, linkat)",
         }
+    }
+
+    /// Whether the limit is per byte of an array (else a fixed cost, at
+    /// size 0).
+    fn sized(self) -> bool {
+        !matches!(
+            self,
+            Limit::SmallRead | Limit::SmallCreate | Limit::SmallCreateAtomic
+        )
     }
 }
 

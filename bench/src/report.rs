@@ -219,7 +219,8 @@ pub fn render(
     out.push_str("| limit | size | time | GB/s | compared with |\n");
     out.push_str("| --- | ---: | ---: | ---: | --- |\n");
     for limit in Limit::ALL {
-        for &mib in &plan.sizes_mib {
+        let sizes: &[usize] = if limit.sized() { &plan.sizes_mib } else { &[0] };
+        for &mib in sizes {
             let Some(seconds) = limit_at(limit, mib) else {
                 continue;
             };
@@ -227,14 +228,15 @@ pub fn render(
                 .iter()
                 .find(|w| w.limit() == Some(limit))
                 .map_or("—", |w| w.label());
+            let (size, throughput) = match limit.sized() {
+                true => (size(mib), significant((mib * MIB) as f64 / seconds / 1e9)),
+                false => ("—".into(), "—".into()),
+            };
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} |",
+                "| {} | {size} | {} | {throughput} | {compared} |",
                 limit.label(),
-                size(mib),
                 duration(seconds),
-                significant((mib * MIB) as f64 / seconds / 1e9),
-                compared,
             );
         }
     }

@@ -270,6 +270,12 @@ pub(crate) struct RemoteSync {
     /// `<host>-<pid>-<random>`: names this process's logs.
     writer: String,
     state: Mutex<SyncState>,
+    /// Held for a whole upload. An upload takes the pending records out of
+    /// `state` before it puts them; without this, the exit handler could
+    /// find nothing pending while the background thread's put of those
+    /// records is still in flight, and the process would end with them
+    /// lost. So the exit's flush waits for an upload under way.
+    uploading: Mutex<()>,
 }
 
 #[derive(Default)]
@@ -344,6 +350,7 @@ impl RemoteSync {
                 sys::random_u64()
             ),
             state: Mutex::new(SyncState::default()),
+            uploading: Mutex::new(()),
         });
         static START: Once = Once::new();
         START.call_once(|| {
@@ -395,6 +402,10 @@ impl RemoteSync {
 
     /// Uploads everything buffered now.
     pub(crate) fn flush(&self) -> io::Result<()> {
+        let _one_at_a_time = self
+            .uploading
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let (records, sequence, announcements) = {
             let mut state = self.state();
             let records = std::mem::take(&mut state.pending);
