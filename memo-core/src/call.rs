@@ -522,7 +522,7 @@ fn arg_records(function: &CachedFn, digests: &[Digest]) -> Vec<ArgRecord> {
         .zip(digests)
         .map(|(name, digest)| ArgRecord {
             name: name.to_owned(),
-            digest: format!("{digest:032x}"),
+            digest: crate::layout::hex(*digest),
         })
         .collect()
 }

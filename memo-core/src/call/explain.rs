@@ -57,7 +57,7 @@ pub(crate) fn forget_known_calls() {
 
 /// Adds a call this process just stored to what it knows near `function`
 /// (once it looked), keeping at most the sample's size.
-pub(super) fn remember(function: &CachedFn, meta: &EntryMeta) {
+pub(super) fn remember(function: &CachedFn, meta: EntryMeta) {
     let mut known = KNOWN.lock().unwrap_or_else(PoisonError::into_inner);
     let Some(nearby) = known
         .as_mut()
@@ -66,7 +66,7 @@ pub(super) fn remember(function: &CachedFn, meta: &EntryMeta) {
         return;
     };
     nearby.function_seen = true;
-    nearby.same_version.push(meta.clone());
+    nearby.same_version.push(meta);
     if nearby.same_version.len() > SAMPLE {
         nearby.same_version.remove(0);
         nearby.same_version_more = true;
@@ -142,23 +142,23 @@ fn same_call(meta: &EntryMeta, args: &[ArgRecord], type_args: &[String]) -> bool
 }
 
 /// The arguments that differ from, and those the same as, the stored call
-/// with the most equal arguments; `None` when nothing is stored.
+/// with the most equal arguments; `None` when nothing is stored. Counted
+/// first and named once: this runs on every miss, over the whole sample.
 fn closest(stored: &[EntryMeta], args: &[ArgRecord]) -> Option<(Vec<String>, Vec<String>)> {
-    let compared = stored.iter().map(|meta| {
-        let (mut differ, mut same) = (Vec::new(), Vec::new());
-        for arg in args {
-            let equal = meta
-                .args
-                .iter()
-                .any(|old| old.name == arg.name && old.digest == arg.digest);
-            match equal {
-                true => same.push(arg.name.clone()),
-                false => differ.push(arg.name.clone()),
-            }
-        }
-        (differ, same)
-    });
-    compared
-        .filter(|(differ, _)| !differ.is_empty())
-        .min_by_key(|(differ, _)| differ.len())
+    let equal = |meta: &EntryMeta, arg: &ArgRecord| {
+        meta.args
+            .iter()
+            .any(|old| old.name == arg.name && old.digest == arg.digest)
+    };
+    let differing = |meta: &EntryMeta| args.iter().filter(|arg| !equal(meta, arg)).count();
+    let closest = stored
+        .iter()
+        .map(|meta| (differing(meta), meta))
+        .filter(|&(differ, _)| differ > 0)
+        .min_by_key(|&(differ, _)| differ)?
+        .1;
+    let (same, differ): (Vec<&ArgRecord>, Vec<&ArgRecord>) =
+        args.iter().partition(|arg| equal(closest, arg));
+    let names = |args: Vec<&ArgRecord>| args.into_iter().map(|arg| arg.name.clone()).collect();
+    Some((names(differ), names(same)))
 }

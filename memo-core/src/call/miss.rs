@@ -85,7 +85,7 @@ impl Missing {
         if let Some(stored) = K::kept(&output) {
             let spec = &function.spec;
             let origin = Origin {
-                code: format!("{:032x}", spec.code),
+                code: crate::layout::hex(spec.code),
                 version: spec.version.map(str::to_owned),
                 ignore_code: spec.ignore_code,
                 arg_types: self.arg_types,
@@ -98,7 +98,7 @@ impl Missing {
             let meta = EntryMeta {
                 deps: deps.iter().map(recorded::Recorded::to_record).collect(),
                 identity: derived.identity.clone(),
-                fingerprint: format!("{:032x}", function.spec.fingerprint),
+                fingerprint: crate::layout::hex(function.spec.fingerprint),
                 output_type: std::any::type_name::<K::Value>().to_owned(),
                 call: self.call,
                 args: self.args,
@@ -109,7 +109,7 @@ impl Missing {
             };
             let written = store(function, memory, path, key, &meta, stored);
             if written.is_some() {
-                explain::remember(function, &meta);
+                explain::remember(function, meta);
             }
             let mapped = written == Some(true) && function.array_mode(memory).is_some();
             if let Some(recorder) = memory.recorder() {
