@@ -7,31 +7,31 @@
 //!   ~2.5 GB/s here, into touched memory at ~16). So large arrays are read
 //!   into anonymous memory of their own, advised to use huge pages: one fault
 //!   per 2 MiB.
-//! - The digest is a second pass over the data. It runs on another core,
-//!   chunk by chunk right behind the reads, so a load costs about one pass.
+//! - The digest is a second pass over the data. From a few MiB on, the
+//!   hash pool's helpers (`hash/pool.rs`) hash each chunk on another core
+//!   right behind the reads, so a load costs about one pass; smaller arrays
+//!   are hashed piece by piece right after each read, from the cache.
 
 use std::fs::File;
 use std::io;
 use std::mem::MaybeUninit;
-use std::sync::{Arc, mpsc};
+use std::sync::Arc;
 
-use crate::hash::{Digest, RunDigester as Chunked, run_digest};
-use memmap2::{MmapMut, MmapOptions};
+use crate::hash::{Digest, PARALLEL, RunDigester as Chunked, digest_filling, run_digest};
+use memmap2::MmapOptions;
 
 use super::element::as_bytes_mut;
 use super::{Array, Data, Element};
 
-/// Arrays from this size on get their own huge-page memory and a checksum
-/// running beside the reads. Below it a thread costs more than it saves, and
-/// the allocator often hands back recycled, already-touched memory (glibc
-/// serves requests above 32 MiB with fresh maps, always).
+/// Arrays from this size on get their own huge-page memory. Below it the
+/// allocator often hands back recycled, already-touched memory (glibc
+/// serves requests above 32 MiB with fresh maps, always), and compacting
+/// memory into huge pages for a fresh map costs more than it saves.
 const LARGE: usize = 32 << 20;
 
-/// Reads are issued, and hashed, in chunks of this size.
-const CHUNK: usize = 4 << 20;
-
-/// Below [`LARGE`], chunks small enough to be hashed from the cache.
-const CHUNK_IN_CACHE: usize = 256 << 10;
+/// Below [`PARALLEL`], arrays are read in pieces this small, each hashed
+/// right after it is read, while it is still in the cache.
+const PIECE_IN_CACHE: usize = 256 << 10;
 
 /// `count` elements copied out of `bytes` (unaligned), if they match
 /// `checksum`.
@@ -57,60 +57,52 @@ pub(super) fn from_file<T: Element>(
     checksum: Digest,
 ) -> io::Result<Option<Data<T>>> {
     let len = count * size_of::<T>();
-    if len < LARGE {
-        // Each chunk is hashed right after it is read, while it is still in
-        // the cache: one pass over memory instead of two.
-        // Read into the vector's spare capacity: no zeroing pass either.
-        let mut values: Vec<T> = Vec::with_capacity(count);
-        // SAFETY: the spare capacity is `len` bytes, viewed as possibly
-        // uninitialized bytes, which is what `pread` fills.
-        let spare = unsafe {
-            std::slice::from_raw_parts_mut(values.as_mut_ptr().cast::<MaybeUninit<u8>>(), len)
-        };
-        let mut hasher = Chunked::default();
-        let mut offset = at;
-        for chunk in spare.chunks_mut(CHUNK_IN_CACHE) {
-            hasher.update(pread_exact(file, chunk, offset)?);
-            offset += chunk.len() as u64;
-        }
-        // SAFETY: every byte was written by `pread_exact`, and any bytes
-        // are a valid `T`.
-        unsafe { values.set_len(count) };
-        return Ok((hasher.finish() == checksum).then_some(Data::Owned(Arc::new(values))));
+    if len >= LARGE {
+        let mut map = MmapOptions::new().len(len).map_anon()?;
+        // SAFETY: advice about memory this map owns; ignoring it is harmless.
+        unsafe { libc::madvise(map.as_mut_ptr().cast(), len, libc::MADV_HUGEPAGE) };
+        // SAFETY: the map's bytes viewed as possibly uninitialized, which
+        // only ever get initialized bytes written (by `pread`).
+        let bytes =
+            unsafe { &mut *(std::ptr::from_mut::<[u8]>(&mut map) as *mut [MaybeUninit<u8>]) };
+        let matches = read_hashing(file, at, bytes)? == checksum;
+        return Ok(matches.then_some(Data::Private {
+            map: Arc::new(map),
+            start: 0,
+            len: count,
+            of_entry: false,
+        }));
     }
-    let mut map = MmapOptions::new().len(len).map_anon()?;
-    // SAFETY: advice about memory this map owns; ignoring it is harmless.
-    unsafe { libc::madvise(map.as_mut_ptr().cast(), len, libc::MADV_HUGEPAGE) };
-    let matches = read_and_hash(file, at, &mut map)? == checksum;
-    Ok(matches.then_some(Data::Private {
-        map: Arc::new(map),
-        start: 0,
-        len: count,
-        of_entry: false,
-    }))
-}
-
-/// Fills `buffer` from `file` at `at`, while another thread hashes each
-/// chunk as soon as it is read; returns the checksum of all of it.
-fn read_and_hash(file: &File, at: u64, buffer: &mut MmapMut) -> io::Result<Digest> {
-    std::thread::scope(|scope| {
-        let (filled, to_hash) = mpsc::sync_channel::<&[u8]>(4);
-        let hasher = scope.spawn(move || {
+    // Read into the vector's spare capacity: no zeroing pass.
+    let mut values: Vec<T> = Vec::with_capacity(count);
+    // SAFETY: the spare capacity is `len` bytes, viewed as possibly
+    // uninitialized bytes, which is what `pread` fills.
+    let spare = unsafe {
+        std::slice::from_raw_parts_mut(values.as_mut_ptr().cast::<MaybeUninit<u8>>(), len)
+    };
+    let digest = match len >= PARALLEL {
+        true => read_hashing(file, at, spare)?,
+        false => {
             let mut hasher = Chunked::default();
-            for chunk in to_hash {
-                hasher.update(chunk);
+            let mut offset = at;
+            for piece in spare.chunks_mut(PIECE_IN_CACHE) {
+                hasher.update(pread_exact(file, piece, offset)?);
+                offset += piece.len() as u64;
             }
             hasher.finish()
-        });
-        let mut offset = at;
-        for chunk in buffer.chunks_mut(CHUNK) {
-            read_exact_at(file, chunk, offset)?;
-            offset += chunk.len() as u64;
-            // The hasher only stops early if it panicked; `join` reports that.
-            let _ = filled.send(chunk);
         }
-        drop(filled);
-        Ok(hasher.join().expect("the checksum thread panicked"))
+    };
+    // SAFETY: every byte was written by `pread_exact`, and any bytes are a
+    // valid `T`.
+    unsafe { values.set_len(count) };
+    Ok((digest == checksum).then_some(Data::Owned(Arc::new(values))))
+}
+
+/// Fills `buffer` from `file` at `at`, chunk by chunk, hashed on another
+/// core right behind the reads; returns the checksum of all of it.
+fn read_hashing(file: &File, at: u64, buffer: &mut [MaybeUninit<u8>]) -> io::Result<Digest> {
+    digest_filling(buffer, |chunk, offset| {
+        pread_exact(file, chunk, at + offset as u64).map(drop)
     })
 }
 
@@ -131,10 +123,6 @@ fn pread_exact<'a>(
     }
     // SAFETY: all of `buffer` was written by `pread` above.
     Ok(unsafe { std::slice::from_raw_parts(buffer.as_ptr().cast::<u8>(), buffer.len()) })
-}
-
-fn read_exact_at(file: &File, buffer: &mut [u8], at: u64) -> io::Result<()> {
-    std::os::unix::fs::FileExt::read_exact_at(file, buffer, at)
 }
 
 impl<T: Element> Array<T> {
@@ -202,5 +190,33 @@ mod tests {
         };
         assert_eq!(loaded.as_slice(), &values);
         assert!(matches!(loaded.data, Data::Owned(_)));
+    }
+
+    #[test]
+    fn loads_hashed_behind_their_reads_check_every_chunk() {
+        // Between the parallel threshold and the huge-page size: read into
+        // a vector, hashed by the pool's helpers chunk by chunk.
+        let values: Vec<u64> = (0..(PARALLEL as u64 / 8) * 3 + 777).collect();
+        let bytes = as_bytes(&values).to_vec();
+        let checksum = run_digest(&bytes);
+        let file = file_with(&[&[9u8; 40][..], &bytes].concat());
+        let loaded = from_file::<u64>(&file, 40, values.len(), checksum)
+            .unwrap()
+            .expect("the checksum matches");
+        assert!(matches!(&loaded, Data::Owned(v) if v[..] == values[..]));
+        for at in [0, bytes.len() / 2, bytes.len() - 1] {
+            let mut damaged = bytes.clone();
+            damaged[at] ^= 0x10;
+            let file = file_with(&damaged);
+            assert!(
+                from_file::<u64>(&file, 0, values.len(), checksum)
+                    .unwrap()
+                    .is_none(),
+                "a flipped byte at {at} is caught"
+            );
+        }
+        // A file shorter than its array is an error, not a short array.
+        let file = file_with(&bytes[..bytes.len() - 8]);
+        assert!(from_file::<u64>(&file, 0, values.len(), checksum).is_err());
     }
 }

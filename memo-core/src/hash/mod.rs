@@ -111,7 +111,7 @@ use serde::Serialize;
 
 use canonical::Encoder;
 pub use run::{CHUNK, LARGE_RUN, RunDigester, run_digest};
-pub(crate) use run::{PARALLEL, digest_beside, with_known};
+pub(crate) use run::{PARALLEL, digest_beside, digest_filling, with_known};
 
 /// The version of the stream format above. Any change to the bytes written
 /// for some value (tags, widths, run layout, ordering rules) must bump it;

@@ -14,11 +14,17 @@
 //! the caller's core ran after the caller's: a 16 MiB hash took as long as
 //! on one core.)
 //!
+//! A job may also be *filled* while it is hashed: the caller reads the
+//! bytes into place chunk by chunk and marks each one ready, and helpers
+//! claim only ready chunks, so a load's checksum runs on another core right
+//! behind its reads.
+//!
 //! One job at a time: a caller that finds another's job published hashes
 //! alone (the other caller's helpers are busy anyway). A forked child has
 //! no helpers: it hashes alone too.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use xxhash_rust::xxh3::xxh3_128;
@@ -32,35 +38,105 @@ const MAX_HELPERS: usize = 7;
 
 /// The chunk digests of one run, filled by whichever thread claims each.
 pub(super) struct Chunks<'a> {
-    bytes: &'a [u8],
+    /// The run's bytes, `len` of them. Behind a raw pointer, not a slice:
+    /// while a job is being filled, the caller writes chunks that have not
+    /// been marked ready while helpers read those that have.
+    start: *const u8,
+    len: usize,
+    /// Chunks below this index hold their final bytes and may be hashed.
+    ready: AtomicUsize,
     /// The next chunk to claim; `count()` or more: none left.
     next: AtomicUsize,
+    /// Set when the work failed: no chunk is claimed any more.
+    cancelled: AtomicBool,
     /// Each chunk's xxh3-128, as two halves (written once, by its claimer;
     /// read by the caller after every helper has left the job, which the
     /// pool's mutex orders after the writes).
     digests: Box<[[AtomicU64; 2]]>,
+    _bytes: PhantomData<&'a [u8]>,
 }
 
+// SAFETY: the bytes are only read, each chunk once it is ready (after its
+// last write, which `ready`'s release/acquire orders before the reads);
+// everything else is atomics.
+unsafe impl Sync for Chunks<'_> {}
+
 impl<'a> Chunks<'a> {
+    /// The chunks of `bytes`, all ready.
     pub(super) fn new(bytes: &'a [u8]) -> Self {
-        let count = bytes.len().div_ceil(CHUNK);
+        let chunks = Chunks::of(bytes.as_ptr(), bytes.len());
+        chunks.mark_ready(chunks.digests.len());
+        chunks
+    }
+
+    /// The chunks of the `len` bytes at `start`, none ready: the caller
+    /// fills them in order and marks each ready ([`Chunks::mark_ready`]).
+    ///
+    /// # Safety
+    ///
+    /// `start` must be valid for reads of `len` bytes for `'a`, and nothing
+    /// may write a chunk once it is marked ready.
+    pub(super) unsafe fn filling(start: *const u8, len: usize) -> Self {
+        Chunks::of(start, len)
+    }
+
+    fn of(start: *const u8, len: usize) -> Self {
         Chunks {
-            bytes,
+            start,
+            len,
+            ready: AtomicUsize::new(0),
             next: AtomicUsize::new(0),
-            digests: (0..count).map(|_| Default::default()).collect(),
+            cancelled: AtomicBool::new(false),
+            digests: (0..len.div_ceil(CHUNK))
+                .map(|_| Default::default())
+                .collect(),
+            _bytes: PhantomData,
         }
     }
 
-    /// Claims and hashes chunks until none is left.
-    fn hash_claimed(&self) {
+    /// Marks the chunks below `count` filled.
+    pub(super) fn mark_ready(&self, count: usize) {
+        self.ready.store(count, Ordering::Release);
+    }
+
+    /// Claims the next chunk: `None` when none is left. A chunk not ready
+    /// yet is waited for if `wait`, else left to claim later.
+    fn claim(&self, wait: bool) -> Option<usize> {
         loop {
-            let index = self.next.fetch_add(1, Ordering::Relaxed);
-            let Some([low, high]) = self.digests.get(index) else {
-                return;
-            };
+            let index = self.next.load(Ordering::Relaxed);
+            if index >= self.digests.len() || self.cancelled.load(Ordering::Relaxed) {
+                return None;
+            }
+            if index >= self.ready.load(Ordering::Acquire) {
+                if !wait {
+                    return None;
+                }
+                // The caller is reading it: a pause of about one system
+                // call, on a core the caller may need.
+                std::thread::yield_now();
+                continue;
+            }
+            if self
+                .next
+                .compare_exchange_weak(index, index + 1, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+            {
+                return Some(index);
+            }
+        }
+    }
+
+    /// Claims and hashes chunks until none is left (`wait`: also those not
+    /// ready yet, as they become ready).
+    pub(super) fn hash_claimed(&self, wait: bool) {
+        while let Some(index) = self.claim(wait) {
             let start = index * CHUNK;
-            let end = (start + CHUNK).min(self.bytes.len());
-            let digest = xxh3_128(&self.bytes[start..end]);
+            let end = (start + CHUNK).min(self.len);
+            // SAFETY: the chunk is ready (never written again) and within
+            // the `len` bytes at `start` (`Chunks::filling`'s contract).
+            let bytes = unsafe { std::slice::from_raw_parts(self.start.add(start), end - start) };
+            let digest = xxh3_128(bytes);
+            let [low, high] = &self.digests[index];
             low.store(digest as u64, Ordering::Relaxed);
             high.store((digest >> 64) as u64, Ordering::Relaxed);
         }
@@ -68,7 +144,7 @@ impl<'a> Chunks<'a> {
 
     /// Leaves the chunks no one has claimed unhashed.
     fn cancel(&self) {
-        self.next.store(self.digests.len(), Ordering::Relaxed);
+        self.cancelled.store(true, Ordering::Relaxed);
     }
 
     /// The chunk digests in order; all must have been hashed.
@@ -80,16 +156,18 @@ impl<'a> Chunks<'a> {
 }
 
 /// Hashes every chunk of `chunks` with the helpers, while this thread runs
-/// `work`, then joins them; returns `work`'s result. If `work` fails, the
-/// chunks no one has claimed yet stay unhashed.
+/// `work`, then joins them; returns `work`'s result. `work` is told
+/// whether helpers are hashing beside it (if not, it may hash chunks itself
+/// as they become ready: `chunks.hash_claimed(false)`). If `work` fails,
+/// the chunks no one has claimed yet stay unhashed.
 pub(super) fn hash_beside<T, E>(
     chunks: &Chunks<'_>,
-    work: impl FnOnce() -> Result<T, E>,
+    work: impl FnOnce(bool) -> Result<T, E>,
 ) -> Result<T, E> {
     let published = pool().and_then(|pool| pool.publish(chunks));
-    let result = work();
+    let result = work(published.is_some());
     match &result {
-        Ok(_) => chunks.hash_claimed(),
+        Ok(_) => chunks.hash_claimed(true),
         Err(_) => chunks.cancel(),
     }
     drop(published);
@@ -197,7 +275,7 @@ impl Pool {
                     // the lock), and its publisher retracts it and waits for
                     // `inside` to fall back to 0 before its chunks go away
                     // (`Published::drop`, which runs on unwind too).
-                    unsafe { &*job.0 }.hash_claimed();
+                    unsafe { &*job.0 }.hash_claimed(true);
                     state = self.lock();
                     state.inside -= 1;
                     self.left.notify_all();

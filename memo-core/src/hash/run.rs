@@ -12,6 +12,7 @@
 //! step costs 16 bytes per MiB.
 
 use std::cell::Cell;
+use std::mem::MaybeUninit;
 
 use xxhash_rust::xxh3::{Xxh3Default, xxh3_128};
 
@@ -49,8 +50,41 @@ pub(crate) fn digest_beside<E>(
     work: impl FnOnce() -> Result<(), E>,
 ) -> Result<Digest, E> {
     let chunks = Chunks::new(bytes);
-    pool::hash_beside(&chunks, work)?;
+    pool::hash_beside(&chunks, |_| work())?;
     Ok(combine(chunks.digests(), bytes.len()))
+}
+
+/// The [`run_digest`] of what `fill` writes into `buffer`, one [`CHUNK`]
+/// at a time, in order (`fill(chunk, offset)` must initialize all of
+/// `chunk`, which starts `offset` bytes into `buffer`): the helper threads
+/// hash each chunk as soon as it is filled, so with a core to spare the
+/// digest costs little beyond the filling (a load's reads); without one,
+/// this thread hashes each chunk right after filling it, while it is in
+/// the cache. If `fill` fails, hashing stops and its error is returned.
+pub(crate) fn digest_filling<E>(
+    buffer: &mut [MaybeUninit<u8>],
+    mut fill: impl FnMut(&mut [MaybeUninit<u8>], usize) -> Result<(), E>,
+) -> Result<Digest, E> {
+    let len = buffer.len();
+    let start = buffer.as_mut_ptr();
+    // SAFETY: `buffer` is borrowed for this whole call; each chunk is
+    // written below only before it is marked ready.
+    let chunks = unsafe { Chunks::filling(start.cast_const().cast(), len) };
+    pool::hash_beside(&chunks, |helped| {
+        for (index, offset) in (0..len).step_by(CHUNK).enumerate() {
+            let end = (offset + CHUNK).min(len);
+            // SAFETY: within `buffer`; the chunks marked ready so far end
+            // at `offset`, so nothing reads this one yet.
+            let chunk = unsafe { std::slice::from_raw_parts_mut(start.add(offset), end - offset) };
+            fill(chunk, offset)?;
+            chunks.mark_ready(index + 1);
+            if !helped {
+                chunks.hash_claimed(false);
+            }
+        }
+        Ok(())
+    })?;
+    Ok(combine(chunks.digests(), len))
 }
 
 /// The digest of a run of `len` bytes from its chunks' digests, in order.
@@ -197,5 +231,32 @@ mod tests {
             assert_eq!(digest_of(&bytes[1..]), run_digest(&bytes[1..]));
         });
         assert_eq!(digest_of(&bytes), run_digest(&bytes));
+    }
+
+    #[test]
+    fn a_run_filled_while_hashed_digests_as_a_whole() {
+        for len in [0, 1, CHUNK, PARALLEL + 3 * CHUNK + 5] {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 7 % 253) as u8).collect();
+            let mut buffer = vec![MaybeUninit::new(0u8); len];
+            let digest = digest_filling(&mut buffer, |chunk, offset| {
+                for (slot, byte) in chunk.iter_mut().zip(&bytes[offset..]) {
+                    slot.write(*byte);
+                }
+                Ok::<_, ()>(())
+            });
+            assert_eq!(digest, Ok(run_digest(&bytes)), "length {len}");
+        }
+        // A failed fill stops it, and the pool is free again after.
+        let mut buffer = vec![MaybeUninit::new(0u8); PARALLEL * 2];
+        let failed = digest_filling(&mut buffer, |_, offset| match offset < PARALLEL {
+            true => Ok(()),
+            false => Err("read failed"),
+        });
+        assert_eq!(failed, Err("read failed"));
+        let bytes = vec![3u8; PARALLEL + 1];
+        assert_eq!(
+            digest_beside(&bytes, || Ok::<_, ()>(())),
+            Ok(run_digest(&bytes))
+        );
     }
 }
