@@ -101,6 +101,7 @@ mod run;
 mod sink;
 mod sorted;
 mod tags;
+mod wide;
 
 #[cfg(test)]
 mod tests;

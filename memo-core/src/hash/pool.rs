@@ -27,10 +27,9 @@ use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 
-use xxhash_rust::xxh3::xxh3_128;
-
 use super::Digest;
 use super::run::CHUNK;
+use super::wide::xxh3_128;
 
 /// At most this many helpers, however many cores: beyond a few, hashing
 /// is bound by memory bandwidth, and every helper is a parked thread.
@@ -325,10 +324,10 @@ mod tests {
     fn serial(bytes: &[u8]) -> Digest {
         let mut all: Vec<u8> = bytes
             .chunks(CHUNK)
-            .flat_map(|chunk| xxh3_128(chunk).to_le_bytes())
+            .flat_map(|chunk| xxhash_rust::xxh3::xxh3_128(chunk).to_le_bytes())
             .collect();
         all.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-        xxh3_128(&all)
+        xxhash_rust::xxh3::xxh3_128(&all)
     }
 
     fn bytes(len: usize, salt: usize) -> Vec<u8> {

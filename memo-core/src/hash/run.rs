@@ -16,6 +16,8 @@ use std::mem::MaybeUninit;
 
 use xxhash_rust::xxh3::{Xxh3Default, xxh3_128};
 
+use super::wide;
+
 use super::Digest;
 use super::pool::{self, Chunks};
 
@@ -34,7 +36,7 @@ pub(crate) const PARALLEL: usize = 4 << 20;
 /// digests on every machine, whichever threads hashed which chunks.
 pub fn run_digest(bytes: &[u8]) -> Digest {
     if bytes.len() < PARALLEL {
-        let chunks = bytes.chunks(CHUNK).map(xxh3_128);
+        let chunks = bytes.chunks(CHUNK).map(wide::xxh3_128);
         return combine(chunks, bytes.len());
     }
     let Ok(digest) = digest_beside(bytes, || Ok::<_, std::convert::Infallible>(()));
@@ -114,6 +116,14 @@ impl RunDigester {
     pub fn update(&mut self, mut bytes: &[u8]) {
         self.len += bytes.len() as u64;
         while !bytes.is_empty() {
+            if self.in_chunk == 0 && bytes.len() >= CHUNK {
+                // A whole chunk at once: hashed in one go, on the widest
+                // SIMD path (the streaming hasher is xxhash-rust's build).
+                let digest = wide::xxh3_128(&bytes[..CHUNK]);
+                self.digests.extend_from_slice(&digest.to_le_bytes());
+                bytes = &bytes[CHUNK..];
+                continue;
+            }
             let take = (CHUNK - self.in_chunk).min(bytes.len());
             self.chunk.update(&bytes[..take]);
             self.in_chunk += take;
