@@ -1,7 +1,7 @@
 //! Behaviour of the attribute's arguments on real functions: `name =`,
-//! `memory =`, `crate =`, `ignore =`, `expires_after =`, `validate =`, and
-//! the function shapes the attribute accepts (destructuring parameters,
-//! generics, `Result` and other outputs).
+//! `memory =`, `crate =`, `ignore =`, and the function shapes the attribute
+//! accepts (destructuring parameters, generics, `Result` and other outputs).
+//! `expires_after =` and `validate =` are in `expiry.rs`.
 //!
 //! Every cached function here stores under its own temporary directory
 //! (`memory = ...`), and counts how often its body runs.
@@ -543,88 +543,4 @@ fn generic_output_round_trips() {
         }
     );
     assert_eq!(pair(5u8), Pair { left: 5, right: 5 });
-}
-
-// ----------------------------------------- expires_after = "..", validate = ..
-
-test_memory!(EXPIRING_DIR, EXPIRING_CACHE);
-static EXPIRING_RUNS: AtomicUsize = AtomicUsize::new(0);
-
-#[memory::cache(memory = EXPIRING_CACHE, expires_after = "1s")]
-fn expiring(x: u64) -> u64 {
-    EXPIRING_RUNS.fetch_add(1, Ordering::SeqCst);
-    x
-}
-
-#[test]
-fn expires_after_recomputes_older_results() {
-    let _cleanup = RemoveOnDrop(&EXPIRING_DIR);
-    assert_eq!(expiring(1), 1);
-    assert_eq!(expiring(1), 1);
-    assert_eq!(runs(&EXPIRING_RUNS), 1, "fresh: loaded");
-    std::thread::sleep(std::time::Duration::from_millis(1_100));
-    assert_eq!(expiring(1), 1);
-    assert_eq!(runs(&EXPIRING_RUNS), 2, "older than 1s: recomputed");
-}
-
-// `expires_after` reads the grammar of `memo gc --age-limit` (`memo-units`):
-// weeks, fractions and milliseconds compile and apply.
-test_memory!(WEEKS_DIR, WEEKS_CACHE);
-static WEEKS_RUNS: AtomicUsize = AtomicUsize::new(0);
-
-#[memory::cache(memory = WEEKS_CACHE, expires_after = "2w")]
-fn kept_two_weeks(x: u64) -> u64 {
-    WEEKS_RUNS.fetch_add(1, Ordering::SeqCst);
-    x
-}
-
-#[test]
-fn expires_after_takes_weeks() {
-    let _cleanup = RemoveOnDrop(&WEEKS_DIR);
-    assert_eq!(kept_two_weeks(1), 1);
-    assert_eq!(kept_two_weeks(1), 1);
-    assert_eq!(runs(&WEEKS_RUNS), 1, "younger than two weeks: loaded");
-}
-
-test_memory!(MILLIS_DIR, MILLIS_CACHE);
-static MILLIS_RUNS: AtomicUsize = AtomicUsize::new(0);
-
-#[memory::cache(memory = MILLIS_CACHE, expires_after = "0.25s")]
-fn kept_a_quarter_second(x: u64) -> u64 {
-    MILLIS_RUNS.fetch_add(1, Ordering::SeqCst);
-    x
-}
-
-#[test]
-fn expires_after_takes_fractions_of_a_second() {
-    let _cleanup = RemoveOnDrop(&MILLIS_DIR);
-    assert_eq!(kept_a_quarter_second(1), 1);
-    std::thread::sleep(std::time::Duration::from_millis(400));
-    assert_eq!(kept_a_quarter_second(1), 1);
-    assert_eq!(runs(&MILLIS_RUNS), 2, "older than 0.25s: recomputed");
-}
-
-test_memory!(VALIDATED_DIR, VALIDATED_CACHE);
-static VALIDATED_RUNS: AtomicUsize = AtomicUsize::new(0);
-
-/// Rejects the results of odd calls.
-fn only_even(entry: &memory::EntryInfo) -> bool {
-    !entry.call.ends_with("1)") && !entry.call.ends_with("3)")
-}
-
-#[memory::cache(memory = VALIDATED_CACHE, validate = only_even)]
-fn validated(x: u64) -> u64 {
-    VALIDATED_RUNS.fetch_add(1, Ordering::SeqCst);
-    x
-}
-
-#[test]
-fn validate_recomputes_rejected_results() {
-    let _cleanup = RemoveOnDrop(&VALIDATED_DIR);
-    assert_eq!(validated(2), 2);
-    assert_eq!(validated(2), 2);
-    assert_eq!(runs(&VALIDATED_RUNS), 1, "accepted: loaded");
-    assert_eq!(validated(3), 3);
-    assert_eq!(validated(3), 3);
-    assert_eq!(runs(&VALIDATED_RUNS), 3, "rejected: recomputed");
 }

@@ -202,3 +202,115 @@ fn a_functions_validate_callback_decides_for_its_entries() {
         "rejected: recomputed every time"
     );
 }
+
+// ---------------------- the attribute's own `expires_after = ".."` and `validate = ..`
+
+/// A cache directory and a `Memory` in it, for one function below.
+macro_rules! attribute_memory {
+    ($dir:ident, $memory:ident) => {
+        static $dir: LazyLock<std::path::PathBuf> = LazyLock::new(process_cache_dir);
+        static $memory: LazyLock<Memory> = LazyLock::new(|| Memory::new($dir.as_path()));
+    };
+}
+
+attribute_memory!(ATTRIBUTE_EXPIRING_DIR, ATTRIBUTE_EXPIRING);
+static ATTRIBUTE_EXPIRING_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[memory::cache(memory = ATTRIBUTE_EXPIRING, expires_after = "1s")]
+fn expiring_by_attribute(x: u64) -> u64 {
+    ATTRIBUTE_EXPIRING_RUNS.fetch_add(1, Ordering::SeqCst);
+    x
+}
+
+#[test]
+fn expires_after_recomputes_older_results() {
+    assert_eq!(expiring_by_attribute(1), 1);
+    assert_eq!(expiring_by_attribute(1), 1);
+    assert_eq!(
+        ATTRIBUTE_EXPIRING_RUNS.load(Ordering::SeqCst),
+        1,
+        "fresh: loaded"
+    );
+    std::thread::sleep(Duration::from_millis(1_100));
+    assert_eq!(expiring_by_attribute(1), 1);
+    assert_eq!(
+        ATTRIBUTE_EXPIRING_RUNS.load(Ordering::SeqCst),
+        2,
+        "older than 1s: recomputed"
+    );
+}
+
+// `expires_after` reads the grammar of `memo gc --age-limit` (`memo-units`):
+// weeks, fractions and milliseconds compile and apply.
+attribute_memory!(WEEKS_DIR, WEEKS_CACHE);
+static WEEKS_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[memory::cache(memory = WEEKS_CACHE, expires_after = "2w")]
+fn kept_two_weeks(x: u64) -> u64 {
+    WEEKS_RUNS.fetch_add(1, Ordering::SeqCst);
+    x
+}
+
+#[test]
+fn expires_after_takes_weeks() {
+    assert_eq!(kept_two_weeks(1), 1);
+    assert_eq!(kept_two_weeks(1), 1);
+    assert_eq!(
+        WEEKS_RUNS.load(Ordering::SeqCst),
+        1,
+        "younger than two weeks: loaded"
+    );
+}
+
+attribute_memory!(MILLIS_DIR, MILLIS_CACHE);
+static MILLIS_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[memory::cache(memory = MILLIS_CACHE, expires_after = "0.25s")]
+fn kept_a_quarter_second(x: u64) -> u64 {
+    MILLIS_RUNS.fetch_add(1, Ordering::SeqCst);
+    x
+}
+
+#[test]
+fn expires_after_takes_fractions_of_a_second() {
+    assert_eq!(kept_a_quarter_second(1), 1);
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(kept_a_quarter_second(1), 1);
+    assert_eq!(
+        MILLIS_RUNS.load(Ordering::SeqCst),
+        2,
+        "older than 0.25s: recomputed"
+    );
+}
+
+attribute_memory!(ATTRIBUTE_VALIDATED_DIR, ATTRIBUTE_VALIDATED);
+static ATTRIBUTE_VALIDATED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+/// Rejects the results of odd calls.
+fn only_even(entry: &EntryInfo) -> bool {
+    !entry.call.ends_with("1)") && !entry.call.ends_with("3)")
+}
+
+#[memory::cache(memory = ATTRIBUTE_VALIDATED, validate = only_even)]
+fn validated_by_attribute(x: u64) -> u64 {
+    ATTRIBUTE_VALIDATED_RUNS.fetch_add(1, Ordering::SeqCst);
+    x
+}
+
+#[test]
+fn validate_recomputes_rejected_results() {
+    assert_eq!(validated_by_attribute(2), 2);
+    assert_eq!(validated_by_attribute(2), 2);
+    assert_eq!(
+        ATTRIBUTE_VALIDATED_RUNS.load(Ordering::SeqCst),
+        1,
+        "accepted: loaded"
+    );
+    assert_eq!(validated_by_attribute(3), 3);
+    assert_eq!(validated_by_attribute(3), 3);
+    assert_eq!(
+        ATTRIBUTE_VALIDATED_RUNS.load(Ordering::SeqCst),
+        3,
+        "rejected: recomputed"
+    );
+}
