@@ -96,6 +96,7 @@
 mod buffer;
 mod bulk;
 mod canonical;
+mod chunks;
 mod pool;
 mod run;
 mod sink;

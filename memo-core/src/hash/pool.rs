@@ -14,145 +14,20 @@
 //! the caller's core ran after the caller's: a 16 MiB hash took as long as
 //! on one core.)
 //!
-//! A job may also be *filled* while it is hashed: the caller reads the
-//! bytes into place chunk by chunk and marks each one ready, and helpers
-//! claim only ready chunks, so a load's checksum runs on another core right
-//! behind its reads.
+//! A job may also be *filled* while it is hashed (`chunks.rs`): helpers
+//! then claim only the chunks the caller has marked ready.
 //!
 //! One job at a time: a caller that finds another's job published hashes
 //! alone (the other caller's helpers are busy anyway). A forked child has
 //! no helpers: it hashes alone too.
 
-use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 
-use super::Digest;
-use super::run::CHUNK;
-use super::wide::xxh3_128;
+use super::chunks::Chunks;
 
 /// At most this many helpers, however many cores: beyond a few, hashing
 /// is bound by memory bandwidth, and every helper is a parked thread.
 const MAX_HELPERS: usize = 7;
-
-/// The chunk digests of one run, filled by whichever thread claims each.
-pub(super) struct Chunks<'a> {
-    /// The run's bytes, `len` of them. Behind a raw pointer, not a slice:
-    /// while a job is being filled, the caller writes chunks that have not
-    /// been marked ready while helpers read those that have.
-    start: *const u8,
-    len: usize,
-    /// Chunks below this index hold their final bytes and may be hashed.
-    ready: AtomicUsize,
-    /// The next chunk to claim; `count()` or more: none left.
-    next: AtomicUsize,
-    /// Set when the work failed: no chunk is claimed any more.
-    cancelled: AtomicBool,
-    /// Each chunk's xxh3-128, as two halves (written once, by its claimer;
-    /// read by the caller after every helper has left the job, which the
-    /// pool's mutex orders after the writes).
-    digests: Box<[[AtomicU64; 2]]>,
-    _bytes: PhantomData<&'a [u8]>,
-}
-
-// SAFETY: the bytes are only read, each chunk once it is ready (after its
-// last write, which `ready`'s release/acquire orders before the reads);
-// everything else is atomics.
-unsafe impl Sync for Chunks<'_> {}
-
-impl<'a> Chunks<'a> {
-    /// The chunks of `bytes`, all ready.
-    pub(super) fn new(bytes: &'a [u8]) -> Self {
-        let chunks = Chunks::of(bytes.as_ptr(), bytes.len());
-        chunks.mark_ready(chunks.digests.len());
-        chunks
-    }
-
-    /// The chunks of the `len` bytes at `start`, none ready: the caller
-    /// fills them in order and marks each ready ([`Chunks::mark_ready`]).
-    ///
-    /// # Safety
-    ///
-    /// `start` must be valid for reads of `len` bytes for `'a`, and nothing
-    /// may write a chunk once it is marked ready.
-    pub(super) unsafe fn filling(start: *const u8, len: usize) -> Self {
-        Chunks::of(start, len)
-    }
-
-    fn of(start: *const u8, len: usize) -> Self {
-        Chunks {
-            start,
-            len,
-            ready: AtomicUsize::new(0),
-            next: AtomicUsize::new(0),
-            cancelled: AtomicBool::new(false),
-            digests: (0..len.div_ceil(CHUNK))
-                .map(|_| Default::default())
-                .collect(),
-            _bytes: PhantomData,
-        }
-    }
-
-    /// Marks the chunks below `count` filled.
-    pub(super) fn mark_ready(&self, count: usize) {
-        self.ready.store(count, Ordering::Release);
-    }
-
-    /// Claims the next chunk: `None` when none is left. A chunk not ready
-    /// yet is waited for if `wait`, else left to claim later.
-    fn claim(&self, wait: bool) -> Option<usize> {
-        loop {
-            let index = self.next.load(Ordering::Relaxed);
-            if index >= self.digests.len() || self.cancelled.load(Ordering::Relaxed) {
-                return None;
-            }
-            if index >= self.ready.load(Ordering::Acquire) {
-                if !wait {
-                    return None;
-                }
-                // The caller is reading it: a pause of about one system
-                // call, on a core the caller may need.
-                std::thread::yield_now();
-                continue;
-            }
-            if self
-                .next
-                .compare_exchange_weak(index, index + 1, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-            {
-                return Some(index);
-            }
-        }
-    }
-
-    /// Claims and hashes chunks until none is left (`wait`: also those not
-    /// ready yet, as they become ready).
-    pub(super) fn hash_claimed(&self, wait: bool) {
-        while let Some(index) = self.claim(wait) {
-            let start = index * CHUNK;
-            let end = (start + CHUNK).min(self.len);
-            // SAFETY: the chunk is ready (never written again) and within
-            // the `len` bytes at `start` (`Chunks::filling`'s contract).
-            let bytes = unsafe { std::slice::from_raw_parts(self.start.add(start), end - start) };
-            let digest = xxh3_128(bytes);
-            let [low, high] = &self.digests[index];
-            low.store(digest as u64, Ordering::Relaxed);
-            high.store((digest >> 64) as u64, Ordering::Relaxed);
-        }
-    }
-
-    /// Leaves the chunks no one has claimed unhashed.
-    fn cancel(&self) {
-        self.cancelled.store(true, Ordering::Relaxed);
-    }
-
-    /// The chunk digests in order; all must have been hashed.
-    pub(super) fn digests(&self) -> impl Iterator<Item = Digest> + '_ {
-        self.digests.iter().map(|[low, high]| {
-            u128::from(low.load(Ordering::Relaxed)) | u128::from(high.load(Ordering::Relaxed)) << 64
-        })
-    }
-}
 
 /// Hashes every chunk of `chunks` with the helpers, while this thread runs
 /// `work`, then joins them; returns `work`'s result. `work` is told
@@ -197,7 +72,7 @@ struct State {
 #[derive(Clone, Copy)]
 struct Job(*const Chunks<'static>);
 
-// SAFETY: `Chunks` is `Sync` (a shared slice and atomics); the pointer is
+// SAFETY: `Chunks` is `Sync` (see `chunks.rs`); the pointer is
 // followed only while the job is published or a helper is inside it.
 unsafe impl Send for Job {}
 
@@ -317,8 +192,8 @@ impl Drop for Published<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::run::{PARALLEL, digest_beside, run_digest};
-    use super::*;
+    use super::super::Digest;
+    use super::super::run::{CHUNK, PARALLEL, digest_beside, run_digest};
 
     /// The definition, on one thread.
     fn serial(bytes: &[u8]) -> Digest {

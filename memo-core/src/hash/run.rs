@@ -16,10 +16,9 @@ use std::mem::MaybeUninit;
 
 use xxhash_rust::xxh3::{Xxh3Default, xxh3_128};
 
-use super::wide;
-
 use super::Digest;
-use super::pool::{self, Chunks};
+use super::chunks::Chunks;
+use super::{pool, wide};
 
 /// The chunk size of [`run_digest`].
 pub const CHUNK: usize = 1 << 20;
@@ -268,5 +267,22 @@ mod tests {
             digest_beside(&bytes, || Ok::<_, ()>(())),
             Ok(run_digest(&bytes))
         );
+    }
+
+    #[test]
+    fn a_slow_fill_is_waited_for_asleep_and_digests_the_same() {
+        // Reads slower than a helper's pauses (a cold disk): helpers sleep
+        // until each chunk is marked ready, and still hash it.
+        let len = PARALLEL + 2 * CHUNK + 3;
+        let bytes: Vec<u8> = (0..len).map(|i| (i * 13 % 241) as u8).collect();
+        let mut buffer = vec![MaybeUninit::new(0u8); len];
+        let digest = digest_filling(&mut buffer, |chunk, offset| {
+            std::thread::sleep(std::time::Duration::from_millis(15));
+            for (slot, byte) in chunk.iter_mut().zip(&bytes[offset..]) {
+                slot.write(*byte);
+            }
+            Ok::<_, ()>(())
+        });
+        assert_eq!(digest, Ok(run_digest(&bytes)));
     }
 }
