@@ -95,7 +95,7 @@ pub fn expand(
         // returning it). `({ body })()` calls it by value, as `FnOnce`: a
         // body may move or mutate what it captured.
         let lookup = quote_spanned! {finish_span=>
-            (&&#krate::__private::Output::<#output>::NEW).lookup(#krate::__private::begin(#begin_args))
+            (&&#krate::__private::Output::<#output>::NEW).lookup(#begin_args)
         };
         let complete = quote_spanned! {finish_span=>
             (&&#krate::__private::Output::<#output>::NEW).complete(__memo_run, ({ __memo_body })())

@@ -26,11 +26,9 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 
-use serde::de::DeserializeOwned;
-
-use super::stored::Stored;
+use super::stored::{Decoded, Stored, kept};
 use super::{Call, Missing, Settled, State, probe};
-use crate::store::KeyGuard;
+use crate::store::{EntryStore, KeyGuard};
 
 impl Call {
     /// [`Call::finish`] for a body that is a future.
@@ -45,6 +43,9 @@ impl Call {
     }
 
     /// [`Call::finish_async`] once any probe was dealt with.
+    ///
+    /// No slot is held across an `.await`: each is made where it is
+    /// filled, so the future is `Send` whenever the output is.
     pub(super) async fn finish_async_unprobed<K: Stored, F: Future<Output = K::Output>>(
         self,
         body: F,
@@ -52,48 +53,71 @@ impl Call {
         let missing = match self.state {
             State::Uncached => return body.await,
             State::Missing(missing) => *missing,
-            State::Kept(kept) => match super::decode_kept::<K::Value>(&kept) {
-                Ok(stored) => return K::rebuild(stored),
-                Err(reason) => super::found_from(&kept).into_missing(reason),
-            },
-            State::Found(found) => match found.decode::<K::Value>() {
-                Ok(stored) => return K::rebuild(stored),
-                Err(reason) => found.into_missing(reason),
-            },
+            State::Kept(kept) => {
+                let mut slot = Decoded::<K>::new();
+                match super::decode_kept(&kept, &mut slot) {
+                    Ok(()) => return slot.output(),
+                    Err(reason) => super::found_from(&kept).into_missing(reason),
+                }
+            }
+            State::Found(found) => {
+                let mut slot = Decoded::<K>::new();
+                match found.decode(&mut slot) {
+                    Ok(()) => return slot.output(),
+                    Err(reason) => found.into_missing(reason),
+                }
+            }
         };
-        let mut missing = match missing.lock_async::<K::Value>().await {
-            Settled::Stored(stored) => return K::rebuild(stored),
-            Settled::Compute(missing) => missing,
+        let mut missing = match missing.lock_async().await {
+            Waited::Compute(missing) => missing,
+            Waited::Locked(missing, store, guard) => {
+                let mut slot = Decoded::<K>::new();
+                match missing.relook(store, guard, &mut slot) {
+                    Settled::Stored => return slot.output(),
+                    Settled::Compute(missing) => missing,
+                }
+            }
         };
         let started = missing.start();
         let (output, deps) = crate::recorded::Recording::new(body).await;
-        missing.complete::<K>(started, output, &deps)
+        let mut slot = Decoded::<K>::new();
+        missing.complete(started, kept::<K>(&output), &mut slot, &deps);
+        slot.or(output)
     }
+}
+
+/// A miss once its wait for the compute-once lock is over.
+enum Waited {
+    /// The lock is held: look again, another caller may have stored it.
+    Locked(Missing, &'static dyn EntryStore, KeyGuard),
+    /// Compute without it (none to take, tried already, or waited past
+    /// the limit).
+    Compute(Missing),
 }
 
 impl Missing {
     /// [`Missing::settle`] without blocking the executor: the lock is
-    /// taken on a helper thread.
-    async fn lock_async<S: DeserializeOwned>(mut self) -> Settled<S> {
+    /// taken on a helper thread; the caller looks again once it holds it.
+    async fn lock_async(mut self) -> Waited {
         if self.lock_tried {
-            return Settled::Compute(self);
+            return Waited::Compute(self);
         }
         self.lock_tried = true;
         let Some(store) = self.target.memory.store() else {
-            return Settled::Compute(self);
+            return Waited::Compute(self);
         };
         let key = self.target.key;
         let limit = self.target.wait_limit();
         match off_executor(move || store.lock_within(key, limit)).await {
-            Ok(Some(guard)) => self.relook(store, guard),
+            Ok(Some(guard)) => Waited::Locked(self, store, guard),
             Ok(None) => {
                 let call = self.call.clone();
                 super::gave_up_waiting(&self.target, limit, || call);
-                Settled::Compute(self)
+                Waited::Compute(self)
             }
             Err(e) => {
                 tracing::debug!(target: "memory", path = self.target.path, %e, "no compute-once lock");
-                Settled::Compute(self)
+                Waited::Compute(self)
             }
         }
     }

@@ -1,13 +1,13 @@
 //! How the expansion picks [`Stored`] for a function's return type:
 //! autoref specialization, since a `Result` must store only its `Ok` value
 //! and stable Rust has no impl specialization. Generated code calls
-//! `(&&Output::<R>::NEW).lookup(call)` and, on a miss, runs the body and
-//! calls `(&&Output::<R>::NEW).complete(run, output)` (an `async fn`:
-//! `(&&Output::of_future(&body)).finish_async(call, body)`); method lookup
-//! takes the `&&Output<Result<T, E>>` impl when it applies, else the
-//! `&Output<R>` one. None of these is generic over the body of a sync
-//! function: what they instantiate is shared by every function of one
-//! output type.
+//! `(&&Output::<R>::NEW).lookup(&FUNCTION, type_args, args)` and, on a
+//! miss, runs the body and calls `(&&Output::<R>::NEW).complete(run,
+//! output)` (an `async fn`: `(&&Output::of_future(&body)).finish_async(call,
+//! body)`); method lookup takes the `&&Output<Result<T, E>>` impl when it
+//! applies, else the `&Output<R>` one. None of these is generic over the
+//! body of a sync function: what they instantiate (`stored.rs`'s glue and
+//! the type's serde code) is shared by every function of one output type.
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -15,8 +15,9 @@ use std::marker::PhantomData;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::stored::{AsIs, OkOnly};
-use super::{Call, Run};
+use super::stored::{self, AsIs, OkOnly};
+use super::{Arg, Call, Run};
+use crate::function::CachedFn;
 
 /// The return type of a body, known to the compiler, carried as a value.
 pub struct Output<R>(PhantomData<fn() -> R>);
@@ -40,9 +41,15 @@ pub fn typed<R, F: Future<Output = R>>(body: F) -> F {
 
 /// Stores the output as it is (lower priority: one autoref less).
 pub trait FinishValue<R> {
-    /// Looks the call up: a hit returns the stored value; on a miss the
-    /// caller runs the body and hands its output to [`FinishValue::complete`].
-    fn lookup(self, call: Call) -> Result<R, Run>;
+    /// Starts a call of `function` and looks it up (see `begin` in
+    /// `call.rs`): a hit returns the stored value; on a miss the caller
+    /// runs the body and hands its output to [`FinishValue::complete`].
+    fn lookup(
+        self,
+        function: &'static CachedFn,
+        type_args: &[&'static str],
+        args: &[&dyn Arg],
+    ) -> Result<R, Run>;
     /// Stores the output of the body that [`FinishValue::lookup`] asked for.
     fn complete(self, run: Run, output: R) -> R;
     /// Finishes the call of an `async fn`: a miss awaits `body`.
@@ -50,12 +57,17 @@ pub trait FinishValue<R> {
 }
 
 impl<R: Serialize + DeserializeOwned> FinishValue<R> for &Output<R> {
-    fn lookup(self, call: Call) -> Result<R, Run> {
-        call.lookup::<AsIs<R>>()
+    fn lookup(
+        self,
+        function: &'static CachedFn,
+        type_args: &[&'static str],
+        args: &[&dyn Arg],
+    ) -> Result<R, Run> {
+        stored::lookup::<AsIs<R>>(function, type_args, args)
     }
 
     fn complete(self, run: Run, output: R) -> R {
-        run.complete::<AsIs<R>>(output)
+        stored::complete::<AsIs<R>>(run, output)
     }
 
     fn finish_async<F: Future<Output = R>>(self, call: Call, body: F) -> impl Future<Output = R> {
@@ -65,10 +77,16 @@ impl<R: Serialize + DeserializeOwned> FinishValue<R> for &Output<R> {
 
 /// Stores `Ok` values only; an `Err` is returned and never cached.
 pub trait FinishResult<T, E> {
-    /// Looks the call up: a hit returns `Ok(stored)`; on a miss the caller
-    /// runs the body and hands its output to [`FinishResult::complete`].
+    /// Starts a call of `function` and looks it up (see `begin` in
+    /// `call.rs`): a hit returns `Ok(stored)`; on a miss the caller runs
+    /// the body and hands its output to [`FinishResult::complete`].
     #[allow(clippy::missing_errors_doc, reason = "the error is the body's")]
-    fn lookup(self, call: Call) -> Result<Result<T, E>, Run>;
+    fn lookup(
+        self,
+        function: &'static CachedFn,
+        type_args: &[&'static str],
+        args: &[&dyn Arg],
+    ) -> Result<Result<T, E>, Run>;
     /// Stores the output of the body that [`FinishResult::lookup`] asked
     /// for, if it is `Ok`.
     #[allow(clippy::missing_errors_doc, reason = "the error is the body's")]
@@ -82,12 +100,17 @@ pub trait FinishResult<T, E> {
 }
 
 impl<T: Serialize + DeserializeOwned, E> FinishResult<T, E> for &&Output<Result<T, E>> {
-    fn lookup(self, call: Call) -> Result<Result<T, E>, Run> {
-        call.lookup::<OkOnly<T, E>>()
+    fn lookup(
+        self,
+        function: &'static CachedFn,
+        type_args: &[&'static str],
+        args: &[&dyn Arg],
+    ) -> Result<Result<T, E>, Run> {
+        stored::lookup::<OkOnly<T, E>>(function, type_args, args)
     }
 
     fn complete(self, run: Run, output: Result<T, E>) -> Result<T, E> {
-        run.complete::<OkOnly<T, E>>(output)
+        stored::complete::<OkOnly<T, E>>(run, output)
     }
 
     fn finish_async<F: Future<Output = Result<T, E>>>(
