@@ -89,24 +89,43 @@ pub fn expand(
             #finish
         }
     } else {
-        // The body closure is called here, on a miss, not handed to the
-        // runtime: nothing the runtime compiles depends on this function's
-        // closure type, only on its output type (shared by every function
-        // returning it). `({ body })()` calls it by value, as `FnOnce`: a
-        // body may move or mutate what it captured.
+        // The body runs here, on a miss, not in the runtime: nothing the
+        // runtime compiles depends on this function, only on its output
+        // type (shared by every function returning it).
         let lookup = quote_spanned! {finish_span=>
             (&&#krate::__private::Output::<#output>::NEW).lookup(#begin_args)
         };
-        let complete = quote_spanned! {finish_span=>
-            (&&#krate::__private::Output::<#output>::NEW).complete(__memo_run, ({ __memo_body })())
+        let complete = |computed: TokenStream| {
+            quote_spanned! {finish_span=>
+                (&&#krate::__private::Output::<#output>::NEW).complete(__memo_run, #computed)
+            }
+        };
+        let run_body = if crate::inline_body::runs_inline(block) {
+            // No `return` or `?` that must stop at the body: it runs in a
+            // block, without a closure to compile. (A body that diverges
+            // leaves `complete` unreachable, which is not the user's to
+            // hear about.)
+            let complete = complete(quote!(__memo_output));
+            quote! {
+                let __memo_output: #output = #body;
+                #[allow(unreachable_code)]
+                let __memo_output = #complete;
+                __memo_output
+            }
+        } else {
+            // A closure keeps `return` and `?` inside the body. `({ body
+            // })()` calls it by value, as `FnOnce`: a body may move or
+            // mutate what it captured.
+            let complete = complete(quote!(({ __memo_body })()));
+            quote! {
+                let __memo_body = move || -> #output #body;
+                #complete
+            }
         };
         quote! {
             match #lookup {
                 ::core::result::Result::Ok(__memo_stored) => __memo_stored,
-                ::core::result::Result::Err(__memo_run) => {
-                    let __memo_body = move || -> #output #body;
-                    #complete
-                }
+                ::core::result::Result::Err(__memo_run) => { #run_body }
             }
         }
     };

@@ -117,12 +117,26 @@ fn a_sync_body_runs_in_the_function_between_lookup_and_complete() {
         "{expanded}"
     );
     assert!(!expanded.contains("begin"), "{expanded}");
+    // Without `return` or `?`, the body runs in a block.
     assert!(
-        expanded.contains(". complete (__memo_run , ({ __memo_body }) ())"),
+        expanded.contains("let __memo_output : u32 = { x } ;"),
         "{expanded}"
     );
-    // Nothing generic over the closure: it is only called.
-    assert!(!expanded.contains("Output :: of"), "{expanded}");
+    assert!(
+        expanded.contains(". complete (__memo_run , __memo_output) ;"),
+        "{expanded}"
+    );
+    assert!(!expanded.contains("__memo_body"), "{expanded}");
+    // With one, in a closure, which is only called: nothing is generic
+    // over it.
+    for body in ["{ if x > 1 { return 1; } x }", "{ x.checked_add(1)? }"] {
+        let expanded = expand_str("", &format!("fn f(x: u32) -> Option<u32> {body}"));
+        assert!(
+            expanded.contains(". complete (__memo_run , ({ __memo_body }) ())"),
+            "{expanded}"
+        );
+        assert!(!expanded.contains("Output :: of"), "{expanded}");
+    }
 }
 
 #[test]
