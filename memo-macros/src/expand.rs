@@ -1,5 +1,7 @@
-//! Code generation: the user's function, re-emitted with its body moved into
-//! a closure that one call into `__private` runs or skips.
+//! Code generation: the user's function, re-emitted with its body behind
+//! one call into `__private` that looks the call up, and run on a miss (in
+//! a block, or in a closure when it has a `return` or a `?`: see
+//! `inline_body.rs`) before a second that stores its output.
 //!
 //! The user's attributes, visibility, signature and body keep their own
 //! tokens and spans, so type errors in them land on the user's code.
