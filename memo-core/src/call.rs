@@ -5,7 +5,8 @@
 //! (through `output.rs`, which picks how the output is stored, and
 //! `stored.rs`, which erases its type); a hit returns, and on a miss it runs
 //! the body itself and hands the output to [`Run::complete`] (an `async fn`
-//! calls [`begin_async`] and hands its body to `finish_async`). A
+//! calls [`begin_async`], then `lookup_async`, and on a miss awaits its
+//! body and hands the output to [`AsyncRun`]). A
 //! hit is one read and a checksum; nothing is rendered, allocated per
 //! argument or written. A miss renders the call for the trace and the
 //! metadata, runs the body, and stores the result atomically. No failure of
@@ -23,6 +24,7 @@ use crate::store::in_process::{InProcess, Kept};
 use crate::store::{EntryStore, KeyGuard, StoredEntry};
 use crate::{key, recorded, trace};
 pub use arg::Arg;
+pub use async_call::AsyncRun;
 pub(crate) use explain::forget_known_calls;
 use hit::{decode_kept, found_from};
 pub use output::{FinishResult, FinishValue, Output, typed};
@@ -116,7 +118,7 @@ pub(crate) fn begin(
 }
 
 /// [`begin`] for an `async fn`: it never waits for another caller computing
-/// the same key (that wait happens off the executor, in `finish_async`).
+/// the same key (that wait happens off the executor, in `lookup_async`).
 pub fn begin_async(
     function: &'static CachedFn,
     type_args: &[&'static str],
@@ -145,7 +147,7 @@ fn start(
 
 /// [`begin`] for a function already resolved (for a method, to its `Self`
 /// type). `wait`: whether a miss waits for another caller computing the same
-/// key (async calls wait off the executor instead, in `finish_async`).
+/// key (async calls wait off the executor instead, in `lookup_async`).
 fn begin_resolved(
     function: &'static CachedFn,
     type_args: &[&'static str],

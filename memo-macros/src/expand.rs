@@ -80,15 +80,26 @@ pub fn expand(
     };
     let begin_args = quote!(&__MEMO_FN, &[#(#type_args),*], &[#(#key_args),*]);
     let call_and_finish = if sig.asyncness.is_some() {
-        // `begin` runs on the first poll; the body is awaited; see
+        // `begin_async` runs on the first poll; the lookup may wait (off
+        // the executor) for another caller; on a miss the body is awaited
+        // here, so nothing the runtime compiles is generic over it: see
         // `memo-core/src/call/async_call.rs` for what blocks where.
-        let finish = quote_spanned! {finish_span=>
-            (&&#krate::__private::Output::of_future(&__memo_body)).finish_async(__memo_call, __memo_body).await
+        let lookup = quote_spanned! {finish_span=>
+            (&&#krate::__private::Output::<#output>::NEW).lookup_async(__memo_call)
+        };
+        let complete = quote_spanned! {finish_span=>
+            (&&#krate::__private::Output::<#output>::NEW).complete_async(__memo_run, __memo_ran)
         };
         quote! {
             let __memo_call = #krate::__private::begin_async(#begin_args);
-            let __memo_body = #krate::__private::typed::<#output, _>(async move #body);
-            #finish
+            match #lookup.await {
+                ::core::result::Result::Ok(__memo_stored) => __memo_stored,
+                ::core::result::Result::Err(mut __memo_run) => {
+                    let __memo_body = #krate::__private::typed::<#output, _>(async move #body);
+                    let __memo_ran = __memo_run.record(__memo_body).await;
+                    #complete
+                }
+            }
         }
     } else {
         // The body runs here, on a miss, not in the runtime: nothing the

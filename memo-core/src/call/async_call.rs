@@ -25,64 +25,118 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
+use std::time::Instant;
 
-use super::stored::{Decoded, Stored, kept};
+use super::stored::{Decoded, Encode, OutputSlot, Stored};
 use super::{Call, Missing, Settled, State, probe};
+use crate::recorded::{Recorded, Recording};
 use crate::store::{EntryStore, KeyGuard};
 
 impl Call {
-    /// [`Call::finish`] for a body that is a future.
-    pub(crate) async fn finish_async<K: Stored, F: Future<Output = K::Output>>(
-        mut self,
-        body: F,
-    ) -> K::Output {
-        match self.probed.take() {
-            None => self.finish_async_unprobed::<K, F>(body).await,
-            Some(probed) => probe::finish_async::<K, F>(self, probed, body).await,
-        }
-    }
-
-    /// [`Call::finish_async`] once any probe was dealt with.
+    /// Looks an async call up, its output stored as `K` says: a hit (or a
+    /// handle's call that does not run) returns the output; otherwise the
+    /// caller runs the body through [`AsyncRun::record`] and hands what it
+    /// returned to `complete_async` (`stored.rs`).
     ///
-    /// No slot is held across an `.await`: each is made where it is
-    /// filled, so the future is `Send` whenever the output is.
-    pub(super) async fn finish_async_unprobed<K: Stored, F: Future<Output = K::Output>>(
-        self,
-        body: F,
-    ) -> K::Output {
+    /// Generic over the output, not over the body: compiled once per output
+    /// type, not per function. No slot is held across an `.await`: each is
+    /// made where it is filled, so the future is `Send` whenever the output
+    /// is.
+    pub(crate) async fn lookup_async<K: Stored>(mut self) -> Result<K::Output, AsyncRun> {
+        let probe = match self.probed.take() {
+            None => None,
+            Some(probed) => match probe::probed_async::<K>(self, probed) {
+                Ok(output) => return Ok(output),
+                Err((call, probe)) => {
+                    self = call;
+                    Some(probe)
+                }
+            },
+        };
+        let stored = |output: K::Output, probe: Option<probe::Probe>| {
+            if let Some(probe) = probe {
+                probe::put_back(probe);
+            }
+            Ok(output)
+        };
         let missing = match self.state {
-            State::Uncached => return body.await,
+            State::Uncached => return Err(AsyncRun::new(None, probe)),
             State::Missing(missing) => *missing,
             State::Kept(kept) => {
                 let mut slot = Decoded::<K>::new();
                 match super::decode_kept(&kept, &mut slot) {
-                    Ok(()) => return slot.output(),
+                    Ok(()) => return stored(slot.output(), probe),
                     Err(reason) => super::found_from(&kept).into_missing(reason),
                 }
             }
             State::Found(found) => {
                 let mut slot = Decoded::<K>::new();
                 match found.decode(&mut slot) {
-                    Ok(()) => return slot.output(),
+                    Ok(()) => return stored(slot.output(), probe),
                     Err(reason) => found.into_missing(reason),
                 }
             }
         };
-        let mut missing = match missing.lock_async().await {
+        let missing = match missing.lock_async().await {
             Waited::Compute(missing) => missing,
             Waited::Locked(missing, store, guard) => {
                 let mut slot = Decoded::<K>::new();
                 match missing.relook(store, guard, &mut slot) {
-                    Settled::Stored => return slot.output(),
+                    Settled::Stored => return stored(slot.output(), probe),
                     Settled::Compute(missing) => missing,
                 }
             }
         };
-        let started = missing.start();
-        let (output, deps) = crate::recorded::Recording::new(body).await;
-        let mut slot = Decoded::<K>::new();
-        missing.complete(started, kept::<K>(&output), &mut slot, &deps);
-        slot.or(output)
+        Err(AsyncRun::new(Some(missing), probe))
+    }
+}
+
+/// An async call whose body the caller runs now (see
+/// [`Call::lookup_async`]). Dropped without `complete_async` (the body
+/// panicked, or its future was dropped), it stores nothing, and its lock is
+/// released.
+pub struct AsyncRun {
+    /// The miss to complete; `None`: the call runs uncached.
+    missing: Option<Box<Missing>>,
+    /// When the body started, once [`AsyncRun::record`] started it.
+    started: Option<Instant>,
+    /// A handle's probe, handed back to the thread once the call is done.
+    probe: Option<probe::Probe>,
+}
+
+impl AsyncRun {
+    fn new(missing: Option<Missing>, probe: Option<probe::Probe>) -> AsyncRun {
+        AsyncRun {
+            missing: missing.map(Box::new),
+            started: None,
+            probe,
+        }
+    }
+
+    /// Starts the miss (its reason decided and traced) and returns `body`
+    /// with the dependencies it runs recorded, whichever thread polls it.
+    pub fn record<F: Future>(&mut self, body: F) -> Recording<F> {
+        if let Some(missing) = &mut self.missing {
+            self.started = Some(missing.start());
+        }
+        Recording::new(body)
+    }
+
+    /// Stores `kept`, what is kept of the body's output (`None`: nothing),
+    /// with the dependencies it recorded; reloads the entry into `slot`
+    /// when the output is returned as stored (arrays mapped).
+    pub(crate) fn complete(
+        self,
+        kept: Option<&dyn Encode>,
+        slot: &mut dyn OutputSlot,
+        deps: &[Recorded],
+    ) {
+        if let (Some(missing), Some(started)) = (self.missing, self.started) {
+            missing.complete(started, kept, slot, deps);
+        }
+        if let Some(probe) = self.probe {
+            probe::put_back(probe);
+        }
     }
 }
 
@@ -98,7 +152,15 @@ enum Waited {
 impl Missing {
     /// [`Missing::settle`] without blocking the executor: the lock is
     /// taken on a helper thread; the caller looks again once it holds it.
-    async fn lock_async(mut self) -> Waited {
+    ///
+    /// A boxed future made here, so that it is compiled once, in memo-core,
+    /// not in every crate whose async fns await it (an `async fn` awaited
+    /// only by generic code is compiled where that code is).
+    fn lock_async(self) -> Pin<Box<dyn Future<Output = Waited> + Send>> {
+        Box::pin(self.wait_for_lock())
+    }
+
+    async fn wait_for_lock(mut self) -> Waited {
         if self.lock_tried {
             return Waited::Compute(self);
         }

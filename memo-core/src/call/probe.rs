@@ -20,7 +20,6 @@
 //! compiled.
 
 use std::cell::Cell;
-use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::de::DeserializeOwned;
@@ -293,26 +292,30 @@ pub(super) fn lookup(
     }
 }
 
-/// [`lookup`] and its completion, for an `async fn`.
-pub(super) async fn finish_async<K: Stored, F: Future<Output = K::Output>>(
+/// [`lookup`]'s first part for an `async fn`, before anything waits: the
+/// handle's call acts as the handle asked (a stored output it asks about
+/// is returned, the probe put back); any other call is handed back with
+/// the probe, to look up as usual and put the probe back once done.
+#[allow(
+    clippy::result_large_err,
+    reason = "the call is handed straight back to be looked up, once"
+)]
+pub(super) fn probed_async<K: Stored>(
     call: Call,
     probed: Probed,
-    body: F,
-) -> K::Output {
-    // The slot is dropped before any `.await` (see `finish_async_unprobed`).
-    let decoded = {
-        let mut slot = Decoded::<K>::new();
-        match probed.probe.wants(slot.returns()) {
-            true => call.probed(&probed, &mut slot).map(|()| slot.output()),
-            false => Err(call),
-        }
+) -> Result<K::Output, (Call, Probe)> {
+    let mut slot = Decoded::<K>::new();
+    let call = match probed.probe.wants(slot.returns()) {
+        false => call,
+        true => match call.probed(&probed, &mut slot) {
+            Ok(()) => {
+                put_back(probed.probe);
+                return Ok(slot.output());
+            }
+            Err(call) => call,
+        },
     };
-    let output = match decoded {
-        Ok(output) => output,
-        Err(call) => call.finish_async_unprobed::<K, F>(body).await,
-    };
-    put_back(probed.probe);
-    output
+    Err((call, probed.probe))
 }
 
 /// An entry a handle read back.

@@ -12,9 +12,11 @@ use std::marker::PhantomData;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::async_call::AsyncRun;
 use super::{Arg, Run};
 use crate::entry::DecodeOutput;
 use crate::function::CachedFn;
+use crate::recorded::Ran;
 
 /// How a function's output is stored.
 pub(crate) trait Stored {
@@ -147,4 +149,12 @@ pub(crate) fn complete<K: Stored>(run: Run, output: K::Output) -> K::Output {
     let mut slot = Decoded::<K>::new();
     run.complete(kept::<K>(&output), &mut slot);
     slot.or(output)
+}
+
+/// [`complete`] for an `async fn`: `ran` is what its recorded body
+/// returned (see `async_call.rs`).
+pub(crate) fn complete_async<K: Stored>(run: AsyncRun, ran: Ran<K::Output>) -> K::Output {
+    let mut slot = Decoded::<K>::new();
+    run.complete(kept::<K>(&ran.output), &mut slot, &ran.deps);
+    slot.or(ran.output)
 }

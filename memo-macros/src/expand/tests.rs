@@ -89,7 +89,15 @@ fn async_functions_await_the_body() {
         "{expanded}"
     );
     assert!(
-        expanded.contains(". finish_async (__memo_call , __memo_body) . await"),
+        expanded.contains(". lookup_async (__memo_call) . await"),
+        "{expanded}"
+    );
+    assert!(
+        expanded.contains("__memo_run . record (__memo_body) . await"),
+        "{expanded}"
+    );
+    assert!(
+        expanded.contains(". complete_async (__memo_run , __memo_ran)"),
         "{expanded}"
     );
 }
