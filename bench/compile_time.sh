@@ -25,10 +25,14 @@ cpu_seconds() { # the least CPU time of $reps clean builds of the crate
     echo "$best"
 }
 
+# Other work on the machine inflates CPU times: say how busy it was.
+load_before=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo "?")
 plain=$(cpu_seconds)
 cached=$(cpu_seconds --features cached)
+load_after=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo "?")
 awk -v n="$MEMO_COMPILE_FUNCTIONS" -v p="$plain" -v c="$cached" 'BEGIN {
-    printf "%d functions, debug build, CPU (user + system), least of '"$reps"':\n", n
+    printf "%d functions, debug build, CPU (user + system), least of '"$reps"'", n
+    printf " (load average '"$load_before"' before, '"$load_after"' after):\n"
     printf "  plain   %.2f s\n  cached  %.2f s\n", p, c
     printf "  #[memory::cache] costs %.1f ms of CPU per function\n", (c - p) * 1000 / n
 }'

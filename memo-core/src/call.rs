@@ -1,10 +1,12 @@
 //! The call path: hash the arguments, look the key up, and on a miss run the
 //! body and store its output.
 //!
-//! Generated code calls [`begin`] while it can still borrow the arguments,
-//! then [`Call::lookup`] (through `output.rs`, which picks how the output
-//! is [`Stored`]); on a miss it runs the body itself and hands the output
-//! to [`Run::complete`] (an `async fn` hands its body to `finish_async`). A
+//! Generated code calls [`begin`] while it can still borrow the arguments
+//! (through `output.rs`, which picks how the output is stored, and
+//! `stored.rs`, which erases its type); a hit returns, and on a miss it runs
+//! the body itself and hands the output to [`Run::complete`] (an `async fn`
+//! calls [`begin_async`], then `lookup_async`, and on a miss awaits its
+//! body and hands the output to [`AsyncRun`]). A
 //! hit is one read and a checksum; nothing is rendered, allocated per
 //! argument or written. A miss renders the call for the trace and the
 //! metadata, runs the body, and stores the result atomically. No failure of
@@ -14,8 +16,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::de::DeserializeOwned;
-
 use crate::entry::{self, ArgRecord, Entry, EntryMeta, HEADER_LEN, MissRecord, Origin};
 use crate::function::CachedFn;
 use crate::hash::Digest;
@@ -24,12 +24,13 @@ use crate::store::in_process::{InProcess, Kept};
 use crate::store::{EntryStore, KeyGuard, StoredEntry};
 use crate::{key, recorded, trace};
 pub use arg::Arg;
+pub use async_call::AsyncRun;
 pub(crate) use explain::forget_known_calls;
 use hit::{decode_kept, found_from};
 pub use output::{FinishResult, FinishValue, Output, typed};
 use probe::Probed;
 pub use reason::{MissReason, Validator};
-use stored::Stored;
+use stored::{Encode, OutputSlot};
 use unused::{Settled, Unused, report_unused};
 
 /// Longest rendering of one argument in a trace or in metadata.
@@ -96,20 +97,28 @@ struct Passed {
     unused: Option<Box<Unused>>,
 }
 
-/// Starts a cached call: hashes `args` and looks the key up.
+/// Starts a cached call and looks its output up: hashes `args`, looks the
+/// key up and decodes a hit into `slot` (`Ok`); otherwise the caller runs
+/// the body and hands its output to [`Run::complete`]. `stored.rs` wraps
+/// it for a typed output.
 ///
 /// `type_args` holds `type_name::<T>()` for each type parameter of a generic
 /// function (and first, for a method, of `Self`), so each instantiation has
 /// its own entries; it is empty for ordinary functions.
 ///
-/// Not `#[inline]`: it is compiled once, here, not in every crate that
-/// calls it.
-pub fn begin(function: &'static CachedFn, type_args: &[&'static str], args: &[&dyn Arg]) -> Call {
-    start(function, type_args, args, true)
+/// Not generic, and the [`Call`] never leaves it: compiled once, here, not
+/// in every crate that calls it.
+pub(crate) fn begin(
+    function: &'static CachedFn,
+    type_args: &[&'static str],
+    args: &[&dyn Arg],
+    slot: &mut dyn OutputSlot,
+) -> Result<(), Run> {
+    start(function, type_args, args, true).lookup(slot)
 }
 
 /// [`begin`] for an `async fn`: it never waits for another caller computing
-/// the same key (that wait happens off the executor, in `finish_async`).
+/// the same key (that wait happens off the executor, in `lookup_async`).
 pub fn begin_async(
     function: &'static CachedFn,
     type_args: &[&'static str],
@@ -138,7 +147,7 @@ fn start(
 
 /// [`begin`] for a function already resolved (for a method, to its `Self`
 /// type). `wait`: whether a miss waits for another caller computing the same
-/// key (async calls wait off the executor instead, in `finish_async`).
+/// key (async calls wait off the executor instead, in `lookup_async`).
 fn begin_resolved(
     function: &'static CachedFn,
     type_args: &[&'static str],
@@ -417,36 +426,39 @@ fn alternative(
 }
 
 impl Call {
-    /// Looks the output up, stored as `K` says, once its type is known: a
-    /// hit (or a handle's call that does not run) returns it; otherwise the
-    /// caller runs the body and hands its output to [`Run::complete`].
+    /// Looks the output up, decoding into `slot` (the caller's output type,
+    /// erased): a hit (or a handle's call that does not run) fills it;
+    /// otherwise the caller runs the body and hands its output to
+    /// [`Run::complete`].
     ///
-    /// Nothing here is generic over the body: generated code calls the body
-    /// itself, between the two, so the call path is compiled once per
-    /// output type, shared by every function returning that type.
-    pub(crate) fn lookup<K: Stored>(mut self) -> Result<K::Output, Run> {
+    /// Nothing here is generic: generated code calls the body itself,
+    /// between the two, and the output type is behind `slot`, so the call
+    /// path is compiled once, here, whatever the functions return.
+    #[inline]
+    fn lookup(mut self, slot: &mut dyn OutputSlot) -> Result<(), Run> {
         match self.probed.take() {
-            None => self.finish_unprobed::<K>().map_err(Run::unprobed),
-            Some(probed) => probe::lookup::<K>(self, probed),
+            None => self.finish_unprobed(slot).map_err(Run::unprobed),
+            Some(probed) => probe::lookup(self, probed, slot),
         }
     }
 
     /// [`Call::lookup`] once any probe was dealt with.
-    fn finish_unprobed<K: Stored>(self) -> Result<K::Output, Compute> {
+    #[inline]
+    fn finish_unprobed(self, slot: &mut dyn OutputSlot) -> Result<(), Compute> {
         let missing = match self.state {
             State::Uncached => return Err(Compute::Uncached),
             State::Missing(missing) => *missing,
-            State::Kept(kept) => match decode_kept::<K::Value>(&kept) {
-                Ok(stored) => return Ok(K::rebuild(stored)),
+            State::Kept(kept) => match decode_kept(&kept, slot) {
+                Ok(()) => return Ok(()),
                 Err(reason) => found_from(&kept).into_missing(reason),
             },
-            State::Found(found) => match found.decode::<K::Value>() {
-                Ok(stored) => return Ok(K::rebuild(stored)),
+            State::Found(found) => match found.decode(slot) {
+                Ok(()) => return Ok(()),
                 Err(reason) => found.into_missing(reason),
             },
         };
-        match missing.settle::<K::Value>() {
-            Settled::Stored(stored) => Ok(K::rebuild(stored)),
+        match missing.settle(slot) {
+            Settled::Stored => Ok(()),
             Settled::Compute(missing) => Err(Compute::Missing(Box::new(missing.begin_run()))),
         }
     }
@@ -479,16 +491,16 @@ impl Run {
         }
     }
 
-    /// Stores what `K` keeps of the body's `output`; returns the output.
-    pub(crate) fn complete<K: Stored>(self, output: K::Output) -> K::Output {
-        let output = match self.compute {
-            Compute::Uncached => output,
-            Compute::Missing(running) => running.complete::<K>(output),
-        };
+    /// Stores `kept`, what is kept of the body's output (`None`: nothing,
+    /// an `Err`). When the output is to be returned as the entry just
+    /// stored (arrays mapped), it is reloaded into `slot`.
+    pub(crate) fn complete(self, kept: Option<&dyn Encode>, slot: &mut dyn OutputSlot) {
+        if let Compute::Missing(running) = self.compute {
+            running.complete(kept, slot);
+        }
         if let Some(probe) = self.probe {
             probe::put_back(probe);
         }
-        output
     }
 }
 

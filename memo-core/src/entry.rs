@@ -29,8 +29,10 @@ pub const HEADER_LEN: usize = 80;
 /// every byte after the header.
 const CHECKSUM_AT: usize = 64;
 
+#[cfg(test)]
+pub(crate) use encode::encode_parts;
 pub use encode::{EncodeError, Encoded, assemble, encode};
-pub(crate) use encode::{encode_parts, rekeyed};
+pub(crate) use encode::{encode_with, rekeyed};
 pub use meta::{ArgRecord, DepRecord, EntryMeta, MissRecord, Origin};
 
 /// Why bytes are not a usable entry.
@@ -191,6 +193,20 @@ fn checksum(header_head: &[u8], body: &[u8]) -> u128 {
 /// An output nested deeper than this is stored but never served: it is
 /// recomputed on every call.
 pub const MAX_DEPTH: usize = 256;
+
+/// Where a decoded output goes: a typed `Option<T>`, or the call path's
+/// slot, whose type is erased (`call/stored.rs`).
+pub(crate) trait DecodeOutput {
+    /// Decodes an output from its MessagePack (with [`decode`]) and keeps it.
+    fn decode_output(&mut self, msgpack: &[u8]) -> Result<(), rmp_serde::decode::Error>;
+}
+
+impl<T: serde::de::DeserializeOwned> DecodeOutput for Option<T> {
+    fn decode_output(&mut self, msgpack: &[u8]) -> Result<(), rmp_serde::decode::Error> {
+        *self = Some(decode(msgpack)?);
+        Ok(())
+    }
+}
 
 /// Decodes MessagePack from an entry, within [`MAX_DEPTH`].
 pub fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, rmp_serde::decode::Error> {
@@ -374,6 +390,23 @@ impl<'a> Entry<'a> {
         mode: Option<MmapMode>,
         blob_area: Option<&dyn BlobReader>,
     ) -> Result<T, EntryError> {
+        let mut output = None::<T>;
+        self.output_into(file, mode, blob_area, &mut output)?;
+        output.ok_or_else(|| EntryError::Output("not decoded".into()))
+    }
+
+    /// [`Entry::output_from`] into `output`, which decodes the output's
+    /// MessagePack (arrays readable while it does): not generic, so the
+    /// call path that decodes outputs of any type is compiled once, here.
+    /// `#[inline]`: on the hit path, into its caller.
+    #[inline]
+    pub(crate) fn output_into(
+        &self,
+        file: Option<&std::fs::File>,
+        mode: Option<MmapMode>,
+        blob_area: Option<&dyn BlobReader>,
+        output: &mut dyn DecodeOutput,
+    ) -> Result<(), EntryError> {
         let source = crate::array::Source {
             file,
             bytes: self.bytes,
@@ -386,10 +419,11 @@ impl<'a> Entry<'a> {
         };
         if let Some(raw_len) = self.zstd_raw_len {
             // Arrays of a compressed output are inline: no source to open.
-            return decode(&self.decompressed(raw_len)?)
+            return output
+                .decode_output(&self.decompressed(raw_len)?)
                 .map_err(|e| EntryError::Output(e.to_string()));
         }
-        crate::array::with_source(&source, || decode(self.payload))
+        crate::array::with_source(&source, || output.decode_output(self.payload))
             .map_err(|e| EntryError::Output(e.to_string()))
     }
 

@@ -8,7 +8,7 @@
 
 // Not public API, used by generated code.
 #[doc(hidden)]
-pub use crate::call::{Arg, Call, Run, begin, begin_async};
+pub use crate::call::{Arg, AsyncRun, Call, Run, begin_async};
 // Not public API, used by generated code.
 #[doc(hidden)]
 pub use crate::call::{FinishResult, FinishValue, Output, typed};

@@ -296,41 +296,56 @@ pub(crate) fn recording<T>(body: impl FnOnce() -> T) -> (T, Vec<Recorded>) {
 
 /// A future whose every poll runs with its own frame open: an `async`
 /// body's dependencies, whichever thread polls it.
-pub(crate) struct Recording<F> {
-    body: Pin<Box<F>>,
+///
+/// Public (hidden) because generated code awaits it, and lean: the body is
+/// pinned in place, and the frame work is not generic, since this is
+/// compiled once per `async` cached function.
+pub struct Recording<F> {
+    body: F,
+    /// What the body recorded in its polls so far.
     recorded: Vec<Recorded>,
+}
+
+/// What a [`Recording`] returns: the body's output and the dependencies
+/// it recorded, sorted.
+pub struct Ran<R> {
+    pub(crate) output: R,
+    pub(crate) deps: Vec<Recorded>,
 }
 
 impl<F: Future> Recording<F> {
     pub(crate) fn new(body: F) -> Recording<F> {
         Recording {
-            body: Box::pin(body),
+            body,
             recorded: Vec::new(),
         }
     }
 }
 
 impl<F: Future> Future for Recording<F> {
-    type Output = (F::Output, Vec<Recorded>);
+    type Output = Ran<F::Output>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: `body` is pinned structurally: nothing moves it out of a
+        // pinned `Recording` or hands out `&mut F` but as `Pin<&mut F>`
+        // below, and `Recording` has no `Drop` impl (it is `Unpin` only
+        // when `F` is).
+        let this = unsafe { self.get_unchecked_mut() };
         let frame = Frame::open(std::mem::take(&mut this.recorded));
-        let polled = this.body.as_mut().poll(cx);
+        // SAFETY: as above: `body` stays where it is, pinned.
+        let polled = unsafe { Pin::new_unchecked(&mut this.body) }.poll(cx);
         // Closing hands what was recorded so far to the frame below (the
         // caller's, which is open around this poll when the caller is a
         // miss awaiting this future); it keeps each dependency once.
-        let recorded = frame.close();
         match polled {
             Poll::Pending => {
-                this.recorded = recorded;
+                this.recorded = frame.close();
                 Poll::Pending
             }
-            Poll::Ready(output) => {
-                let mut recorded = recorded;
-                recorded.sort();
-                Poll::Ready((output, recorded))
-            }
+            Poll::Ready(output) => Poll::Ready(Ran {
+                output,
+                deps: frame.close_sorted(),
+            }),
         }
     }
 }
@@ -524,9 +539,9 @@ mod tests {
         let mut cx = Context::from_waker(std::task::Waker::noop());
         assert!(future.as_mut().poll(&mut cx).is_pending());
         assert!(!active());
-        let Poll::Ready(((), recorded)) = future.as_mut().poll(&mut cx) else {
+        let Poll::Ready(Ran { deps, .. }) = future.as_mut().poll(&mut cx) else {
             panic!("not ready");
         };
-        assert_eq!(recorded.len(), 2);
+        assert_eq!(deps.len(), 2);
     }
 }

@@ -1,5 +1,7 @@
-//! Code generation: the user's function, re-emitted with its body moved into
-//! a closure that one call into `__private` runs or skips.
+//! Code generation: the user's function, re-emitted with its body behind
+//! one call into `__private` that looks the call up, and run on a miss (in
+//! a block, or in a closure when it has a `return` or a `?`: see
+//! `inline_body.rs`) before a second that stores its output.
 //!
 //! The user's attributes, visibility, signature and body keep their own
 //! tokens and spans, so type errors in them land on the user's code.
@@ -78,35 +80,65 @@ pub fn expand(
     };
     let begin_args = quote!(&__MEMO_FN, &[#(#type_args),*], &[#(#key_args),*]);
     let call_and_finish = if sig.asyncness.is_some() {
-        // `begin` runs on the first poll; the body is awaited; see
+        // `begin_async` runs on the first poll; the lookup may wait (off
+        // the executor) for another caller; on a miss the body is awaited
+        // here, so nothing the runtime compiles is generic over it: see
         // `memo-core/src/call/async_call.rs` for what blocks where.
-        let finish = quote_spanned! {finish_span=>
-            (&&#krate::__private::Output::of_future(&__memo_body)).finish_async(__memo_call, __memo_body).await
+        let lookup = quote_spanned! {finish_span=>
+            (&&#krate::__private::Output::<#output>::NEW).lookup_async(__memo_call)
+        };
+        let complete = quote_spanned! {finish_span=>
+            (&&#krate::__private::Output::<#output>::NEW).complete_async(__memo_run, __memo_ran)
         };
         quote! {
             let __memo_call = #krate::__private::begin_async(#begin_args);
-            let __memo_body = #krate::__private::typed::<#output, _>(async move #body);
-            #finish
+            match #lookup.await {
+                ::core::result::Result::Ok(__memo_stored) => __memo_stored,
+                ::core::result::Result::Err(mut __memo_run) => {
+                    let __memo_body = #krate::__private::typed::<#output, _>(async move #body);
+                    let __memo_ran = __memo_run.record(__memo_body).await;
+                    #complete
+                }
+            }
         }
     } else {
-        // The body closure is called here, on a miss, not handed to the
-        // runtime: nothing the runtime compiles depends on this function's
-        // closure type, only on its output type (shared by every function
-        // returning it). `({ body })()` calls it by value, as `FnOnce`: a
-        // body may move or mutate what it captured.
+        // The body runs here, on a miss, not in the runtime: nothing the
+        // runtime compiles depends on this function, only on its output
+        // type (shared by every function returning it).
         let lookup = quote_spanned! {finish_span=>
-            (&&#krate::__private::Output::<#output>::NEW).lookup(#krate::__private::begin(#begin_args))
+            (&&#krate::__private::Output::<#output>::NEW).lookup(#begin_args)
         };
-        let complete = quote_spanned! {finish_span=>
-            (&&#krate::__private::Output::<#output>::NEW).complete(__memo_run, ({ __memo_body })())
+        let complete = |computed: TokenStream| {
+            quote_spanned! {finish_span=>
+                (&&#krate::__private::Output::<#output>::NEW).complete(__memo_run, #computed)
+            }
+        };
+        let run_body = if crate::inline_body::runs_inline(block) {
+            // No `return` or `?` that must stop at the body: it runs in a
+            // block, without a closure to compile. (A body that diverges
+            // leaves `complete` unreachable, which is not the user's to
+            // hear about.)
+            let complete = complete(quote!(__memo_output));
+            quote! {
+                let __memo_output: #output = #body;
+                #[allow(unreachable_code)]
+                let __memo_output = #complete;
+                __memo_output
+            }
+        } else {
+            // A closure keeps `return` and `?` inside the body. `({ body
+            // })()` calls it by value, as `FnOnce`: a body may move or
+            // mutate what it captured.
+            let complete = complete(quote!(({ __memo_body })()));
+            quote! {
+                let __memo_body = move || -> #output #body;
+                #complete
+            }
         };
         quote! {
             match #lookup {
                 ::core::result::Result::Ok(__memo_stored) => __memo_stored,
-                ::core::result::Result::Err(__memo_run) => {
-                    let __memo_body = move || -> #output #body;
-                    #complete
-                }
+                ::core::result::Result::Err(__memo_run) => { #run_body }
             }
         }
     };

@@ -5,13 +5,14 @@
 //! `model.rs`'s types on), `expand.rs` writes the cached function.
 //! `code_fingerprint.rs` hashes the function's code, `warnings.rs` raises
 //! the compile-time warnings (named in `lints.rs`), `syntax.rs` answers
-//! questions about the user's tokens. `#[fingerprint]` lives in
-//! `fingerprint_attr.rs`.
+//! questions about the user's tokens, `inline_body.rs` whether a body can
+//! run without a closure. `#[fingerprint]` lives in `fingerprint_attr.rs`.
 
 mod args;
 mod code_fingerprint;
 mod expand;
 mod fingerprint_attr;
+mod inline_body;
 mod lints;
 mod model;
 mod syntax;

@@ -25,75 +25,161 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
+use std::time::Instant;
 
-use serde::de::DeserializeOwned;
-
-use super::stored::Stored;
+use super::stored::{Decoded, Encode, OutputSlot, Stored};
 use super::{Call, Missing, Settled, State, probe};
-use crate::store::KeyGuard;
+use crate::recorded::{Recorded, Recording};
+use crate::store::{EntryStore, KeyGuard};
 
 impl Call {
-    /// [`Call::finish`] for a body that is a future.
-    pub(crate) async fn finish_async<K: Stored, F: Future<Output = K::Output>>(
-        mut self,
-        body: F,
-    ) -> K::Output {
-        match self.probed.take() {
-            None => self.finish_async_unprobed::<K, F>(body).await,
-            Some(probed) => probe::finish_async::<K, F>(self, probed, body).await,
+    /// Looks an async call up, its output stored as `K` says: a hit (or a
+    /// handle's call that does not run) returns the output; otherwise the
+    /// caller runs the body through [`AsyncRun::record`] and hands what it
+    /// returned to `complete_async` (`stored.rs`).
+    ///
+    /// Generic over the output, not over the body: compiled once per output
+    /// type, not per function. No slot is held across an `.await`: each is
+    /// made where it is filled, so the future is `Send` whenever the output
+    /// is.
+    pub(crate) async fn lookup_async<K: Stored>(mut self) -> Result<K::Output, AsyncRun> {
+        let probe = match self.probed.take() {
+            None => None,
+            Some(probed) => match probe::probed_async::<K>(self, probed) {
+                Ok(output) => return Ok(output),
+                Err((call, probe)) => {
+                    self = call;
+                    Some(probe)
+                }
+            },
+        };
+        let stored = |output: K::Output, probe: Option<probe::Probe>| {
+            if let Some(probe) = probe {
+                probe::put_back(probe);
+            }
+            Ok(output)
+        };
+        let missing = match self.state {
+            State::Uncached => return Err(AsyncRun::new(None, probe)),
+            State::Missing(missing) => *missing,
+            State::Kept(kept) => {
+                let mut slot = Decoded::<K>::new();
+                match super::decode_kept(&kept, &mut slot) {
+                    Ok(()) => return stored(slot.output(), probe),
+                    Err(reason) => super::found_from(&kept).into_missing(reason),
+                }
+            }
+            State::Found(found) => {
+                let mut slot = Decoded::<K>::new();
+                match found.decode(&mut slot) {
+                    Ok(()) => return stored(slot.output(), probe),
+                    Err(reason) => found.into_missing(reason),
+                }
+            }
+        };
+        let missing = match missing.lock_async().await {
+            Waited::Compute(missing) => missing,
+            Waited::Locked(missing, store, guard) => {
+                let mut slot = Decoded::<K>::new();
+                match missing.relook(store, guard, &mut slot) {
+                    Settled::Stored => return stored(slot.output(), probe),
+                    Settled::Compute(missing) => missing,
+                }
+            }
+        };
+        Err(AsyncRun::new(Some(missing), probe))
+    }
+}
+
+/// An async call whose body the caller runs now (see
+/// [`Call::lookup_async`]). Dropped without `complete_async` (the body
+/// panicked, or its future was dropped), it stores nothing, and its lock is
+/// released.
+pub struct AsyncRun {
+    /// The miss to complete; `None`: the call runs uncached.
+    missing: Option<Box<Missing>>,
+    /// When the body started, once [`AsyncRun::record`] started it.
+    started: Option<Instant>,
+    /// A handle's probe, handed back to the thread once the call is done.
+    probe: Option<probe::Probe>,
+}
+
+impl AsyncRun {
+    fn new(missing: Option<Missing>, probe: Option<probe::Probe>) -> AsyncRun {
+        AsyncRun {
+            missing: missing.map(Box::new),
+            started: None,
+            probe,
         }
     }
 
-    /// [`Call::finish_async`] once any probe was dealt with.
-    pub(super) async fn finish_async_unprobed<K: Stored, F: Future<Output = K::Output>>(
-        self,
-        body: F,
-    ) -> K::Output {
-        let missing = match self.state {
-            State::Uncached => return body.await,
-            State::Missing(missing) => *missing,
-            State::Kept(kept) => match super::decode_kept::<K::Value>(&kept) {
-                Ok(stored) => return K::rebuild(stored),
-                Err(reason) => super::found_from(&kept).into_missing(reason),
-            },
-            State::Found(found) => match found.decode::<K::Value>() {
-                Ok(stored) => return K::rebuild(stored),
-                Err(reason) => found.into_missing(reason),
-            },
-        };
-        let mut missing = match missing.lock_async::<K::Value>().await {
-            Settled::Stored(stored) => return K::rebuild(stored),
-            Settled::Compute(missing) => missing,
-        };
-        let started = missing.start();
-        let (output, deps) = crate::recorded::Recording::new(body).await;
-        missing.complete::<K>(started, output, &deps)
+    /// Starts the miss (its reason decided and traced) and returns `body`
+    /// with the dependencies it runs recorded, whichever thread polls it.
+    pub fn record<F: Future>(&mut self, body: F) -> Recording<F> {
+        if let Some(missing) = &mut self.missing {
+            self.started = Some(missing.start());
+        }
+        Recording::new(body)
     }
+
+    /// Stores `kept`, what is kept of the body's output (`None`: nothing),
+    /// with the dependencies it recorded; reloads the entry into `slot`
+    /// when the output is returned as stored (arrays mapped).
+    pub(crate) fn complete(
+        self,
+        kept: Option<&dyn Encode>,
+        slot: &mut dyn OutputSlot,
+        deps: &[Recorded],
+    ) {
+        if let (Some(missing), Some(started)) = (self.missing, self.started) {
+            missing.complete(started, kept, slot, deps);
+        }
+        if let Some(probe) = self.probe {
+            probe::put_back(probe);
+        }
+    }
+}
+
+/// A miss once its wait for the compute-once lock is over.
+enum Waited {
+    /// The lock is held: look again, another caller may have stored it.
+    Locked(Missing, &'static dyn EntryStore, KeyGuard),
+    /// Compute without it (none to take, tried already, or waited past
+    /// the limit).
+    Compute(Missing),
 }
 
 impl Missing {
     /// [`Missing::settle`] without blocking the executor: the lock is
-    /// taken on a helper thread.
-    async fn lock_async<S: DeserializeOwned>(mut self) -> Settled<S> {
+    /// taken on a helper thread; the caller looks again once it holds it.
+    ///
+    /// A boxed future made here, so that it is compiled once, in memo-core,
+    /// not in every crate whose async fns await it (an `async fn` awaited
+    /// only by generic code is compiled where that code is).
+    fn lock_async(self) -> Pin<Box<dyn Future<Output = Waited> + Send>> {
+        Box::pin(self.wait_for_lock())
+    }
+
+    async fn wait_for_lock(mut self) -> Waited {
         if self.lock_tried {
-            return Settled::Compute(self);
+            return Waited::Compute(self);
         }
         self.lock_tried = true;
         let Some(store) = self.target.memory.store() else {
-            return Settled::Compute(self);
+            return Waited::Compute(self);
         };
         let key = self.target.key;
         let limit = self.target.wait_limit();
         match off_executor(move || store.lock_within(key, limit)).await {
-            Ok(Some(guard)) => self.relook(store, guard),
+            Ok(Some(guard)) => Waited::Locked(self, store, guard),
             Ok(None) => {
                 let call = self.call.clone();
                 super::gave_up_waiting(&self.target, limit, || call);
-                Settled::Compute(self)
+                Waited::Compute(self)
             }
             Err(e) => {
                 tracing::debug!(target: "memory", path = self.target.path, %e, "no compute-once lock");
-                Settled::Compute(self)
+                Waited::Compute(self)
             }
         }
     }

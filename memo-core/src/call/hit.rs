@@ -6,8 +6,7 @@
 
 use std::sync::atomic::Ordering;
 
-use serde::de::DeserializeOwned;
-
+use super::stored::OutputSlot;
 use super::{Found, MissReason, Target, verbosity};
 use crate::entry::{self, Entry, Origin};
 use crate::function::CachedFn;
@@ -23,9 +22,9 @@ impl Found {
         Entry::parse_verified(&self.stored.bytes, self.stored.len).expect("verified by read_entry")
     }
 
-    /// Decodes the output, or says why it cannot be used.
-    pub(super) fn decode<S: DeserializeOwned>(&self) -> Result<S, MissReason> {
-        let wanted = std::any::type_name::<S>();
+    /// Decodes the output into `slot`, or says why it cannot be used.
+    pub(super) fn decode(&self, slot: &mut dyn OutputSlot) -> Result<(), MissReason> {
+        let wanted = slot.stored_type();
         let entry = self.entry();
         if entry.type_hash() != entry::type_hash(wanted) {
             return Err(MissReason::TypeChanged { wanted });
@@ -36,18 +35,19 @@ impl Found {
             key,
             ..
         } = self.target;
-        let stored = entry
-            .output_from(
+        entry
+            .output_into(
                 self.stored.file.as_ref(),
                 function.array_mode(memory),
                 memory.store().and_then(|store| store.blob_reader()),
+                slot,
             )
             .map_err(|error| MissReason::Undecodable { wanted, error })?;
         served(function, memory, &entry);
         if let Some(recorder) = memory.recorder() {
             recorder.hit(function.used(), key);
         }
-        Ok(stored)
+        Ok(())
     }
 
     /// This entry, kept by the in-process tier if `store` has one and it
@@ -69,26 +69,29 @@ impl Found {
     }
 }
 
-/// Decodes the output of an in-process copy, or says why it cannot be
-/// used: [`Found::decode`] without the read, the checksum or a path.
-pub(super) fn decode_kept<S: DeserializeOwned>(kept: &Kept) -> Result<S, MissReason> {
-    let wanted = std::any::type_name::<S>();
+/// Decodes the output of an in-process copy into `slot`, or says why it
+/// cannot be used: [`Found::decode`] without the read, the checksum or a
+/// path.
+pub(super) fn decode_kept(kept: &Kept, slot: &mut dyn OutputSlot) -> Result<(), MissReason> {
+    let wanted = slot.stored_type();
     if !kept.stores_type(wanted) {
         return Err(MissReason::TypeChanged { wanted });
     }
     let entry = kept.entry();
     let (function, memory) = (kept.function, kept.memory);
-    let stored = match &kept.uncompressed {
-        // What `output_from` decodes after uncompressing.
-        Some(raw) => entry::decode(raw).map_err(|e| entry::EntryError::Output(e.to_string())),
+    match &kept.uncompressed {
+        // What `output_into` decodes after uncompressing.
+        Some(raw) => slot
+            .decode_output(raw)
+            .map_err(|e| entry::EntryError::Output(e.to_string())),
         // No arrays out of line (or the copy would not be kept): nothing
         // to read beside the bytes.
-        None => entry.output_from(None, function.array_mode(memory), None),
+        None => entry.output_into(None, function.array_mode(memory), None, slot),
     }
     .map_err(|error| MissReason::Undecodable { wanted, error })?;
     served(function, memory, &entry);
     kept.count_hit();
-    Ok(stored)
+    Ok(())
 }
 
 /// An in-process copy as an entry read from the store: for what is rare

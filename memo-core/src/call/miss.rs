@@ -57,14 +57,17 @@ impl Missing {
         }
     }
 
-    /// Stores what `K` keeps of the body's `output`, returns it.
-    /// `deps`: the annotated functions that ran meanwhile (`recorded.rs`).
-    pub(super) fn complete<K: Stored>(
+    /// Stores `kept`, what is kept of the body's output (`None`: nothing);
+    /// reloads the entry into `slot` when the output is returned as stored
+    /// (arrays mapped). `deps`: the annotated functions that ran meanwhile
+    /// (`recorded.rs`).
+    pub(super) fn complete(
         self,
         started: Instant,
-        output: K::Output,
+        kept: Option<&dyn Encode>,
+        slot: &mut dyn OutputSlot,
         deps: &[recorded::Recorded],
-    ) -> K::Output {
+    ) {
         let Target {
             function,
             memory,
@@ -82,7 +85,7 @@ impl Missing {
             .why
             .as_ref()
             .map_or(MissKind::Unknown, MissReason::miss_kind);
-        if let Some(stored) = K::kept(&output) {
+        if let Some(stored) = kept {
             let spec = &function.spec;
             let origin = Origin {
                 code: crate::layout::hex(spec.code),
@@ -99,7 +102,7 @@ impl Missing {
                 deps: deps.iter().map(recorded::Recorded::to_record).collect(),
                 identity: derived.identity.clone(),
                 fingerprint: crate::layout::hex(function.spec.fingerprint),
-                output_type: std::any::type_name::<K::Value>().to_owned(),
+                output_type: slot.stored_type().to_owned(),
                 call: self.call,
                 args: self.args,
                 type_args: self.type_args,
@@ -115,52 +118,56 @@ impl Missing {
             if let Some(recorder) = memory.recorder() {
                 recorder.miss(function.used(), key, duration, kind, true);
             }
-            if mapped && let Some(reloaded) = reload::<K::Value>(function, memory, path, key) {
-                return K::rebuild(reloaded);
+            if mapped {
+                reload(function, memory, path, key, slot);
             }
         } else if let Some(recorder) = memory.recorder() {
             recorder.miss(function.used(), key, duration, kind, false);
         }
-        output
     }
 }
 
 impl Running {
-    /// Stores what `K` keeps of the body's `output`, returns it.
-    pub(super) fn complete<K: Stored>(self, output: K::Output) -> K::Output {
+    /// Stores `kept` (see [`Missing::complete`]).
+    pub(super) fn complete(self, kept: Option<&dyn Encode>, slot: &mut dyn OutputSlot) {
         let deps = self.frame.close_sorted();
-        self.missing.complete::<K>(self.started, output, &deps)
+        self.missing.complete(self.started, kept, slot, &deps);
     }
 }
 
-/// Reads back the entry just stored at `path`, arrays mapped.
-fn reload<S: DeserializeOwned>(
+/// Reads back the entry just stored at `path` into `slot`, arrays mapped;
+/// leaves `slot` empty if it cannot.
+fn reload(
     function: &CachedFn,
     memory: &Memory,
     path: &str,
     key: Digest,
-) -> Option<S> {
-    let store = memory.store()?;
-    let stored = store.read(path).ok()??;
-    let entry = Entry::parse_head(&stored.bytes, stored.len, Some(key)).ok()?;
-    entry
-        .output_from(
-            stored.file.as_ref(),
-            function.array_mode(memory),
-            store.blob_reader(),
-        )
-        .ok()
+    slot: &mut dyn OutputSlot,
+) {
+    let Some(store) = memory.store() else { return };
+    let Ok(Some(stored)) = store.read(path) else {
+        return;
+    };
+    let Ok(entry) = Entry::parse_head(&stored.bytes, stored.len, Some(key)) else {
+        return;
+    };
+    let _ = entry.output_into(
+        stored.file.as_ref(),
+        function.array_mode(memory),
+        store.blob_reader(),
+        slot,
+    );
 }
 
 /// Stores an entry; `Some` if it was written, `Some(true)` if it holds
 /// out-of-line arrays.
-fn store<S: serde::Serialize>(
+fn store(
     function: &CachedFn,
     memory: &Memory,
     path: &str,
     key: Digest,
     meta: &EntryMeta,
-    stored: &S,
+    stored: &dyn Encode,
 ) -> Option<bool> {
     let type_hash = entry::type_hash(&meta.output_type);
     let store = memory.store();
@@ -168,11 +175,11 @@ fn store<S: serde::Serialize>(
     // writer keeps them from a concurrent sweep until the entry is linked.
     let blob_writer = store.and_then(|store| store.blob_writer());
     let zstd_level = function.zstd_level(memory);
-    let encoded = match entry::encode_parts(
+    let encoded = match entry::encode_with(
         key,
         type_hash,
         meta,
-        stored,
+        &mut |out| stored.encode(out),
         zstd_level,
         blob_writer.as_deref(),
     ) {

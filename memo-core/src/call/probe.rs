@@ -20,12 +20,11 @@
 //! compiled.
 
 use std::cell::Cell;
-use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::de::DeserializeOwned;
 
-use super::stored::Stored;
+use super::stored::{Decoded, OutputSlot, Stored};
 use super::{Arg, Call, Found, MissReason, State, Target, read_entry};
 use crate::entry::{self, Entry};
 use crate::function::CachedFn;
@@ -90,9 +89,10 @@ impl Probe {
         }
     }
 
-    /// Whether a call returning `R` may be the one the handle is for.
-    fn wants<R>(&self) -> bool {
-        self.returns == std::any::type_name::<R>()
+    /// Whether a call returning `returns` (a `type_name`) may be the one
+    /// the handle is for.
+    fn wants(&self, returns: &str) -> bool {
+        self.returns == returns
     }
 
     fn report(&self, update: impl FnOnce(&mut Outcome)) {
@@ -224,14 +224,14 @@ impl Call {
     }
 
     /// Applies `probe` to the handle's call before its output is decoded or
-    /// computed: a stored output the handle asks about is decoded and
-    /// returned (`Ok`); a call that must not run ends here; a recomputation
+    /// computed: a stored output the handle asks about is decoded into
+    /// `slot` (`Ok`); a call that must not run ends here; a recomputation
     /// drops the stored entry. Otherwise returns the call to finish.
     #[allow(
         clippy::result_large_err,
         reason = "the call is handed straight back to be finished, once"
     )]
-    fn probed<S: DeserializeOwned>(self, probed: &Probed) -> Result<S, Call> {
+    fn probed(self, probed: &Probed, slot: &mut dyn OutputSlot) -> Result<(), Call> {
         let probe = &probed.probe;
         probe.acting(&self, probed.function);
         match (probe.mode, self.state) {
@@ -243,10 +243,10 @@ impl Call {
                 state,
                 probed: None,
             }),
-            (Mode::Check | Mode::Identify, State::Found(found)) => match found.decode::<S>() {
-                Ok(stored) => {
+            (Mode::Check | Mode::Identify, State::Found(found)) => match found.decode(slot) {
+                Ok(()) => {
                     probe.report(|outcome| outcome.hit = true);
-                    Ok(stored)
+                    Ok(())
                 }
                 Err(reason) => {
                     probe.report(|outcome| outcome.reason = Some(reason));
@@ -267,19 +267,23 @@ impl Call {
 /// call, else as the handle asked. The probe goes back to the thread for
 /// the calls that follow once the call is done (with its output, or when
 /// the body the caller runs completes).
-pub(super) fn lookup<K: Stored>(call: Call, probed: Probed) -> Result<K::Output, super::Run> {
-    let looked_up = if probed.probe.wants::<K::Output>() {
-        match call.probed::<K::Value>(&probed) {
-            Ok(stored) => Ok(K::rebuild(stored)),
-            Err(call) => call.finish_unprobed::<K>(),
+pub(super) fn lookup(
+    call: Call,
+    probed: Probed,
+    slot: &mut dyn OutputSlot,
+) -> Result<(), super::Run> {
+    let looked_up = if probed.probe.wants(slot.returns()) {
+        match call.probed(&probed, slot) {
+            Ok(()) => Ok(()),
+            Err(call) => call.finish_unprobed(slot),
         }
     } else {
-        call.finish_unprobed::<K>()
+        call.finish_unprobed(slot)
     };
     match looked_up {
-        Ok(output) => {
+        Ok(()) => {
             put_back(probed.probe);
-            Ok(output)
+            Ok(())
         }
         Err(compute) => Err(super::Run {
             compute,
@@ -288,22 +292,30 @@ pub(super) fn lookup<K: Stored>(call: Call, probed: Probed) -> Result<K::Output,
     }
 }
 
-/// [`lookup`] and its completion, for an `async fn`.
-pub(super) async fn finish_async<K: Stored, F: Future<Output = K::Output>>(
+/// [`lookup`]'s first part for an `async fn`, before anything waits: the
+/// handle's call acts as the handle asked (a stored output it asks about
+/// is returned, the probe put back); any other call is handed back with
+/// the probe, to look up as usual and put the probe back once done.
+#[allow(
+    clippy::result_large_err,
+    reason = "the call is handed straight back to be looked up, once"
+)]
+pub(super) fn probed_async<K: Stored>(
     call: Call,
     probed: Probed,
-    body: F,
-) -> K::Output {
-    let output = if probed.probe.wants::<K::Output>() {
-        match call.probed::<K::Value>(&probed) {
-            Ok(stored) => K::rebuild(stored),
-            Err(call) => call.finish_async_unprobed::<K, F>(body).await,
-        }
-    } else {
-        call.finish_async_unprobed::<K, F>(body).await
+) -> Result<K::Output, (Call, Probe)> {
+    let mut slot = Decoded::<K>::new();
+    let call = match probed.probe.wants(slot.returns()) {
+        false => call,
+        true => match call.probed(&probed, &mut slot) {
+            Ok(()) => {
+                put_back(probed.probe);
+                return Ok(slot.output());
+            }
+            Err(call) => call,
+        },
     };
-    put_back(probed.probe);
-    output
+    Err((call, probed.probe))
 }
 
 /// An entry a handle read back.

@@ -3,8 +3,7 @@
 //! on as a miss that takes the key's compute-once lock and looks again,
 //! like any other miss.
 
-use serde::de::DeserializeOwned;
-
+use super::stored::OutputSlot;
 use super::{Found, MissReason, Missing, Passed, Target, read_entry};
 use crate::entry::{EntryMeta, HEADER_LEN};
 use crate::store::{EntryStore, KeyGuard, StoredEntry};
@@ -27,14 +26,15 @@ impl Unused {
     }
 }
 
-/// A found entry's fate once the caller's output type is known: decoded,
-/// or to be computed (the lock held where one could be taken).
+/// A found entry's fate once the caller's output type is known: decoded
+/// into its slot, or to be computed (the lock held where one could be taken).
 #[allow(
     clippy::large_enum_variant,
     reason = "made and matched once per miss, never stored"
 )]
-pub(super) enum Settled<S> {
-    Stored(S),
+pub(super) enum Settled {
+    /// Decoded into the caller's slot.
+    Stored,
     Compute(Missing),
 }
 
@@ -100,7 +100,7 @@ impl Missing {
 
     /// Takes the compute-once lock (waiting for another caller that holds
     /// it) unless that was tried already, then looks again.
-    pub(super) fn settle<S: DeserializeOwned>(mut self) -> Settled<S> {
+    pub(super) fn settle(mut self, slot: &mut dyn OutputSlot) -> Settled {
         if self.lock_tried {
             return Settled::Compute(self);
         }
@@ -110,7 +110,7 @@ impl Missing {
         };
         let limit = self.target.wait_limit();
         match store.lock_within(self.target.key, limit) {
-            Ok(Some(guard)) => self.relook(store, guard),
+            Ok(Some(guard)) => self.relook(store, guard, slot),
             Ok(None) => {
                 let call = self.call.clone();
                 super::gave_up_waiting(&self.target, limit, || call);
@@ -124,20 +124,21 @@ impl Missing {
     }
 
     /// With the compute-once lock held, looks again: another caller may
-    /// have stored the output while this one waited. A refresh computes
-    /// whatever is stored.
-    pub(super) fn relook<S: DeserializeOwned>(
+    /// have stored the output while this one waited (then it is decoded
+    /// into `slot`). A refresh computes whatever is stored.
+    pub(super) fn relook(
         mut self,
         store: &dyn EntryStore,
         lock: KeyGuard,
-    ) -> Settled<S> {
+        slot: &mut dyn OutputSlot,
+    ) -> Settled {
         if matches!(self.reason(), MissReason::Refresh) {
             self._lock = Some(lock);
             return Settled::Compute(self);
         }
         match read_entry(store, self.target, false, self.unused.as_deref(), true) {
-            Ok(found) => match found.decode::<S>() {
-                Ok(stored) => Settled::Stored(stored),
+            Ok(found) => match found.decode(slot) {
+                Ok(()) => Settled::Stored,
                 Err(reason) => {
                     let mut missing = found.into_missing(reason);
                     missing._lock = Some(lock);

@@ -75,12 +75,28 @@ pub(crate) fn encode_parts<'a, T: Serialize + ?Sized>(
     zstd_level: Option<i32>,
     blob_area: Option<&dyn BlobWriter>,
 ) -> Result<Encoded<'a>, EncodeError> {
+    let mut write = |out: &mut Vec<u8>| rmp_serde::encode::write_named(out, output);
+    encode_with(key, type_hash, meta, &mut write, zstd_level, blob_area)
+}
+
+/// [`encode_parts`] with the output behind `write_output`, which appends it
+/// as MessagePack: not generic, so the call path that stores outputs of
+/// any type is compiled once, here. The [`Encoded`] borrows what
+/// `write_output` borrows (`'a`): the output its arrays point into.
+pub(crate) fn encode_with<'a>(
+    key: u128,
+    type_hash: u64,
+    meta: &EntryMeta,
+    write_output: &mut (dyn FnMut(&mut Vec<u8>) -> Result<(), rmp_serde::encode::Error> + 'a),
+    zstd_level: Option<i32>,
+    blob_area: Option<&dyn BlobWriter>,
+) -> Result<Encoded<'a>, EncodeError> {
     let mut head = vec![0; HEADER_LEN];
     rmp_serde::encode::write_named(&mut head, meta)?;
     let meta_len = head.len() - HEADER_LEN;
     if let Some(level) = zstd_level {
         let mut raw = Vec::new();
-        rmp_serde::encode::write_named(&mut raw, output)?;
+        write_output(&mut raw)?;
         head.extend_from_slice(&zstd::bulk::compress(&raw, level)?);
         seal(
             &mut head,
@@ -98,9 +114,7 @@ pub(crate) fn encode_parts<'a, T: Serialize + ?Sized>(
             output: PhantomData,
         });
     }
-    let (written, collected) = crate::array::collect(blob_area, || {
-        rmp_serde::encode::write_named(&mut head, output)
-    });
+    let (written, collected) = crate::array::collect(blob_area, || write_output(&mut head));
     written?;
     let blobs = collected.inline;
     let blobs_len = blobs

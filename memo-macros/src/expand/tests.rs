@@ -89,7 +89,15 @@ fn async_functions_await_the_body() {
         "{expanded}"
     );
     assert!(
-        expanded.contains(". finish_async (__memo_call , __memo_body) . await"),
+        expanded.contains(". lookup_async (__memo_call) . await"),
+        "{expanded}"
+    );
+    assert!(
+        expanded.contains("__memo_run . record (__memo_body) . await"),
+        "{expanded}"
+    );
+    assert!(
+        expanded.contains(". complete_async (__memo_run , __memo_ran)"),
         "{expanded}"
     );
 }
@@ -111,17 +119,32 @@ fn every_function_registers_once_before_main() {
 #[test]
 fn a_sync_body_runs_in_the_function_between_lookup_and_complete() {
     let expanded = expand_str("", "fn f(x: u32) -> u32 { x }");
+    // One call starts the call and looks it up: no `Call` in the function.
     assert!(
-        expanded
-            .contains("Output :: < u32 > :: NEW) . lookup (__memo_crate :: __private :: begin ("),
+        expanded.contains("Output :: < u32 > :: NEW) . lookup (& __MEMO_FN , & [] , & ["),
+        "{expanded}"
+    );
+    assert!(!expanded.contains("begin"), "{expanded}");
+    // Without `return` or `?`, the body runs in a block.
+    assert!(
+        expanded.contains("let __memo_output : u32 = { x } ;"),
         "{expanded}"
     );
     assert!(
-        expanded.contains(". complete (__memo_run , ({ __memo_body }) ())"),
+        expanded.contains(". complete (__memo_run , __memo_output) ;"),
         "{expanded}"
     );
-    // Nothing generic over the closure: it is only called.
-    assert!(!expanded.contains("Output :: of"), "{expanded}");
+    assert!(!expanded.contains("__memo_body"), "{expanded}");
+    // With one, in a closure, which is only called: nothing is generic
+    // over it.
+    for body in ["{ if x > 1 { return 1; } x }", "{ x.checked_add(1)? }"] {
+        let expanded = expand_str("", &format!("fn f(x: u32) -> Option<u32> {body}"));
+        assert!(
+            expanded.contains(". complete (__memo_run , ({ __memo_body }) ())"),
+            "{expanded}"
+        );
+        assert!(!expanded.contains("Output :: of"), "{expanded}");
+    }
 }
 
 #[test]
