@@ -207,3 +207,45 @@ fn items_limit_on_a_memory_is_enforced_automatically_in_the_background() {
     assert!(left <= 5, "{left} entries left over an items limit of 5");
     assert!(left > 0);
 }
+
+static BLOBS_DIR: LazyLock<std::path::PathBuf> = LazyLock::new(process_cache_dir);
+static BLOBS: LazyLock<Memory> =
+    LazyLock::new(|| Memory::new(BLOBS_DIR.as_path()).bytes_limit("8M"));
+
+/// 2 MiB of `f64`s, different for each `x`: stored in the blob area.
+#[memory::cache(memory = BLOBS)]
+fn two_mib(x: u64) -> memory::Array<f64> {
+    (0..(2 << 20) / 8).map(|i| (i as u64 ^ x) as f64).collect()
+}
+
+/// Bytes of every file under `dir`.
+fn bytes_under(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| {
+            let entry = entry.unwrap();
+            let kind = entry.file_type().unwrap();
+            match kind.is_dir() {
+                true => bytes_under(&entry.path()),
+                false => entry.metadata().unwrap().len(),
+            }
+        })
+        .sum()
+}
+
+#[test]
+fn a_bytes_limit_counts_the_arrays_of_the_blob_area() {
+    // Entries of a few hundred bytes whose arrays sit in the blob area:
+    // the limit is checked as the arrays pile up, not after megabytes of
+    // entry files alone.
+    for x in 0..10 {
+        assert_eq!(two_mib(x).len(), (2 << 20) / 8);
+        wait_for_enforcement(&BLOBS);
+    }
+    let total = bytes_under(BLOBS_DIR.as_path());
+    assert!(
+        total <= (8 << 20) + (256 << 10),
+        "{total} bytes in a cache limited to 8 MiB after 20 MiB of arrays"
+    );
+    assert!(total >= 2 << 20, "the most recent array is kept");
+}

@@ -199,7 +199,7 @@ fn store(
     match written {
         Ok(()) => {
             if let Some(recorder) = memory.recorder() {
-                recorder.written(encoded.file_len());
+                recorder.written(encoded.stored_len());
             }
             Some(encoded.has_blobs())
         }

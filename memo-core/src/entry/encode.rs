@@ -16,6 +16,8 @@ pub struct Encoded<'a> {
     blobs: Vec<PendingBlob>,
     /// Blobs in the store's blob area the entry refers to.
     refs: usize,
+    /// Their bytes, all together.
+    referenced_len: u64,
     /// The bytes of the whole file: head, padding and blobs.
     file_len: u64,
     output: PhantomData<&'a ()>,
@@ -44,6 +46,14 @@ impl Encoded<'_> {
     /// Size of the entry file.
     pub fn file_len(&self) -> u64 {
         self.file_len
+    }
+
+    /// The bytes the entry takes in a cache: its file, and the blobs of
+    /// the store's blob area it refers to (counted even where a blob was
+    /// there already: this is what the automatic limits count towards
+    /// their next check, and sooner is the safe side).
+    pub fn stored_len(&self) -> u64 {
+        self.file_len + self.referenced_len
     }
 
     /// Whether the entry holds out-of-line arrays (in the entry, or in the
@@ -111,6 +121,7 @@ pub(crate) fn encode_with<'a>(
             head,
             blobs: Vec::new(),
             refs: 0,
+            referenced_len: 0,
             output: PhantomData,
         });
     }
@@ -121,6 +132,7 @@ pub(crate) fn encode_with<'a>(
         .last()
         .map_or(0, |blob| blob.offset + blob.bytes().len() as u64);
     let refs = collected.refs.len();
+    let referenced_len = collected.refs.iter().map(|blob| blob.len).sum();
     for blob in &collected.refs {
         head.extend_from_slice(&blob.encode());
     }
@@ -141,6 +153,7 @@ pub(crate) fn encode_with<'a>(
         head,
         blobs,
         refs,
+        referenced_len,
         file_len,
         output: PhantomData,
     })
