@@ -335,6 +335,37 @@ fn hits(extra: u64) {
     let _ = std::fs::remove_dir_all(&*LARGE_DIR);
 }
 
+static FRESH_DIR: LazyLock<PathBuf> = LazyLock::new(|| fresh_dir("memo-fresh-"));
+static FRESH: LazyLock<Memory> = LazyLock::new(|| Memory::new(&*FRESH_DIR));
+
+#[memory::cache(memory = FRESH)]
+fn tiny(x: u64) -> u64 {
+    x
+}
+
+/// What the harness's row measures (`bench/src/manage.rs`): `reduce_size`
+/// with nothing to remove right after `entries` entries were stored through
+/// the call path and some were hit at random, while this process still
+/// holds its usage log open and the version directory changed a moment ago.
+fn after_populating(entries: u64) {
+    for i in 0..entries {
+        black_box(tiny(black_box(i)));
+    }
+    FRESH.flush_usage().unwrap();
+    let _ = std::process::Command::new("sync").status();
+    for i in 0..entries / 10 {
+        black_box(tiny(black_box(key_of(i) as u64 % entries)));
+    }
+    let (wall, cpu) = time_and_cpu(5, || {
+        let reduced = FRESH.reduce_size(Limits::new().items(entries * 2)).unwrap();
+        assert_eq!(reduced.removed.entries, 0);
+    });
+    println!(
+        "{entries:>9} entries just stored: reduce_size with nothing to remove {wall:>9.1?} (CPU {cpu:.1?})"
+    );
+    let _ = std::fs::remove_dir_all(&*FRESH_DIR);
+}
+
 fn main() {
     // `cargo test --benches` runs benchmarks with `--bench` absent: keep it
     // quick there.
@@ -348,6 +379,14 @@ fn main() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(if quick { 1_000 } else { 100_000 });
+    // MEMO_BENCH_FRESH_ENTRIES: entries stored just before reducing (0: skip).
+    let fresh: u64 = std::env::var("MEMO_BENCH_FRESH_ENTRIES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(if quick { 1_000 } else { 10_000 });
+    if fresh > 0 {
+        after_populating(fresh);
+    }
     if beside > 0 {
         hits(beside);
     }

@@ -132,6 +132,12 @@ impl Limits {
     pub fn is_empty(&self) -> bool {
         self.bytes.is_none() && self.items.is_none() && self.age.is_none() && !self.stale
     }
+
+    /// Whether `tally` is over the size or the count limit.
+    pub(crate) fn over(&self, tally: &Tally) -> bool {
+        self.bytes.is_some_and(|limit| tally.bytes > limit.0)
+            || self.items.is_some_and(|limit| tally.entries > limit)
+    }
 }
 
 /// Progress of a long operation, for tools that show it (the `memo` binary

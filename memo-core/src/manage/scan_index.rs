@@ -11,19 +11,27 @@
 //! `fstatat`s only their entries the index does not know by (key, inode).
 //!
 //! Guarantees (what a reader may rely on):
-//! - a directory changed within [`RACY_MS`] of a walk is not trusted by the
-//!   next one (timestamps are coarse: a change in the same clock tick as
-//!   the walk's `fstat` would not move them), so it is listed again;
+//! - a directory's stamp is trusted only if its change and modification
+//!   times are strictly older than a time the *same file system* gave out
+//!   before the walk `fstat`ed it ([`Settled`]): a change after that
+//!   `fstat` then gets a later time and moves the stamp, whatever the
+//!   file system's timestamp granularity. Without such a time (a cache we
+//!   may not write to, a file system without `O_TMPFILE`), a directory
+//!   changed within [`RACY_MS`] of the walk by this machine's clock is
+//!   not trusted by the next one;
 //! - an index older than [`FULL_WALK_MS`] is not used: every hour at most,
 //!   a walk stats everything. What the index cannot see — an entry file
-//!   written in place by hand, a file system whose clock is behind this
+//!   written in place by hand, a file system whose clock jumped back, or
+//!   (without a time from the file system) one whose clock is behind this
 //!   machine's by more than [`RACY_MS`] — is thus wrong for an hour at
 //!   most; entries added, replaced or removed by anyone are always seen;
 //! - a damaged or foreign index (checksum, lengths) is ignored: a full walk.
 
+use std::os::fd::AsFd;
 use std::path::Path;
+use std::sync::OnceLock;
 
-use rustix::fs::Stat;
+use rustix::fs::{Mode, OFlags, Stat};
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::scan::{Scan, ScannedEntry, TempFile};
@@ -33,7 +41,14 @@ use crate::store::read;
 use crate::sys::{self, KeyMap};
 
 const MAGIC: [u8; 8] = *b"MEMOSCN\x01";
-/// Directories changed this recently are listed again by the next walk.
+/// Without a time from the file system itself ([`Settled`]), directories
+/// changed this recently by this machine's clock are listed again by the
+/// next walk. The kernel stamps changes with its coarse clock (one tick
+/// behind at most: ≤ 10 ms), but some file systems keep whole seconds
+/// (ext3 with small inodes, many NFS servers) or even two (FAT), and a
+/// network file system stamps with its server's clock: two seconds covers
+/// those granularities and a small clock difference. It only applies where
+/// no time can be had from the file system (a cache we may not write to).
 pub(crate) const RACY_MS: u64 = 2000;
 /// An index older than this is not used: the walk starts over.
 pub(crate) const FULL_WALK_MS: u64 = 3600 * 1000;
@@ -56,25 +71,132 @@ impl Stamp {
         mtime_ns: 0,
     };
 
-    /// The stamp of a directory `fstat`ed at or after `walk_ms`, if it can
-    /// be trusted: it changed more than [`RACY_MS`] before.
+    /// The stamp of a directory `fstat`ed *after* `settled` was taken, if
+    /// it can be trusted: it changed before that time (see [`Settled`]).
+    pub(crate) fn of(stat: &Stat, settled: &Settled) -> Option<Stamp> {
+        let stamp = Stamp::read(stat)?;
+        let before = settled.before_ns(stat);
+        (stamp.ctime_ns < before && stamp.mtime_ns < before).then_some(stamp)
+    }
+
+    /// The stamp of `stat`, trusted or not.
     // `st_*time_nsec` is `u64` on some targets and `i64` on others.
     #[allow(clippy::unnecessary_cast)]
-    pub(crate) fn of(stat: &Stat, walk_ms: u64) -> Option<Stamp> {
-        let ns = |secs: i64, nsec: i64| {
-            u64::try_from(secs)
-                .ok()?
-                .checked_mul(1_000_000_000)?
-                .checked_add(u64::try_from(nsec).ok()?)
-        };
-        let stamp = Stamp {
+    pub(crate) fn read(stat: &Stat) -> Option<Stamp> {
+        Some(Stamp {
             ino: stat.st_ino as u64,
             ctime_ns: ns(stat.st_ctime as i64, stat.st_ctime_nsec as i64)?,
             mtime_ns: ns(stat.st_mtime as i64, stat.st_mtime_nsec as i64)?,
-        };
-        let settled = walk_ms.saturating_sub(RACY_MS) * 1_000_000;
-        (stamp.ctime_ns < settled && stamp.mtime_ns < settled).then_some(stamp)
+        })
     }
+}
+
+fn ns(secs: i64, nsec: i64) -> Option<u64> {
+    u64::try_from(secs)
+        .ok()?
+        .checked_mul(1_000_000_000)?
+        .checked_add(u64::try_from(nsec).ok()?)
+}
+
+/// What a walk compares directory times with to decide whether their
+/// stamps can be trusted: a time the file system gave out *before* the
+/// walk `fstat`s the directories it judges.
+///
+/// A directory's change time moves on every link, unlink or rename in it,
+/// to the file system's clock at that moment, which never runs backwards
+/// (Linux takes it from one coarse clock, a tick behind at most, and with
+/// multigrain timestamps never below a finer time already given out). So
+/// if a directory's times are strictly older than a time `T` the file
+/// system gave out before our `fstat`, any change after the `fstat` is
+/// stamped `T` or later and moves the stamp: no margin is needed, whatever
+/// the granularity (nanoseconds, a tick, whole seconds). An equal time is
+/// not enough: a change in the same tick as `T` may still follow.
+///
+/// `T` is the change time of a file created with `O_TMPFILE` in the
+/// usage directory: it has no name and is gone when closed, so nothing is
+/// left behind. Where that cannot be done (a cache we may not write to, a
+/// file system without `O_TMPFILE`, a directory on another device), the
+/// walk's start by this machine's clock less [`RACY_MS`] stands in.
+#[derive(Debug)]
+pub(crate) struct Settled {
+    /// When the walk started, by this machine's clock, in milliseconds.
+    walk_ms: u64,
+    /// The file system's time (device, nanoseconds), once taken.
+    fs_time: OnceLock<Option<(u64, u64)>>,
+    /// The usage directory the time is taken in (absent: none is taken).
+    usage_dir: Option<rustix::fd::OwnedFd>,
+}
+
+impl Settled {
+    /// For a walk of the cache at `root` starting now: nothing is read or
+    /// created until [`Settled::take`].
+    pub(crate) fn new(root: &Path) -> Settled {
+        let walk_ms = sys::now_ms();
+        let usage_dir = sys::open_root(root)
+            .ok()
+            .and_then(|root| sys::open_dir(&root, USAGE_DIR).ok());
+        Settled {
+            walk_ms,
+            fs_time: OnceLock::new(),
+            usage_dir,
+        }
+    }
+
+    /// Only this machine's clock: for tests, and for walks that take no
+    /// time from the file system.
+    #[cfg(test)]
+    pub(crate) fn by_clock(walk_ms: u64) -> Settled {
+        Settled {
+            walk_ms,
+            fs_time: OnceLock::new(),
+            usage_dir: None,
+        }
+    }
+
+    /// When the walk started, by this machine's clock.
+    pub(crate) fn walk_ms(&self) -> u64 {
+        self.walk_ms
+    }
+
+    /// Takes the file system's time now, once: to be called before the
+    /// `fstat`s whose stamps [`Stamp::of`] judges.
+    pub(crate) fn take(&self) {
+        self.fs_time.get_or_init(|| {
+            let dir = self.usage_dir.as_ref()?;
+            fs_time(dir)
+        });
+    }
+
+    /// The time a directory described by `stat` must have changed before
+    /// to be trusted.
+    fn before_ns(&self, stat: &Stat) -> u64 {
+        // `st_dev` is `u64` on some targets and `u32` on others.
+        #[allow(clippy::unnecessary_cast)]
+        let dev = stat.st_dev as u64;
+        match self.fs_time.get() {
+            Some(Some((on, ns))) if *on == dev => *ns,
+            _ => self
+                .walk_ms
+                .saturating_sub(RACY_MS)
+                .saturating_mul(1_000_000),
+        }
+    }
+}
+
+/// The file system's time now, as the change time of a new file without a
+/// name in `dir`, and its device.
+#[allow(clippy::unnecessary_cast)]
+fn fs_time(dir: impl AsFd) -> Option<(u64, u64)> {
+    let file = rustix::fs::openat(
+        dir,
+        ".",
+        OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o600),
+    )
+    .ok()?;
+    let stat = rustix::fs::fstat(&file).ok()?;
+    let ctime = ns(stat.st_ctime as i64, stat.st_ctime_nsec as i64)?;
+    Some((stat.st_dev as u64, ctime))
 }
 
 /// One version directory as the last walk found it.
