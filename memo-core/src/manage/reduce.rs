@@ -309,11 +309,18 @@ impl Cache {
         if options.dry_run {
             return Ok(report);
         }
-        let left = self
-            .backend()
-            .remove_entries(&scan, &victims, Proof::Format, progress)?;
-        report.settle_failures(&scan, &left, &reasons);
-        report.temp_files = self.backend().remove_temps(&scan, &temps);
+        // Each removal proves the directory is a cache first: none is
+        // asked for when there is nothing to remove.
+        let left = if victims.is_empty() {
+            Leftovers::default()
+        } else {
+            self.backend()
+                .remove_entries(&scan, &victims, Proof::Format, progress)?
+        };
+        report.settle_failures(&scan, &left, reasons);
+        if !temps.is_empty() {
+            report.temp_files = self.backend().remove_temps(&scan, &temps);
+        }
         self.remove_stale_leases();
         // Version directories left empty go; a function's own directory
         // (and its `.current`) stays.
@@ -323,7 +330,9 @@ impl Cache {
             .chain(stale_versions.iter().copied())
             .collect();
         emptied.dedup();
-        self.backend().remove_empty_versions(&scan, &emptied);
+        if !emptied.is_empty() {
+            self.backend().remove_empty_versions(&scan, &emptied);
+        }
         // Forget the removed entries' records (their counts stay in their
         // functions' totals), and those of entries that are gone anyway.
         let removed: sys::KeyMap<u128, ()> = victims
