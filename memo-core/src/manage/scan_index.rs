@@ -144,13 +144,13 @@ impl Settled {
         }
     }
 
-    /// Only this machine's clock: for tests, and for walks that take no
-    /// time from the file system.
+    /// A walk that started at `walk_ms` and took the file system time
+    /// `fs_time` (device, nanoseconds), if any: for tests.
     #[cfg(test)]
-    pub(crate) fn by_clock(walk_ms: u64) -> Settled {
+    fn at(walk_ms: u64, fs_time: Option<(u64, u64)>) -> Settled {
         Settled {
             walk_ms,
-            fs_time: OnceLock::new(),
+            fs_time: OnceLock::from(fs_time),
             usage_dir: None,
         }
     }
@@ -474,6 +474,95 @@ pub(crate) fn write(root: impl std::os::fd::AsFd, access: Access, index: &Index)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The stat of a directory on device `dev` last changed at `ctime_ns`
+    /// and modified at `mtime_ns`.
+    fn dir_stat(dev: u64, ctime_ns: u64, mtime_ns: u64) -> Stat {
+        let dir = tempfile::tempdir().unwrap();
+        let mut stat = rustix::fs::stat(dir.path()).unwrap();
+        let secs = |ns: u64| i64::try_from(ns / 1_000_000_000).unwrap();
+        let nsec = |ns: u64| i64::try_from(ns % 1_000_000_000).unwrap();
+        stat.st_dev = dev as _;
+        stat.st_ctime = secs(ctime_ns) as _;
+        stat.st_ctime_nsec = nsec(ctime_ns) as _;
+        stat.st_mtime = secs(mtime_ns) as _;
+        stat.st_mtime_nsec = nsec(mtime_ns) as _;
+        stat
+    }
+
+    #[test]
+    fn a_stamp_is_trusted_only_if_older_than_the_file_systems_time() {
+        let walk_ms = 1_800_000_000_000;
+        let fs_ns = 1_700_000_000_123_456_789;
+        let settled = Settled::at(walk_ms, Some((7, fs_ns)));
+        let trusted = |ctime_ns, mtime_ns| Stamp::of(&dir_stat(7, ctime_ns, mtime_ns), &settled);
+        assert!(trusted(fs_ns - 1, fs_ns - 1).is_some());
+        // Changed in the same instant (the same tick of a coarse clock, or
+        // the same second where times are whole seconds): a change after
+        // the walk's `fstat` could still carry that time.
+        assert_eq!(trusted(fs_ns, fs_ns - 1), None);
+        assert_eq!(trusted(fs_ns - 1, fs_ns), None);
+        assert_eq!(trusted(fs_ns + 5_000_000, fs_ns - 1), None);
+        // The file system's time, not this machine's: a directory older
+        // than the walk by the clock but not by the file system is not
+        // trusted.
+        let by_clock_recent = (walk_ms - 10) * 1_000_000;
+        assert!(by_clock_recent > fs_ns);
+        assert_eq!(trusted(by_clock_recent, by_clock_recent), None);
+    }
+
+    #[test]
+    fn without_the_file_systems_time_recent_directories_are_not_trusted() {
+        let walk_ms = 1_700_000_000_000;
+        let settled_ns = (walk_ms - RACY_MS) * 1_000_000;
+        // No time taken, or one from another device (a directory mounted
+        // inside the cache): this machine's clock less the margin.
+        for settled in [
+            Settled::at(walk_ms, None),
+            Settled::at(walk_ms, Some((8, walk_ms * 1_000_000))),
+        ] {
+            let trusted = |ns| Stamp::of(&dir_stat(7, ns, ns), &settled);
+            assert!(trusted(settled_ns - 1).is_some());
+            assert_eq!(trusted(settled_ns), None);
+            assert_eq!(trusted((walk_ms - 10) * 1_000_000), None);
+        }
+    }
+
+    /// On the real file system: the time taken is never before a change
+    /// made earlier, and a directory trusted against it shows any later
+    /// change in its stamp.
+    #[test]
+    fn the_file_systems_time_follows_its_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(USAGE_DIR)).unwrap();
+        let watched = dir.path().join("watched");
+        std::fs::create_dir(&watched).unwrap();
+        let mut trusted_then_changed = 0;
+        for i in 0..200 {
+            std::fs::write(watched.join(format!("a{i}")), b"").unwrap();
+            if i % 10 == 0 {
+                // Past a tick of the coarsest kernel clock (HZ=100).
+                std::thread::sleep(std::time::Duration::from_millis(15));
+            }
+            let before = Stamp::read(&rustix::fs::stat(&watched).unwrap()).unwrap();
+            let settled = Settled::new(dir.path());
+            settled.take();
+            let Some(Some((_, fs_ns))) = settled.fs_time.get().copied() else {
+                // No `O_TMPFILE` here: the clock rule applies (tested above).
+                return;
+            };
+            assert!(fs_ns >= before.ctime_ns, "the file system's clock ran back");
+            let stamp = Stamp::of(&rustix::fs::stat(&watched).unwrap(), &settled);
+            std::fs::write(watched.join(format!("b{i}")), b"").unwrap();
+            let after = Stamp::read(&rustix::fs::stat(&watched).unwrap());
+            if let Some(stamp) = stamp {
+                assert_ne!(Some(stamp), after, "a change after a trusted stamp");
+                trusted_then_changed += 1;
+            }
+        }
+        // At least the rounds that waited past a tick are trusted.
+        assert!(trusted_then_changed >= 20, "{trusted_then_changed}");
+    }
 
     #[test]
     fn indexes_round_trip_and_reject_damage() {
