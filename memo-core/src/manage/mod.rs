@@ -42,6 +42,7 @@ mod reduce;
 pub(crate) mod remote;
 mod scan;
 mod scan_index;
+mod settled;
 mod size;
 mod stats;
 mod validation;

@@ -21,7 +21,8 @@ use rustix::io::Errno;
 
 use super::Progress;
 use super::current::{self, Current};
-use super::scan_index::{Index, IndexedVersion, Settled, Stamp};
+use super::scan_index::{Index, IndexedVersion, Stamp};
+use super::settled::Settled;
 use super::usage::dir_hash;
 use crate::sys::{self, KeyMap};
 
