@@ -13,7 +13,7 @@
 //! Guarantees (what a reader may rely on):
 //! - a directory's stamp is trusted only if its change and modification
 //!   times are strictly older than a time the *same file system* gave out
-//!   before the walk `fstat`ed it ([`Settled`](super::settled::Settled)): a change after that
+//!   before the walk `fstat`ed it ([`Settled`]): a change after that
 //!   `fstat` then gets a later time and moves the stamp, whatever the
 //!   file system's timestamp granularity. Without such a time (a cache we
 //!   may not write to, a file system without `O_TMPFILE`), a directory
@@ -66,7 +66,7 @@ impl Stamp {
     };
 
     /// The stamp of a directory `fstat`ed *after* `settled` was taken, if
-    /// it can be trusted: it changed before that time (see [`Settled`](super::settled::Settled)).
+    /// it can be trusted: it changed before that time (see [`Settled`]).
     pub(crate) fn of(stat: &Stat, settled: &Settled) -> Option<Stamp> {
         let stamp = Stamp::read(stat)?;
         let before = settled.before_ns(stat);

@@ -28,9 +28,10 @@ pub(crate) const RACY_MS: u64 = 2000;
 /// walk `fstat`s the directories it judges.
 ///
 /// A directory's change time moves on every link, unlink or rename in it,
-/// to the file system's clock at that moment, which never runs backwards
+/// to the file system's clock at that moment, which does not run backwards
 /// (Linux takes it from one coarse clock, a tick behind at most, and with
-/// multigrain timestamps never below a finer time already given out). So
+/// multigrain timestamps never below a finer time already given out; a
+/// clock set back by hand is the hourly full walk's to catch). So
 /// if a directory's times are strictly older than a time `T` the file
 /// system gave out before our `fstat`, any change after the `fstat` is
 /// stamped `T` or later and moves the stamp: no margin is needed, whatever
@@ -84,7 +85,7 @@ impl Settled {
     }
 
     /// Takes the file system's time now, once: to be called before the
-    /// `fstat`s whose stamps [`Stamp::of`] judges.
+    /// `fstat`s whose stamps [`Stamp::of`](super::scan_index::Stamp::of) judges.
     pub(crate) fn take(&self) {
         self.fs_time.get_or_init(|| {
             let dir = self.usage_dir.as_ref()?;
