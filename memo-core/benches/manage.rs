@@ -220,12 +220,9 @@ fn scale(entries: u64) {
         cache.functions(&scan, &usage)
     });
     let scan = time(runs, || cache.scan(&NoProgress).unwrap());
-    // What a periodic `reduce_size` mostly does: find nothing to remove,
-    // in a cache whose directories did not change in the last seconds
-    // (a walk lists again those that changed within 2 s of the last one:
-    // `manage/scan_index.rs`). The first run walks everything and keeps
-    // what it found; the median is that of the later ones.
-    std::thread::sleep(Duration::from_millis(2500));
+    // What a periodic `reduce_size` mostly does: find nothing to remove.
+    // The walks above kept what they found (`manage/scan_index.rs`), so
+    // no run lists a directory again; the median is that of five.
     let (nothing, nothing_cpu) = time_and_cpu(runs, || {
         let reduced = Memory::new(&root)
             .reduce_size(Limits::new().items(entries * 2))
