@@ -11,6 +11,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# `bash bench/run.sh --million`, instead of the table: reduce_size with
+# nothing to remove over a generated cache of 1,000,000 real entries (memo
+# only; a minute or two, and ~4 GiB in a fresh top-level directory that is
+# removed afterwards). See memo-core/benches/manage.rs.
+for arg in "$@"; do
+    if [ "$arg" = --million ]; then
+        exec cargo bench -p memo-core --bench manage -- --million
+    fi
+done
+
 python=${PYTHON:-python3}
 fail() {
     echo "bench/run.sh: $*" >&2

@@ -60,9 +60,10 @@ fn scanned(cache: &Cache) -> (u64, u64) {
     (scan.entry_count(), scan.total_bytes())
 }
 
-/// Past the window in which a changed directory is not trusted.
+/// Past the tick of the kernel's coarse clock (≤ 10 ms) in which a
+/// changed directory is not trusted by the next walk.
 fn settle() {
-    std::thread::sleep(Duration::from_millis(2200));
+    std::thread::sleep(Duration::from_millis(30));
 }
 
 fn reduce(cache: &Cache, items: u64) -> u64 {
@@ -154,4 +155,100 @@ fn a_reduction_of_an_empty_directory_leaves_it_usable() {
         !dir.path().join(".usage").exists() || dir.path().join("CACHEDIR.TAG").exists(),
         "usage records without the marker"
     );
+}
+
+fn index_identity(root: &Path) -> (std::time::SystemTime, u64) {
+    let meta = std::fs::metadata(root.join(".usage/scan")).expect("a kept index");
+    (
+        meta.modified().unwrap(),
+        std::os::unix::fs::MetadataExt::ino(&meta),
+    )
+}
+
+/// A walk trusts what the file system says changed before it, not what
+/// changed seconds before by the clock: the index is reused by the next
+/// reduction a few milliseconds after the last write.
+#[test]
+fn a_directory_changed_moments_before_a_walk_is_reused_by_the_next() {
+    let dir = cache_dir();
+    let root = dir.path();
+    run(WORKER, root, &["square", "1", "2", "3"]);
+    // Far from the 2 s a walk once waited for.
+    settle();
+    let cache = Cache::open(root).unwrap();
+    assert_eq!(reduce(&cache, 100), 0);
+    let kept = index_identity(root);
+    assert_eq!(reduce(&cache, 100), 0);
+    assert_eq!(
+        index_identity(root),
+        kept,
+        "nothing changed: the index is reused, not rewritten"
+    );
+    assert_eq!(scanned(&cache), on_disk(root));
+}
+
+/// Entries another process writes right after a reduction (in the same
+/// clock tick as its walk, often) are counted by the next one, and
+/// removed when a limit says so.
+#[test]
+fn entries_written_right_after_a_reduction_are_seen_by_the_next() {
+    let dir = cache_dir();
+    let root = dir.path();
+    run(WORKER, root, &["square", "0"]);
+    let cache = Cache::open(root).unwrap();
+    for x in 1..=12u64 {
+        assert_eq!(reduce(&cache, 100), 0);
+        run(WORKER, root, &["square", &x.to_string()]);
+        let before = cache
+            .reduce(
+                &Limits::new().items(100),
+                &ReduceOptions::default(),
+                &NoProgress,
+            )
+            .unwrap()
+            .before;
+        assert_eq!(
+            (before.entries, before.bytes),
+            on_disk(root),
+            "after entry {x}"
+        );
+    }
+    // The last one written is the most recently used: the others go.
+    assert_eq!(reduce(&cache, 1), 12);
+    assert_eq!(on_disk(root).0, 1);
+    assert_eq!(scanned(&cache), on_disk(root));
+}
+
+/// A reduction with nothing to remove reads no usage records, but still
+/// folds the logs of finished processes into the summary, so they do not
+/// pile up, and keeps every count.
+#[test]
+fn a_reduction_with_nothing_to_remove_folds_finished_logs() {
+    let dir = cache_dir();
+    let root = dir.path();
+    run(WORKER, root, &["square", "1", "2"]);
+    run(WORKER, root, &["square", "1", "2"]);
+    let logs = || {
+        std::fs::read_dir(root.join(".usage"))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".log"))
+            .count()
+    };
+    assert_eq!(logs(), 2);
+    let cache = Cache::open(root).unwrap();
+    assert_eq!(reduce(&cache, 100), 0);
+    assert_eq!(logs(), 0, "finished logs are folded");
+    let usage = cache.usage().unwrap();
+    let counts: Vec<(u64, u64)> = entry_files(root)
+        .iter()
+        .map(|file| {
+            let stem = file.file_stem().unwrap().to_string_lossy();
+            let entry = usage
+                .entry(u128::from_str_radix(&stem, 16).unwrap())
+                .unwrap();
+            (entry.hits, entry.misses)
+        })
+        .collect();
+    assert_eq!(counts, [(1, 1), (1, 1)]);
 }

@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! cargo bench -p memo-core --bench manage              # 100,000 entries
+//! cargo bench -p memo-core --bench manage -- --million # reduce_size over 1M only (bash bench/run.sh --million)
 //! MEMO_BENCH_ENTRIES=1000000 cargo bench -p memo-core --bench manage
 //! MEMO_BENCH_ENTRIES=0 MEMO_BENCH_HIT_ENTRIES=1000000 cargo bench -p memo-core --bench manage  # hits only
 //! ```
@@ -136,8 +137,8 @@ fn write_entries(dir: &Path, identity: &str, fingerprint: u128, keys: &[u128]) {
 
 /// A cache of `entries` entries with a usage record (the miss that made
 /// it) for each, and hits on a tenth of them.
-fn generate(entries: u64) -> PathBuf {
-    let root = fresh_dir("memo-scale-");
+fn generate(prefix: &str, entries: u64) -> PathBuf {
+    let root = fresh_dir(prefix);
     // Let memo create the directory and its markers.
     Memory::new(&root).clear().unwrap();
     let started = Instant::now();
@@ -209,7 +210,7 @@ fn generate(entries: u64) -> PathBuf {
 }
 
 fn scale(entries: u64) {
-    let root = generate(entries);
+    let root = generate("memo-scale-", entries);
     let cache = Cache::open(&root).unwrap();
     let runs = if entries > 200_000 { 3 } else { 5 };
     // `memo ls`: merge the usage records, walk the cache, sum per function.
@@ -219,12 +220,9 @@ fn scale(entries: u64) {
         cache.functions(&scan, &usage)
     });
     let scan = time(runs, || cache.scan(&NoProgress).unwrap());
-    // What a periodic `reduce_size` mostly does: find nothing to remove,
-    // in a cache whose directories did not change in the last seconds
-    // (a walk lists again those that changed within 2 s of the last one:
-    // `manage/scan_index.rs`). The first run walks everything and keeps
-    // what it found; the median is that of the later ones.
-    std::thread::sleep(Duration::from_millis(2500));
+    // What a periodic `reduce_size` mostly does: find nothing to remove.
+    // The walks above kept what they found (`manage/scan_index.rs`), so
+    // no run lists a directory again; the median is that of five.
     let (nothing, nothing_cpu) = time_and_cpu(runs, || {
         let reduced = Memory::new(&root)
             .reduce_size(Limits::new().items(entries * 2))
@@ -335,10 +333,74 @@ fn hits(extra: u64) {
     let _ = std::fs::remove_dir_all(&*LARGE_DIR);
 }
 
+/// `--million`: `reduce_size` with nothing to remove over a generated
+/// cache of 1,000,000 entries (what `generate` writes, in a fresh top-level
+/// directory, removed afterwards): the first reduction walks everything,
+/// keeps the index and folds the usage log; the median of the next ones is
+/// what a periodic check costs.
+fn million() {
+    const ENTRIES: u64 = 1_000_000;
+    let root = generate("memo-bench-million-", ENTRIES);
+    let memory = Memory::new(&root);
+    let reduce = || {
+        let reduced = memory
+            .reduce_size(Limits::new().items(ENTRIES * 2))
+            .unwrap();
+        assert_eq!(reduced.before.entries, ENTRIES);
+        assert_eq!(reduced.removed.entries, 0);
+    };
+    let started = Instant::now();
+    reduce();
+    let first = started.elapsed();
+    let (wall, cpu) = time_and_cpu(7, reduce);
+    println!(
+        "{ENTRIES:>9} entries: reduce_size with nothing to remove {wall:>9.1?} (CPU {cpu:.1?}; \
+         median of 7, after a first one that walked everything in {first:.1?})"
+    );
+    let started = Instant::now();
+    let _ = std::fs::remove_dir_all(&root);
+    println!("cleanup {:.1?}", started.elapsed());
+}
+
+static FRESH_DIR: LazyLock<PathBuf> = LazyLock::new(|| fresh_dir("memo-fresh-"));
+static FRESH: LazyLock<Memory> = LazyLock::new(|| Memory::new(&*FRESH_DIR));
+
+#[memory::cache(memory = FRESH)]
+fn tiny(x: u64) -> u64 {
+    x
+}
+
+/// What the harness's row measures (`bench/src/manage.rs`): `reduce_size`
+/// with nothing to remove right after `entries` entries were stored through
+/// the call path and some were hit at random, while this process still
+/// holds its usage log open and the version directory changed a moment ago.
+fn after_populating(entries: u64) {
+    for i in 0..entries {
+        black_box(tiny(black_box(i)));
+    }
+    FRESH.flush_usage().unwrap();
+    let _ = std::process::Command::new("sync").status();
+    for i in 0..entries / 10 {
+        black_box(tiny(black_box(key_of(i) as u64 % entries)));
+    }
+    let (wall, cpu) = time_and_cpu(5, || {
+        let reduced = FRESH.reduce_size(Limits::new().items(entries * 2)).unwrap();
+        assert_eq!(reduced.removed.entries, 0);
+    });
+    println!(
+        "{entries:>9} entries just stored: reduce_size with nothing to remove {wall:>9.1?} (CPU {cpu:.1?})"
+    );
+    let _ = std::fs::remove_dir_all(&*FRESH_DIR);
+}
+
 fn main() {
     // `cargo test --benches` runs benchmarks with `--bench` absent: keep it
     // quick there.
     let quick = !std::env::args().any(|a| a == "--bench");
+    if std::env::args().any(|a| a == "--million") {
+        million();
+        return;
+    }
     let entries: u64 = std::env::var("MEMO_BENCH_ENTRIES")
         .ok()
         .and_then(|n| n.parse().ok())
@@ -348,6 +410,14 @@ fn main() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(if quick { 1_000 } else { 100_000 });
+    // MEMO_BENCH_FRESH_ENTRIES: entries stored just before reducing (0: skip).
+    let fresh: u64 = std::env::var("MEMO_BENCH_FRESH_ENTRIES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(if quick { 1_000 } else { 10_000 });
+    if fresh > 0 {
+        after_populating(fresh);
+    }
     if beside > 0 {
         hits(beside);
     }

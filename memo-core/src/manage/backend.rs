@@ -97,12 +97,6 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug {
         Ok(Vec::new())
     }
 
-    /// Keeps what `scan` found for the next walk, if the backend keeps an
-    /// index and it changed (best effort).
-    fn keep_index(&self, scan: &Scan) {
-        let _ = scan;
-    }
-
     /// Every usage record, merged (nothing is written).
     fn usage(&self) -> io::Result<Usage>;
 
@@ -116,6 +110,15 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug {
         loaded: Option<Usage>,
         edit: &mut dyn FnMut(&mut Usage),
     ) -> io::Result<()>;
+
+    /// What a reduction that removed nothing still owes the usage records:
+    /// folding the logs of finished processes (so they do not pile up),
+    /// retiring the records of entries not in `scan` on the way. A
+    /// directory does it only when such a log exists (then nothing is read
+    /// otherwise); by default, a compaction.
+    fn fold_usage(&self, scan: &Scan) -> io::Result<()> {
+        self.compact_usage(scan, None, &mut |_| {})
+    }
 
     /// How many bytes the usage records take.
     fn usage_bytes(&self) -> u64;

@@ -42,6 +42,7 @@ mod reduce;
 pub(crate) mod remote;
 mod scan;
 mod scan_index;
+mod settled;
 mod size;
 mod stats;
 mod validation;
@@ -131,6 +132,12 @@ impl Limits {
     /// Whether no limit is set.
     pub fn is_empty(&self) -> bool {
         self.bytes.is_none() && self.items.is_none() && self.age.is_none() && !self.stale
+    }
+
+    /// Whether `tally` is over the size or the count limit.
+    pub(crate) fn over(&self, tally: &Tally) -> bool {
+        self.bytes.is_some_and(|limit| tally.bytes > limit.0)
+            || self.items.is_some_and(|limit| tally.entries > limit)
     }
 }
 

@@ -16,6 +16,7 @@ use super::backend::{Backend, FunctionsRemoved, Leftovers};
 use super::reduce::Tally;
 use super::scan::{self, Scan, ScannedEntry};
 use super::scan_index::{self, Index, Stamp};
+use super::settled::Settled;
 use crate::access::Access;
 use crate::layout;
 use crate::store::owned::{self, Proof};
@@ -52,11 +53,31 @@ impl OnDir {
 
 impl Backend for OnDir {
     fn scan(&self, progress: &dyn Progress) -> io::Result<Scan> {
-        let previous = scan_index::read(&self.root, sys::now_ms());
-        let (mut scan, stamps) = scan::scan(&self.root, progress, previous.as_ref())?;
+        let settled = Settled::new(&self.root);
+        let previous = scan_index::read(&self.root, settled.walk_ms());
+        let (mut scan, stamps) = scan::scan(&self.root, progress, previous.as_ref(), &settled)?;
         let root = sys::open_root(&self.root)?;
-        let blobs = match rustix::fs::statat(&root, layout::BLOBS_DIR, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(stat) => Stamp::of(&stat, scan.started_ms),
+        let blobs_stat = || rustix::fs::statat(&root, layout::BLOBS_DIR, AtFlags::SYMLINK_NOFOLLOW);
+        let blobs = match blobs_stat() {
+            // The blob area as the index has it: nothing changed since the
+            // walk that trusted its stamp.
+            Ok(stat)
+                if previous
+                    .as_ref()
+                    .and_then(|p| p.blobs)
+                    .is_some_and(|known| Stamp::read(&stat) == Some(known)) =>
+            {
+                Stamp::read(&stat)
+            }
+            Ok(_) => {
+                // Judged against a time taken before this `stat`.
+                settled.take();
+                match blobs_stat() {
+                    Ok(stat) => Stamp::of(&stat, &settled),
+                    Err(Errno::NOENT) => Some(Stamp::ABSENT),
+                    Err(_) => None,
+                }
+            }
             Err(Errno::NOENT) => Some(Stamp::ABSENT),
             Err(_) => None,
         };
@@ -66,10 +87,12 @@ impl Backend for OnDir {
         if unchanged && let Some(previous) = &previous {
             // The same entries and blobs as the last walk: the same shares.
             let charges = previous.charges();
-            for entry in &mut scan.entries {
-                if let Some((size, disk)) = charges.get(&entry.key) {
-                    entry.size += size;
-                    entry.disk += disk;
+            if !charges.is_empty() {
+                for entry in &mut scan.entries {
+                    if let Some((size, disk)) = charges.get(&entry.key) {
+                        entry.size += size;
+                        entry.disk += disk;
+                    }
                 }
             }
         } else {
@@ -85,19 +108,15 @@ impl Backend for OnDir {
                 .filter(|(e, raw)| (e.size, e.disk) != *raw)
                 .map(|(e, (size, disk))| (e.key, e.size - size, e.disk - disk))
                 .collect();
-            scan.index = Some(index);
+            // What this walk found, for the next one (whatever asked for
+            // the walk): directories changed later are listed again then.
+            // Only into a directory proven to be a cache: never a file in
+            // someone else's.
+            if let Ok(root) = self.open_root() {
+                scan_index::write(&root, self.access, &index);
+            }
         }
         Ok(scan)
-    }
-
-    fn keep_index(&self, scan: &Scan) {
-        // Only into a directory proven to be a cache: never a file in
-        // someone else's.
-        if let Some(index) = &scan.index
-            && let Ok(root) = self.open_root()
-        {
-            scan_index::write(&root, self.access, index);
-        }
     }
 
     fn read_entry(&self, scan: &Scan, entry: &ScannedEntry) -> io::Result<Vec<u8>> {
@@ -192,19 +211,14 @@ impl Backend for OnDir {
             edit(usage);
             super::backend::retire_gone(usage, scan);
         });
-        match compacted {
-            Ok(_) => Ok(()),
-            // A cache we may not write to keeps its records as they are.
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
-                ) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(e),
-        }
+        writable_or_not(compacted.map(drop))
+    }
+
+    fn fold_usage(&self, scan: &Scan) -> io::Result<()> {
+        let folded = usage::compact_if_finished(&self.root, self.access, |usage| {
+            super::backend::retire_gone(usage, scan);
+        });
+        writable_or_not(folded.map(drop))
     }
 
     fn usage_bytes(&self) -> u64 {
@@ -221,6 +235,22 @@ impl Backend for OnDir {
 
     fn write_log(&self, records: &[Record]) -> io::Result<()> {
         usage::write_log(&self.root, records, self.access)
+    }
+}
+
+/// What compacting the usage records did, where a cache we may not write
+/// to keeps its records as they are.
+fn writable_or_not(compacted: io::Result<()>) -> io::Result<()> {
+    match compacted {
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
+            ) =>
+        {
+            Ok(())
+        }
+        done => done,
     }
 }
 

@@ -170,6 +170,63 @@ pub(crate) fn current_versions(scan: &Scan, usage: &Usage) -> Vec<Option<usize>>
         .collect()
 }
 
+/// Why each entry of `scan` goes (by index; `None`: it stays), and the
+/// stale code versions (indices into `scan.versions`): stale versions
+/// first (if asked), then entries unused for longer than the age limit,
+/// then least recently used entries until the size and count limits hold.
+fn choose(
+    scan: &Scan,
+    usage: &Usage,
+    limits: &Limits,
+    now: u64,
+) -> (Vec<Option<Reason>>, Vec<usize>) {
+    let last_use: Vec<u64> = scan.entries.iter().map(|e| last_use_ms(usage, e)).collect();
+    let mut reasons: Vec<Option<Reason>> = vec![None; scan.entries.len()];
+    let mut stale_versions = Vec::new();
+    if limits.stale {
+        for (function, current) in current_versions(scan, usage).into_iter().enumerate() {
+            for version in scan.functions[function].versions.clone() {
+                if Some(version) != current {
+                    stale_versions.push(version);
+                    for i in scan.versions[version].entries.clone() {
+                        reasons[i] = Some(Reason::Stale);
+                    }
+                }
+            }
+        }
+    }
+    if let Some(age) = limits.age {
+        let cutoff = now.saturating_sub(u64::try_from(age.as_millis()).unwrap_or(u64::MAX));
+        for (i, reason) in reasons.iter_mut().enumerate() {
+            if reason.is_none() && last_use[i] < cutoff {
+                *reason = Some(Reason::Expired);
+            }
+        }
+    }
+    let mut remaining = Tally::default();
+    let mut candidates = Vec::new();
+    for (i, entry) in scan.entries.iter().enumerate() {
+        if reasons[i].is_none() {
+            remaining.add(entry.size);
+            candidates.push(i);
+        }
+    }
+    if limits.over(&remaining) {
+        // Least recently used first; the key breaks ties so the order is
+        // the same on every run.
+        candidates.sort_unstable_by_key(|&i| (last_use[i], scan.entries[i].key));
+        for i in candidates {
+            if !limits.over(&remaining) {
+                break;
+            }
+            reasons[i] = Some(Reason::Evicted);
+            remaining.entries -= 1;
+            remaining.bytes -= scan.entries[i].size;
+        }
+    }
+    (reasons, stale_versions)
+}
+
 impl Cache {
     /// Reduces the cache to `limits`: stale code versions first (if asked),
     /// then entries unused for longer than the age limit, then least
@@ -181,76 +238,35 @@ impl Cache {
         options: &ReduceOptions,
         progress: &dyn Progress,
     ) -> io::Result<Reduced> {
-        let usage = self.usage()?;
         let scan = self.scan(progress)?;
         let now = sys::millis(self.now());
         let mut report = Reduced {
             dry_run: options.dry_run,
             ..Reduced::default()
         };
-        let last_use: Vec<u64> = scan
-            .entries
-            .iter()
-            .map(|e| last_use_ms(&usage, e))
-            .collect();
-        let mut reasons: Vec<Option<Reason>> = vec![None; scan.entries.len()];
         for entry in &scan.entries {
             report.before.add(entry.size);
         }
-        let mut stale_versions = Vec::new();
-        if limits.stale {
-            for (function, current) in current_versions(&scan, &usage).into_iter().enumerate() {
-                for version in scan.functions[function].versions.clone() {
-                    if Some(version) != current {
-                        stale_versions.push(version);
-                        for i in scan.versions[version].entries.clone() {
-                            reasons[i] = Some(Reason::Stale);
-                        }
-                    }
-                }
-            }
-        }
-        if let Some(age) = limits.age {
-            let cutoff = now.saturating_sub(u64::try_from(age.as_millis()).unwrap_or(u64::MAX));
-            for (i, reason) in reasons.iter_mut().enumerate() {
-                if reason.is_none() && last_use[i] < cutoff {
-                    *reason = Some(Reason::Expired);
-                }
-            }
-        }
-        if limits.bytes.is_some() || limits.items.is_some() {
-            let mut remaining = Tally::default();
-            let mut candidates = Vec::with_capacity(scan.entries.len());
-            for (i, entry) in scan.entries.iter().enumerate() {
-                if reasons[i].is_none() {
-                    remaining.add(entry.size);
-                    candidates.push(i);
-                }
-            }
-            let over = |remaining: &Tally| {
-                limits.bytes.is_some_and(|limit| remaining.bytes > limit.0)
-                    || limits.items.is_some_and(|limit| remaining.entries > limit)
-            };
-            if !over(&remaining) {
-                candidates.clear();
-            }
-            // Least recently used first; the key breaks ties so the order
-            // is the same on every run.
-            candidates.sort_unstable_by_key(|&i| (last_use[i], scan.entries[i].key));
-            for i in candidates {
-                if !over(&remaining) {
-                    break;
-                }
-                reasons[i] = Some(Reason::Evicted);
-                remaining.entries -= 1;
-                remaining.bytes -= scan.entries[i].size;
-            }
-        }
+        // Usage records only order entries by last use: with no age limit,
+        // no stale versions asked for and the cache within its size and
+        // count limits, nothing goes whatever they say, and they are not
+        // read (the common case of a periodic check).
+        let chosen = if limits.stale || limits.age.is_some() || limits.over(&report.before) {
+            let usage = self.usage()?;
+            let chosen = choose(&scan, &usage, limits, now);
+            Some((chosen, usage))
+        } else {
+            None
+        };
+        let (reasons, stale_versions) = match &chosen {
+            Some(((reasons, stale), _)) => (reasons.as_slice(), stale.as_slice()),
+            None => (&[][..], &[][..]),
+        };
         // The report, per reason and per function.
         let mut per_function: BTreeMap<usize, Tally> = BTreeMap::new();
         let mut victims = Vec::new();
         for (i, entry) in scan.entries.iter().enumerate() {
-            let Some(reason) = reasons[i] else {
+            let Some(reason) = reasons.get(i).copied().flatten() else {
                 report.after.add(entry.size);
                 continue;
             };
@@ -293,14 +309,18 @@ impl Cache {
         if options.dry_run {
             return Ok(report);
         }
-        // What this walk found, for the next one: directories this
-        // reduction changes are listed again then.
-        self.backend().keep_index(&scan);
-        let left = self
-            .backend()
-            .remove_entries(&scan, &victims, Proof::Format, progress)?;
-        report.settle_failures(&scan, &left, &reasons);
-        report.temp_files = self.backend().remove_temps(&scan, &temps);
+        // Each removal proves the directory is a cache first: none is
+        // asked for when there is nothing to remove.
+        let left = if victims.is_empty() {
+            Leftovers::default()
+        } else {
+            self.backend()
+                .remove_entries(&scan, &victims, Proof::Format, progress)?
+        };
+        report.settle_failures(&scan, &left, reasons);
+        if !temps.is_empty() {
+            report.temp_files = self.backend().remove_temps(&scan, &temps);
+        }
         self.remove_stale_leases();
         // Version directories left empty go; a function's own directory
         // (and its `.current`) stays.
@@ -310,7 +330,9 @@ impl Cache {
             .chain(stale_versions.iter().copied())
             .collect();
         emptied.dedup();
-        self.backend().remove_empty_versions(&scan, &emptied);
+        if !emptied.is_empty() {
+            self.backend().remove_empty_versions(&scan, &emptied);
+        }
         // Forget the removed entries' records (their counts stay in their
         // functions' totals), and those of entries that are gone anyway.
         let removed: sys::KeyMap<u128, ()> = victims
@@ -318,19 +340,26 @@ impl Cache {
             .filter(|&&i| !left.contains(i))
             .map(|&i| (scan.entries[i].key, ()))
             .collect();
-        // The records were read a moment ago: compaction starts from them
-        // if the summary did not change since.
-        let mut edit = Some(|usage: &mut Usage| {
-            for key in removed.keys() {
-                usage.retire(*key, None);
+        match chosen {
+            // The records were read a moment ago: compaction starts from
+            // them if the summary did not change since.
+            Some((_, usage)) => {
+                let mut edit = Some(|usage: &mut Usage| {
+                    for key in removed.keys() {
+                        usage.retire(*key, None);
+                    }
+                });
+                self.backend()
+                    .compact_usage(&scan, Some(usage), &mut |usage| {
+                        if let Some(edit) = edit.take() {
+                            edit(usage);
+                        }
+                    })?;
             }
-        });
-        self.backend()
-            .compact_usage(&scan, Some(usage), &mut |usage| {
-                if let Some(edit) = edit.take() {
-                    edit(usage);
-                }
-            })?;
+            // Nothing was removed: only logs of finished processes need
+            // folding.
+            None => self.backend().fold_usage(&scan)?,
+        }
         Ok(report)
     }
 

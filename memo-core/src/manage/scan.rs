@@ -22,6 +22,7 @@ use rustix::io::Errno;
 use super::Progress;
 use super::current::{self, Current};
 use super::scan_index::{Index, IndexedVersion, Stamp};
+use super::settled::Settled;
 use super::usage::dir_hash;
 use crate::sys::{self, KeyMap};
 
@@ -41,9 +42,6 @@ pub struct Scan {
     pub(crate) temps: Vec<TempFile>,
     /// When the walk started, in milliseconds since the Unix epoch.
     pub(crate) started_ms: u64,
-    /// What the walk found that the kept index does not say yet (a walk of
-    /// a directory: `scan_index.rs`), for [`Backend::keep_index`](super::backend::Backend::keep_index).
-    pub(crate) index: Option<Index>,
 }
 
 /// One function directory.
@@ -125,15 +123,17 @@ pub(crate) fn threads() -> usize {
 }
 
 /// Walks the cache at `root`, reusing what `previous` (the index of an
-/// earlier walk) says of the version directories that did not change.
+/// earlier walk) says of the version directories that did not change;
+/// `settled` decides which stamps of changed ones can be trusted next time.
 /// Returns the scan (sizes without blobs) and the stamps of its version
 /// directories.
 pub(crate) fn scan(
     root: &Path,
     progress: &dyn Progress,
     previous: Option<&Index>,
+    settled: &Settled,
 ) -> io::Result<(Scan, Vec<Option<Stamp>>)> {
-    let started_ms = sys::now_ms();
+    let started_ms = settled.walk_ms();
     let root = sys::open_root(root)?;
     let mut scan = Scan {
         started_ms,
@@ -193,7 +193,7 @@ pub(crate) fn scan(
         })
         .collect();
     // Entry names, one version directory at a time on each thread.
-    let listed = list_versions(&root, &scan, &known, started_ms)?;
+    let listed = list_versions(&root, &scan, &known, settled)?;
     let mut temps = Vec::new();
     let mut reused_temps = Vec::new();
     let mut stamps = Vec::with_capacity(listed.len());
@@ -302,10 +302,12 @@ fn list_versions(
     root: &OwnedFd,
     scan: &Scan,
     known: &[Option<&IndexedVersion>],
-    started_ms: u64,
+    settled: &Settled,
 ) -> io::Result<Vec<Listed>> {
     // Directories the index knows are checked here, without threads: most
-    // did not change, and a check is one `open` and one `fstat`.
+    // did not change, and a check is one `open` and one `fstat`. A stamp
+    // equal to a trusted one needs no new time: nothing changed since the
+    // walk that trusted it.
     let mut results: Vec<Option<Listed>> = (0..scan.versions.len()).map(|_| None).collect();
     for (version, known) in known.iter().enumerate() {
         let Some(known) = known.filter(|known| known.stamp.is_some()) else {
@@ -313,7 +315,7 @@ fn list_versions(
         };
         if let Ok(dir) = open_version(root, scan, version)
             && let Ok(stat) = rustix::fs::fstat(&dir)
-            && let Some(stamp) = Stamp::of(&stat, started_ms)
+            && let Some(stamp) = Stamp::read(&stat)
             && known.stamp == Some(stamp)
         {
             results[version] = Some((Listing::Unchanged, Some(stamp)));
@@ -322,6 +324,11 @@ fn list_versions(
     let todo: Vec<usize> = (0..scan.versions.len())
         .filter(|&v| results[v].is_none())
         .collect();
+    if !todo.is_empty() {
+        // Before the `fstat`s below, as the stamps they give are judged
+        // against it.
+        settled.take();
+    }
     let next = AtomicUsize::new(0);
     let results = Mutex::new(results);
     let failure: Mutex<Option<io::Error>> = Mutex::new(None);
@@ -346,7 +353,7 @@ fn list_versions(
                         // listing moves it, and the next walk lists again.
                         let stamp = rustix::fs::fstat(&dir)
                             .ok()
-                            .and_then(|stat| Stamp::of(&stat, started_ms));
+                            .and_then(|stat| Stamp::of(&stat, settled));
                         let mut keys = Vec::new();
                         let mut temps = Vec::new();
                         sys::list(&dir, |name, is_dir, ino| {

@@ -11,13 +11,19 @@
 //! `fstatat`s only their entries the index does not know by (key, inode).
 //!
 //! Guarantees (what a reader may rely on):
-//! - a directory changed within [`RACY_MS`] of a walk is not trusted by the
-//!   next one (timestamps are coarse: a change in the same clock tick as
-//!   the walk's `fstat` would not move them), so it is listed again;
+//! - a directory's stamp is trusted only if its change and modification
+//!   times are strictly older than a time the *same file system* gave out
+//!   before the walk `fstat`ed it ([`Settled`]): a change after that
+//!   `fstat` then gets a later time and moves the stamp, whatever the
+//!   file system's timestamp granularity. Without such a time (a cache we
+//!   may not write to, a file system without `O_TMPFILE`), a directory
+//!   changed within [`RACY_MS`](super::settled::RACY_MS) of the walk by this machine's clock is
+//!   not trusted by the next one;
 //! - an index older than [`FULL_WALK_MS`] is not used: every hour at most,
 //!   a walk stats everything. What the index cannot see — an entry file
-//!   written in place by hand, a file system whose clock is behind this
-//!   machine's by more than [`RACY_MS`] — is thus wrong for an hour at
+//!   written in place by hand, a file system whose clock jumped back, or
+//!   (without a time from the file system) one whose clock is behind this
+//!   machine's by more than [`RACY_MS`](super::settled::RACY_MS) — is thus wrong for an hour at
 //!   most; entries added, replaced or removed by anyone are always seen;
 //! - a damaged or foreign index (checksum, lengths) is ignored: a full walk.
 
@@ -32,11 +38,13 @@ use crate::layout::{SCAN_INDEX, USAGE_DIR};
 use crate::store::read;
 use crate::sys::{self, KeyMap};
 
+use super::settled::Settled;
+
 const MAGIC: [u8; 8] = *b"MEMOSCN\x01";
-/// Directories changed this recently are listed again by the next walk.
-pub(crate) const RACY_MS: u64 = 2000;
 /// An index older than this is not used: the walk starts over.
 pub(crate) const FULL_WALK_MS: u64 = 3600 * 1000;
+/// The bytes of one entry in an index: key, inode, size, disk, time.
+const ENTRY_LEN: usize = 48;
 /// Indexes larger than this are not read (about 20 million entries).
 const MAX_LEN: u64 = 1 << 30;
 
@@ -44,7 +52,8 @@ const MAX_LEN: u64 = 1 << 30;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Stamp {
     ino: u64,
-    ctime_ns: u64,
+    /// The change time, in nanoseconds.
+    pub(super) ctime_ns: u64,
     mtime_ns: u64,
 }
 
@@ -56,25 +65,32 @@ impl Stamp {
         mtime_ns: 0,
     };
 
-    /// The stamp of a directory `fstat`ed at or after `walk_ms`, if it can
-    /// be trusted: it changed more than [`RACY_MS`] before.
+    /// The stamp of a directory `fstat`ed *after* `settled` was taken, if
+    /// it can be trusted: it changed before that time (see [`Settled`]).
+    pub(crate) fn of(stat: &Stat, settled: &Settled) -> Option<Stamp> {
+        let stamp = Stamp::read(stat)?;
+        let before = settled.before_ns(stat);
+        (stamp.ctime_ns < before && stamp.mtime_ns < before).then_some(stamp)
+    }
+
+    /// The stamp of `stat`, trusted or not.
     // `st_*time_nsec` is `u64` on some targets and `i64` on others.
     #[allow(clippy::unnecessary_cast)]
-    pub(crate) fn of(stat: &Stat, walk_ms: u64) -> Option<Stamp> {
-        let ns = |secs: i64, nsec: i64| {
-            u64::try_from(secs)
-                .ok()?
-                .checked_mul(1_000_000_000)?
-                .checked_add(u64::try_from(nsec).ok()?)
-        };
-        let stamp = Stamp {
+    pub(crate) fn read(stat: &Stat) -> Option<Stamp> {
+        Some(Stamp {
             ino: stat.st_ino as u64,
             ctime_ns: ns(stat.st_ctime as i64, stat.st_ctime_nsec as i64)?,
             mtime_ns: ns(stat.st_mtime as i64, stat.st_mtime_nsec as i64)?,
-        };
-        let settled = walk_ms.saturating_sub(RACY_MS) * 1_000_000;
-        (stamp.ctime_ns < settled && stamp.mtime_ns < settled).then_some(stamp)
+        })
     }
+}
+
+/// Seconds and nanoseconds of a time stamp, as nanoseconds.
+pub(super) fn ns(secs: i64, nsec: i64) -> Option<u64> {
+    u64::try_from(secs)
+        .ok()?
+        .checked_mul(1_000_000_000)?
+        .checked_add(u64::try_from(nsec).ok()?)
 }
 
 /// One version directory as the last walk found it.
@@ -235,20 +251,28 @@ impl Index {
             let function = reader.string()?;
             let version = reader.string()?;
             let stamp = reader.stamp()?;
-            let entries = reader.count(48)?;
+            let entries = reader.count(ENTRY_LEN)?;
             let temps = reader.count(20)?;
-            let entries = (0..entries)
-                .map(|_| {
-                    Some(ScannedEntry {
-                        key: reader.u128()?,
-                        ino: reader.u64()?,
-                        size: reader.u64()?,
-                        disk: reader.u64()?,
-                        mtime_ms: reader.u64()?,
-                        version: u32::try_from(v).ok()?,
-                    })
+            let version_index = u32::try_from(v).ok()?;
+            // One bounds check for the whole run of fixed-size records: a
+            // million entries decode in milliseconds.
+            let entries = reader
+                .take(entries * ENTRY_LEN)?
+                .chunks_exact(ENTRY_LEN)
+                .map(|record| {
+                    let u64_at = |at: usize| {
+                        u64::from_le_bytes(record[at..at + 8].try_into().expect("8 bytes"))
+                    };
+                    ScannedEntry {
+                        key: u128::from_le_bytes(record[..16].try_into().expect("16 bytes")),
+                        ino: u64_at(16),
+                        size: u64_at(24),
+                        disk: u64_at(32),
+                        mtime_ms: u64_at(40),
+                        version: version_index,
+                    }
                 })
-                .collect::<Option<Vec<_>>>()?;
+                .collect::<Vec<_>>();
             let temps = (0..temps)
                 .map(|_| {
                     Some(TempFile {

@@ -193,6 +193,38 @@ pub(crate) fn compact_from(
     loaded: Option<Usage>,
     edit: impl FnOnce(&mut Usage),
 ) -> io::Result<Usage> {
+    let compacted = compact_when(root, access, Start::From(loaded), edit)?;
+    Ok(compacted.expect("compacted whatever the logs"))
+}
+
+/// [`compact`] if some log's writer is gone (a log to fold and delete);
+/// else nothing is read or written, and `edit` is not called. Says whether
+/// it compacted. What is skipped is only deferred: live logs are merged on
+/// every load, and the next compaction retires what `edit` would have.
+pub(crate) fn compact_if_finished(
+    root: &Path,
+    access: Access,
+    edit: impl FnOnce(&mut Usage),
+) -> io::Result<bool> {
+    let compacted = compact_when(root, access, Start::IfFinished, edit)?;
+    Ok(compacted.is_some())
+}
+
+/// Where a compaction starts.
+enum Start {
+    /// From these records if the summary did not change since they were
+    /// read, else from the summary on disk.
+    From(Option<Usage>),
+    /// From the summary on disk, and only if a log is finished.
+    IfFinished,
+}
+
+fn compact_when(
+    root: &Path,
+    access: Access,
+    start: Start,
+    edit: impl FnOnce(&mut Usage),
+) -> io::Result<Option<Usage>> {
     let root = sys::open_root(root)?;
     let dir = open_or_create_dir(&root, access)?;
     let lock = rustix::fs::openat(
@@ -202,41 +234,20 @@ pub(crate) fn compact_from(
         Mode::from_raw_mode(access.file_mode()),
     )?;
     sys::lock_exclusive(&lock, true)?;
-    let mut usage = match loaded {
-        Some(loaded) if loaded.summary.is_some() && loaded.summary == summary_stamp(&dir) => loaded,
+    let logs = open_logs(&dir)?;
+    let any_finished = logs.iter().any(|(_, _, done)| *done);
+    let mut usage = match start {
+        Start::IfFinished if !any_finished => return Ok(None),
+        Start::From(Some(loaded))
+            if loaded.summary.is_some() && loaded.summary == summary_stamp(&dir) =>
+        {
+            loaded
+        }
         _ => read_summary(&dir)?,
     };
     let mut present = BTreeSet::new();
     let mut finished = Vec::new();
-    for name in log_names(&dir)? {
-        // Read-write for the lock; without blocking, as every read of a
-        // file in a cache (see `store/read.rs`).
-        let flags = OFlags::RDWR | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let file = match rustix::fs::openat(&dir, name.as_str(), flags, Mode::empty()) {
-            Ok(file) => Some(file),
-            // Someone else's log in a shared cache we may only read.
-            Err(Errno::ACCESS | Errno::PERM) => None,
-            Err(Errno::NOENT) => continue,
-            Err(Errno::LOOP | Errno::NXIO | Errno::NODEV) => {
-                skip_log(&name, &read::ReadError::NotRegular);
-                continue;
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let file = match file {
-            Some(file) => file,
-            None => match read::open_regular(&dir, &name)? {
-                Some((file, _)) => file,
-                None => continue,
-            },
-        };
-        if let Err(e) = read::regular_len(&file) {
-            // Not a log, whatever its name: never merged, never removed.
-            skip_log(&name, &e);
-            continue;
-        }
-        // A log whose lock we can take has no writer left.
-        let done = sys::lock_exclusive(&file, false).unwrap_or(false);
+    for (name, file, done) in logs {
         usage.merge_log(&name, &file)?;
         present.insert(name.clone());
         if done {
@@ -251,13 +262,52 @@ pub(crate) fn compact_from(
     // still holds what it should (live logs are merged on every load): a
     // reduction that removes nothing does not rewrite it.
     if finished.is_empty() && held == (usage.keys.len(), usage.retired.len()) {
-        return Ok(usage);
+        return Ok(Some(usage));
     }
     write_atomically(&dir, SUMMARY, &usage.encode(), access)?;
     for (name, _file) in finished {
         let _ = rustix::fs::unlinkat(&dir, name.as_str(), AtFlags::empty());
     }
-    Ok(usage)
+    Ok(Some(usage))
+}
+
+/// Opens every log of the usage directory `dir`, each with whether its
+/// writer is gone (then this process holds its lock until the file is
+/// closed).
+fn open_logs(dir: &OwnedFd) -> io::Result<Vec<(String, OwnedFd, bool)>> {
+    let mut logs = Vec::new();
+    for name in log_names(dir)? {
+        // Read-write for the lock; without blocking, as every read of a
+        // file in a cache (see `store/read.rs`).
+        let flags = OFlags::RDWR | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let file = match rustix::fs::openat(dir, name.as_str(), flags, Mode::empty()) {
+            Ok(file) => Some(file),
+            // Someone else's log in a shared cache we may only read.
+            Err(Errno::ACCESS | Errno::PERM) => None,
+            Err(Errno::NOENT) => continue,
+            Err(Errno::LOOP | Errno::NXIO | Errno::NODEV) => {
+                skip_log(&name, &read::ReadError::NotRegular);
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let file = match file {
+            Some(file) => file,
+            None => match read::open_regular(dir, &name)? {
+                Some((file, _)) => file,
+                None => continue,
+            },
+        };
+        if let Err(e) = read::regular_len(&file) {
+            // Not a log, whatever its name: never merged, never removed.
+            skip_log(&name, &e);
+            continue;
+        }
+        // A log whose lock we can take has no writer left.
+        let done = sys::lock_exclusive(&file, false).unwrap_or(false);
+        logs.push((name, file, done));
+    }
+    Ok(logs)
 }
 
 pub(super) fn open_or_create_dir(root: impl AsFd, access: Access) -> io::Result<OwnedFd> {

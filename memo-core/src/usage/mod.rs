@@ -50,7 +50,7 @@ mod summary;
 
 use xxhash_rust::xxh3::xxh3_64;
 
-pub(crate) use files::{compact_from, load, write_file, write_log};
+pub(crate) use files::{compact_from, compact_if_finished, load, write_file, write_log};
 pub(crate) use hooks::{Hooks, Thresholds, Used};
 pub use kind::MissKind;
 pub(crate) use record::{
