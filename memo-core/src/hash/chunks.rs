@@ -8,16 +8,21 @@
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::Digest;
 use super::run::CHUNK;
 use super::wide::xxh3_128;
 
-/// Pauses (each a `sched_yield`) a helper makes for a chunk that is not
-/// ready before it sleeps until it is: about what one 1 MiB read from the
-/// page cache takes.
-const SPINS_BEFORE_SLEEP: u32 = 64;
+/// How long a helper pauses (a `sched_yield` at a time) for a chunk that is
+/// not ready before it sleeps until it is: longer than a 1 MiB read from
+/// the page cache takes (~50 µs on a fast machine, ~0.5 ms on a slow one).
+/// Sleeping sooner costs more than the pauses: a helper woken for every
+/// chunk ran on the reader's own core about half the time (the kernel puts
+/// a woken thread near its waker), and a 16 MiB load took 1.0 ms instead of
+/// 0.65. A read slower than this (a cold disk) costs at most this much
+/// spinning a chunk.
+const PAUSE_BEFORE_SLEEP: Duration = Duration::from_millis(1);
 
 /// The chunk digests of one run, filled by whichever thread claims each.
 pub(super) struct Chunks<'a> {
@@ -116,7 +121,7 @@ impl<'a> Chunks<'a> {
     /// Claims the next chunk: `None` when none is left. A chunk not ready
     /// yet is waited for if `wait`, else left to claim later.
     fn claim(&self, wait: bool) -> Option<usize> {
-        let mut waited = 0;
+        let mut waiting_since = None;
         loop {
             let index = self.next.load(Ordering::Relaxed);
             if index >= self.digests.len() || self.cancelled.load(Ordering::Relaxed) {
@@ -126,12 +131,11 @@ impl<'a> Chunks<'a> {
                 if !wait {
                     return None;
                 }
-                // The caller is reading it. A read from the page cache
-                // takes tens of microseconds: pause about a system call at
-                // a time (the caller may need this core); one from a slow
-                // disk takes far longer: then sleep until it is marked.
-                waited += 1;
-                match waited <= SPINS_BEFORE_SLEEP {
+                // The caller is reading it: pause a system call at a time
+                // (the caller may need this core), and sleep if the read
+                // takes long (see `PAUSE_BEFORE_SLEEP`).
+                let since = *waiting_since.get_or_insert_with(Instant::now);
+                match since.elapsed() < PAUSE_BEFORE_SLEEP {
                     true => std::thread::yield_now(),
                     false => self.sleep_until_ready(index),
                 }
