@@ -3,14 +3,17 @@
 //!
 //! xxhash-rust picks its SIMD path when it is compiled: a default x86-64
 //! build gets SSE2 (two 64-bit lanes per instruction) even on a CPU with
-//! AVX2 (four) or AVX-512 (eight), which leaves most of a core's hashing
-//! speed unused on data that sits in the cache. So the long-input loop of
-//! xxh3 (inputs over 240 bytes, which every 1 MiB chunk is) is written here
-//! once more, for AVX-512 and for AVX2, and the widest one the CPU has is
-//! used when the build did not enable AVX2 already; everything else, and
-//! the definition the tests hold this to, is xxhash-rust's. The result is
-//! bit for bit `xxhash_rust::xxh3::xxh3_128` (seed 0, default secret): the
-//! algorithm is the XXH3 specification's, its secret is taken from
+//! AVX2 (four) or AVX-512 (eight). And its loop adds each stripe into the
+//! accumulators in one chain of dependent additions, which bounds it by the
+//! adder's latency at any width (~55 GB/s a core on the EPYC of
+//! docs/performance.md, with AVX2 or AVX-512 compiled in, against ~37 with
+//! SSE2). So the long-input loop of xxh3 (inputs over 240 bytes, which
+//! every 1 MiB chunk is) is written here once more, for AVX-512 and for
+//! AVX2, summing each block's stripes in two chains; the widest one the CPU
+//! has is used, in any build (~110–125 GB/s a core there). Everything else,
+//! and the definition the tests hold this to, is xxhash-rust's: the result
+//! is bit for bit `xxhash_rust::xxh3::xxh3_128` (seed 0, default secret),
+//! the algorithm is the XXH3 specification's, its secret is taken from
 //! xxhash-rust, and the tests compare them over every length boundary.
 
 use super::Digest;
@@ -18,7 +21,7 @@ use super::Digest;
 /// xxh3-128 of `bytes`, on the widest path this CPU runs.
 #[inline]
 pub(crate) fn xxh3_128(bytes: &[u8]) -> Digest {
-    #[cfg(all(target_arch = "x86_64", not(target_feature = "avx2")))]
+    #[cfg(target_arch = "x86_64")]
     if bytes.len() > long::MID_SIZE_MAX {
         match long::Path::detected() {
             // SAFETY: the CPU has AVX-512F (detected).
@@ -33,7 +36,7 @@ pub(crate) fn xxh3_128(bytes: &[u8]) -> Digest {
 
 /// xxh3's long-input hash: what both widths share (the constants, the
 /// block structure and the final merge), and each width's three steps.
-#[cfg(all(target_arch = "x86_64", not(target_feature = "avx2")))]
+#[cfg(target_arch = "x86_64")]
 pub(super) mod long {
     use xxhash_rust::const_xxh3::const_custom_default_secret;
 
@@ -374,7 +377,7 @@ mod tests {
 
     /// Each wide loop the CPU has, whichever the dispatcher picks: the
     /// test above only shows the one it takes.
-    #[cfg(all(target_arch = "x86_64", not(target_feature = "avx2")))]
+    #[cfg(target_arch = "x86_64")]
     #[test]
     fn every_wide_loop_this_cpu_has_equals_xxhash_rust() {
         let data = bytes((1 << 20) + 200);
