@@ -117,7 +117,7 @@ pub(crate) fn begin(
     start(function, type_args, args, true).lookup(slot)
 }
 
-/// [`begin`] for an `async fn`: it never waits for another caller computing
+/// `begin` for an `async fn`: it never waits for another caller computing
 /// the same key (that wait happens off the executor, in `lookup_async`).
 pub fn begin_async(
     function: &'static CachedFn,
@@ -464,8 +464,8 @@ impl Call {
     }
 }
 
-/// A call whose body the caller runs now (see [`Call::lookup`]). Dropped
-/// without [`Run::complete`] (the body panicked), it stores nothing, and its
+/// A call whose body the caller runs now (see `Call::lookup`). Dropped
+/// without `Run::complete` (the body panicked), it stores nothing, and its
 /// lock and recording frame are released.
 pub struct Run {
     compute: Compute,

@@ -77,7 +77,7 @@
 /// ```
 ///
 /// Every cached function also has joblib's `MemorizedFunc` abilities,
-/// through [`handle`]: `memory::handle(|| f(1, 2)).call()`,
+/// through [`handle`](fn@handle): `memory::handle(|| f(1, 2)).call()`,
 /// `.call_and_shelve()`, `.check_call_in_cache()`, `.clear()` — the same
 /// for free functions and methods.
 ///
@@ -135,7 +135,7 @@
 /// e.g. to keep a cache when the function moves to another module. Two
 /// functions of one identity in one scope are a compile error; elsewhere in
 /// the program they are reported at the first cached call (see
-/// [`registry`]) and their results kept apart.
+/// [`registry`](fn@registry)) and their results kept apart.
 ///
 /// ```
 /// # memory::set_default(memory::Memory::disabled()).unwrap();

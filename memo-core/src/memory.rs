@@ -138,7 +138,7 @@ impl Memory {
     /// ```
     ///
     /// `Memory::new("s3://bucket/prefix")` is the same with an
-    /// [`S3Store`](crate::store::S3Store) configured from the environment
+    /// `S3Store` configured from the environment
     /// (with the `s3` feature).
     pub fn with_store(store: impl crate::store::Store) -> Memory {
         let mut memory = Memory::new(store.location());

@@ -6,7 +6,7 @@
 //! them is a miss.
 //!
 //! - **Recording** is a stack of frames per thread. A miss opens a frame
-//!   around its body ([`recording`], or [`Recording`] around each poll of
+//!   around its body (`recording`, or [`Recording`] around each poll of
 //!   an `async` body); [`Dependency::enter`], called first thing by every
 //!   annotated function, adds to the top frame. A closed frame is added to
 //!   the frame below it, so a nested miss's dependencies are its caller's

@@ -139,7 +139,7 @@ pub(crate) struct Marker {
     pub stored: bool,
     pub offset: u64,
     pub len: u64,
-    /// The bytes' [`run_digest`](crate::hash::run_digest): their checksum,
+    /// The bytes' [`run_digest`]: their checksum,
     /// and what the array carries for hashing.
     pub digest: Digest,
     pub dtype: u8,

@@ -92,7 +92,7 @@ impl Call {
 }
 
 /// An async call whose body the caller runs now (see
-/// [`Call::lookup_async`]). Dropped without `complete_async` (the body
+/// `Call::lookup_async`). Dropped without `complete_async` (the body
 /// panicked, or its future was dropped), it stores nothing, and its lock is
 /// released.
 pub struct AsyncRun {

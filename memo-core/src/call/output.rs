@@ -1,4 +1,4 @@
-//! How the expansion picks [`Stored`] for a function's return type:
+//! How the expansion picks `Stored` for a function's return type:
 //! autoref specialization, since a `Result` must store only its `Ok` value
 //! and stable Rust has no impl specialization. Generated code calls
 //! `(&&Output::<R>::NEW).lookup(&FUNCTION, type_args, args)` and, on a

@@ -6,7 +6,7 @@
 //! - [`Store`], public and shaped like an object store (`get`, `put`,
 //!   `put_if_absent`, `delete`, `list`): what a place must offer to hold a
 //!   cache that several machines share. [`FsStore`] (a directory) and, with
-//!   the `s3` feature, [`S3Store`] implement it, and so can yours
+//!   the `s3` feature, `S3Store` implement it, and so can yours
 //!   (`docs/backends.md`).
 //! - The call path's own, internal interface, which a local directory
 //!   serves at the speed of the file system — a hit is one `openat2`, one

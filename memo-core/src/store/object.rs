@@ -12,7 +12,7 @@ use super::versioned::VersionedStore;
 ///
 /// memo's own stores implement it — [`FsStore`](super::FsStore) (a local
 /// or network directory) and, with the `s3` feature,
-/// [`S3Store`](super::S3Store) — and so can yours: a store is given to
+/// `S3Store` — and so can yours: a store is given to
 /// [`Memory::with_store`](crate::Memory::with_store), which puts a *local
 /// tier* (a cache directory on local disk) in front of it. Hits are served
 /// from the local tier when the entry is there (so memory maps work), and

@@ -29,7 +29,7 @@ pub(crate) const RECENT_MISSES: usize = 64;
 /// The recorded use of one entry (one key).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct KeyUsage {
-    /// [`dir_hash`] of the function's directory.
+    /// `dir_hash` of the function's directory.
     pub function: u64,
     /// The last hit or miss, in milliseconds since the Unix epoch.
     pub last_use_ms: u64,
