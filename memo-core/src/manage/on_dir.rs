@@ -320,12 +320,9 @@ fn remove_entries(
     }
 }
 
-/// Charges every entry its share of the blobs it refers to: each blob's
-/// length (and bytes on disk) split evenly between the entries that refer
-/// to it, the remainder to the first. So each blob counts once in any total
-/// (ls, du, stats, the size limit), and an entry that alone holds a blob
-/// carries all of it. Reads the head of every entry, and only when the
-/// cache has blobs.
+/// Charges every entry its share of the blobs it refers to
+/// ([`Scan::charge_blob_shares`]). Reads the head of every entry, and only
+/// when the cache has blobs.
 fn charge_blobs(root: &OwnedFd, scan: &mut Scan) -> io::Result<()> {
     let sizes = blobs::sizes(root)?;
     if sizes.is_empty() {
@@ -345,18 +342,6 @@ fn charge_blobs(root: &OwnedFd, scan: &mut Scan) -> io::Result<()> {
             }
         }
     }
-    let mut holders: std::collections::HashMap<u128, u64> = std::collections::HashMap::new();
-    for &(_, digest) in &refs {
-        *holders.entry(digest).or_default() += 1;
-    }
-    let mut charged: std::collections::HashSet<u128> = std::collections::HashSet::new();
-    for (i, digest) in refs {
-        let (size, disk) = sizes[&digest];
-        let count = holders[&digest];
-        let first = charged.insert(digest);
-        let share = |total: u64| total / count + if first { total % count } else { 0 };
-        scan.entries[i].size += share(size);
-        scan.entries[i].disk += share(disk);
-    }
+    scan.charge_blob_shares(refs, |digest| sizes[&digest]);
     Ok(())
 }

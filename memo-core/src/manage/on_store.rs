@@ -210,10 +210,9 @@ fn scan(store: &dyn Store, progress: &dyn Progress) -> io::Result<Scan> {
 }
 
 /// Charges every entry its share of the blobs it refers to, by the rule
-/// of a cache directory (`on_dir.rs`): each blob's length split evenly
-/// between the entries that refer to it, the remainder to the first, so
-/// each blob counts once in any total. Reads every entry, and only when the
-/// store has blobs.
+/// of every backend ([`Scan::charge_blob_shares`]; a blob's bytes on disk
+/// are its length here). Reads every entry, and only when the store has
+/// blobs.
 fn charge_blobs(store: &dyn Store, scan: &mut Scan) -> io::Result<()> {
     let blobs = shared_blobs::list(store)?.blobs;
     if blobs.is_empty() {
@@ -228,19 +227,10 @@ fn charge_blobs(store: &dyn Store, scan: &mut Scan) -> io::Result<()> {
             }
         }
     }
-    let mut holders: std::collections::HashMap<u128, u64> = std::collections::HashMap::new();
-    for &(_, digest) in &refs {
-        *holders.entry(digest).or_default() += 1;
-    }
-    let mut charged = std::collections::HashSet::new();
-    for (i, digest) in refs {
+    scan.charge_blob_shares(refs, |digest| {
         let size = blobs[&digest].size;
-        let count = holders[&digest];
-        let first = charged.insert(digest);
-        let share = size / count + if first { size % count } else { 0 };
-        scan.entries[i].size += share;
-        scan.entries[i].disk += share;
-    }
+        (size, size)
+    });
     Ok(())
 }
 

@@ -111,6 +111,32 @@ impl Scan {
         let function = &self.functions[version.function];
         crate::layout::entry_path(&function.name, &version.name, entry.key)
     }
+
+    /// Charges every entry its share of the blobs it refers to (`refs`:
+    /// entry index and blob digest, for the blobs `sizes` knows: length and
+    /// bytes on disk): each blob split evenly between the entries that
+    /// refer to it, the remainder to the first, so each blob counts once in
+    /// any total (ls, du, stats, the size limit), and an entry that alone
+    /// holds a blob carries all of it. The one rule of every backend.
+    pub(crate) fn charge_blob_shares(
+        &mut self,
+        refs: Vec<(usize, u128)>,
+        sizes: impl Fn(u128) -> (u64, u64),
+    ) {
+        let mut holders: std::collections::HashMap<u128, u64> = std::collections::HashMap::new();
+        for &(_, digest) in &refs {
+            *holders.entry(digest).or_default() += 1;
+        }
+        let mut charged = std::collections::HashSet::new();
+        for (i, digest) in refs {
+            let (size, disk) = sizes(digest);
+            let count = holders[&digest];
+            let first = charged.insert(digest);
+            let share = |total: u64| total / count + if first { total % count } else { 0 };
+            self.entries[i].size += share(size);
+            self.entries[i].disk += share(disk);
+        }
+    }
 }
 
 fn name_str(name: &CStr) -> Option<&str> {
