@@ -202,7 +202,9 @@ impl Cache {
 
     /// Whether the stored results of an `ignore_code` function were
     /// computed by more than one code fingerprint. Reads the metadata of
-    /// every entry of the function.
+    /// every entry of a version directory whose first readable entry was
+    /// stored with `ignore_code`, and of no more in the others: without it
+    /// a version directory is named by the code itself, so it holds one.
     fn kept(&self, scan: &Scan, function: usize) -> Option<Kept> {
         let mut kept = None;
         for v in scan.functions[function].versions.clone() {
@@ -212,6 +214,9 @@ impl Cache {
                 let Some(meta) = self.entry_meta(scan, entry) else {
                     continue;
                 };
+                if !meta.origin.ignore_code && codes.is_empty() {
+                    break;
+                }
                 if meta.origin.ignore_code && !codes.contains(&meta.origin.code) {
                     codes.push(meta.origin.code.clone());
                     kept_version = meta.origin.version.clone();
