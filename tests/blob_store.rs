@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use memo_tests::{cache_dir, entry_files, process_cache_dir, run_with};
+use memo_tests::{bytes_under, cache_dir, entry_files, process_cache_dir, run_with};
 use memory::manage::{Cache, NoProgress};
 use memory::{Array, Memory, MmapMode};
 
@@ -44,21 +44,6 @@ fn second(n: usize, label: &str) -> Array<f64> {
     ramp(n).into()
 }
 
-/// Bytes of all regular files below `dir`.
-fn bytes_in(dir: &Path) -> u64 {
-    let mut total = 0;
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let entry = entry.unwrap();
-        let meta = entry.metadata().unwrap();
-        total += if meta.is_dir() {
-            bytes_in(&entry.path())
-        } else {
-            meta.len()
-        };
-    }
-    total
-}
-
 fn blobs(dir: &Path) -> Vec<PathBuf> {
     match std::fs::read_dir(dir.join(".blobs")) {
         Ok(read) => read
@@ -79,7 +64,7 @@ fn two_functions_returning_the_same_array_store_it_once() {
     assert_eq!(a.digest(), b.digest());
     assert_eq!(a.as_slice(), c.as_slice());
     let size = (N * 8) as u64;
-    let total = bytes_in(dir);
+    let total = bytes_under(dir);
     assert!(
         total >= size && total < size + (1 << 20),
         "{total} bytes in the cache for three 64 MiB results of one content"

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use memo_tests::{cache_dir, entry_files, process_cache_dir, run};
+use memo_tests::{bytes_under, cache_dir, entry_files, process_cache_dir, run};
 use memory::Memory;
 use memory::manage::Limits;
 
@@ -216,21 +216,6 @@ static BLOBS: LazyLock<Memory> =
 #[memory::cache(memory = BLOBS)]
 fn two_mib(x: u64) -> memory::Array<f64> {
     (0..(2 << 20) / 8).map(|i| (i as u64 ^ x) as f64).collect()
-}
-
-/// Bytes of every file under `dir`.
-fn bytes_under(dir: &std::path::Path) -> u64 {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|entry| {
-            let entry = entry.unwrap();
-            let kind = entry.file_type().unwrap();
-            match kind.is_dir() {
-                true => bytes_under(&entry.path()),
-                false => entry.metadata().unwrap().len(),
-            }
-        })
-        .sum()
 }
 
 #[test]

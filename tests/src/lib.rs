@@ -83,6 +83,20 @@ pub fn s3_test_url(test: &str) -> String {
     format!("s3://{bucket}/{test}-{:x}-{nanos:x}", std::process::id())
 }
 
+/// Bytes of every regular file below `dir`, at any depth.
+pub fn bytes_under(dir: &Path) -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).expect("a readable directory") {
+        let entry = entry.expect("a readable directory entry");
+        let meta = entry.metadata().expect("its metadata");
+        total += match meta.is_dir() {
+            true => bytes_under(&entry.path()),
+            false => meta.len(),
+        };
+    }
+    total
+}
+
 /// Every entry file (`*.memo`) below `dir`, sorted.
 pub fn entry_files(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
