@@ -18,27 +18,6 @@ use memory::{Memory, MmapMode};
 
 const WORKER: &str = env!("CARGO_BIN_EXE_s3_worker");
 
-/// The test's own prefix of the bucket, shared by the worker "machines".
-struct Shared(Bucket);
-
-impl std::ops::Deref for Shared {
-    type Target = Bucket;
-    fn deref(&self) -> &Bucket {
-        &self.0
-    }
-}
-
-impl Shared {
-    fn new(test: &str) -> Shared {
-        Shared(Bucket::new(test))
-    }
-
-    /// Runs the worker as machine `machine`.
-    fn worker(&self, machine: &str, args: &[&str]) -> Run {
-        run_with(self.machine(WORKER, machine).args(args))
-    }
-}
-
 fn computed(run: &Run) -> usize {
     run.stdout
         .lines()
@@ -48,12 +27,12 @@ fn computed(run: &Run) -> usize {
 
 #[test]
 fn two_machines_with_separate_local_tiers_share_results() {
-    let shared = Shared::new("share");
-    let first = shared.worker("a", &["square", "1", "2"]);
+    let shared = Bucket::new("share", WORKER);
+    let first = shared.run("a", &["square", "1", "2"]);
     assert_eq!(computed(&first), 2, "{first:?}");
     assert_eq!(shared.entries().len(), 2, "both results are in S3");
 
-    let second = shared.worker("b", &["square", "1", "2", "3"]);
+    let second = shared.run("b", &["square", "1", "2", "3"]);
     assert_eq!(second.count("computing square(3)"), 1, "{second:?}");
     assert_eq!(computed(&second), 1, "1 and 2 come from S3: {second:?}");
     assert_eq!(second.count("square(2) = 4"), 1);
@@ -61,7 +40,7 @@ fn two_machines_with_separate_local_tiers_share_results() {
     // What b fetched is in its local tier now: the next hit is local.
     assert_eq!(entry_files(&shared.tier("b")).len(), 3);
     // And a sees what b computed.
-    let again = shared.worker("a", &["square", "3"]);
+    let again = shared.run("a", &["square", "3"]);
     assert_eq!(computed(&again), 0, "{again:?}");
     // The prefix is marked as a memo cache.
     let marker = shared.store.get("CACHEDIR.TAG").unwrap().expect("a marker");
@@ -70,10 +49,10 @@ fn two_machines_with_separate_local_tiers_share_results() {
 
 #[test]
 fn an_empty_local_tier_gets_its_hits_from_s3() {
-    let shared = Shared::new("empty-tier");
-    shared.worker("a", &["square", "7"]);
+    let shared = Bucket::new("empty-tier", WORKER);
+    shared.run("a", &["square", "7"]);
     std::fs::remove_dir_all(shared.tier("a")).unwrap();
-    let again = shared.worker("a", &["square", "7"]);
+    let again = shared.run("a", &["square", "7"]);
     assert_eq!(computed(&again), 0, "{again:?}");
     assert_eq!(again.count("square(7) = 49"), 1);
     assert_eq!(
@@ -85,8 +64,8 @@ fn an_empty_local_tier_gets_its_hits_from_s3() {
 
 #[test]
 fn a_corrupt_object_in_s3_is_recomputed_and_replaced() {
-    let shared = Shared::new("corrupt");
-    shared.worker("a", &["square", "5"]);
+    let shared = Bucket::new("corrupt", WORKER);
+    shared.run("a", &["square", "5"]);
     let [path] = shared.entries().try_into().expect("one entry");
     let good = shared.store.get(&path).unwrap().unwrap();
     let mut bad = good.clone();
@@ -94,28 +73,28 @@ fn a_corrupt_object_in_s3_is_recomputed_and_replaced() {
     bad[middle] ^= 0x40;
     shared.store.put(&path, &[&bad]).unwrap();
 
-    let second = shared.worker("b", &["square", "5"]);
+    let second = shared.run("b", &["square", "5"]);
     assert_eq!(second.count("computing square(5)"), 1, "{second:?}");
     assert_eq!(second.count("square(5) = 25"), 1);
     assert!(second.stderr.contains("corrupt cache entry"), "{second:?}");
     let replaced = shared.store.get(&path).unwrap().unwrap();
     Entry::parse(&replaced, None).expect("a valid entry replaced the corrupt one");
     // A third machine hits the repaired entry.
-    let third = shared.worker("c", &["square", "5"]);
+    let third = shared.run("c", &["square", "5"]);
     assert_eq!(computed(&third), 0, "{third:?}");
 }
 
 #[test]
 fn eviction_on_s3_removes_the_least_recently_used() {
-    let shared = Shared::new("evict");
-    let first = shared.worker("a", &["square", "1", "2", "3", "4", "5", "6"]);
+    let shared = Bucket::new("evict", WORKER);
+    let first = shared.run("a", &["square", "1", "2", "3", "4", "5", "6"]);
     assert_eq!(computed(&first), 6);
     std::thread::sleep(std::time::Duration::from_millis(20));
     // Another machine uses 4, 5 and 6 later: 1, 2, 3 are the least recent.
-    let second = shared.worker("b", &["square", "4", "5", "6"]);
+    let second = shared.run("b", &["square", "4", "5", "6"]);
     assert_eq!(computed(&second), 0, "{second:?}");
 
-    let stats = shared.worker("c", &["stats"]);
+    let stats = shared.run("c", &["stats"]);
     assert_eq!(
         stats.count("stats s3_worker::square hits=3 misses=6 entries=6"),
         1,
@@ -129,14 +108,14 @@ fn eviction_on_s3_removes_the_least_recently_used() {
     assert_eq!(shared.entries().len(), 3);
 
     // Hits are counted on: the removed entries' counts stay in the totals.
-    let stats = shared.worker("c", &["stats"]);
+    let stats = shared.run("c", &["stats"]);
     assert_eq!(
         stats.count("stats s3_worker::square hits=3 misses=6 entries=3"),
         1,
         "{stats:?}"
     );
     // 4, 5 and 6 survived; 1, 2 and 3 are computed again.
-    let after = shared.worker("d", &["square", "1", "2", "3", "4", "5", "6"]);
+    let after = shared.run("d", &["square", "1", "2", "3", "4", "5", "6"]);
     assert_eq!(computed(&after), 3, "{after:?}");
     for x in 1..=3 {
         assert_eq!(
@@ -149,10 +128,10 @@ fn eviction_on_s3_removes_the_least_recently_used() {
 
 #[test]
 fn large_outputs_go_up_in_parts_and_come_back_mapped() {
-    let shared = Shared::new("large");
+    let shared = Bucket::new("large", WORKER);
     // 20 MiB of f64s: two parts of 16 MiB and 4 MiB.
     let n = (20 << 20) / 8;
-    let first = shared.worker("a", &["ramp", &n.to_string()]);
+    let first = shared.run("a", &["ramp", &n.to_string()]);
     assert_eq!(first.count("ramp ok"), 1, "{first:?}");
     assert_eq!(first.count("mapped true"), 1, "{first:?}");
     // The array went up as a blob of its own (`tests/s3_blobs.rs`); the
@@ -167,7 +146,7 @@ fn large_outputs_go_up_in_parts_and_come_back_mapped() {
         .expect("a blob");
     assert_eq!(blob.size, 20 << 20);
 
-    let second = shared.worker("b", &["ramp", &n.to_string()]);
+    let second = shared.run("b", &["ramp", &n.to_string()]);
     assert_eq!(computed(&second), 0, "{second:?}");
     assert_eq!(second.count("ramp ok"), 1, "{second:?}");
     assert_eq!(second.count("mapped true"), 1, "mapped from b's local tier");
@@ -175,7 +154,7 @@ fn large_outputs_go_up_in_parts_and_come_back_mapped() {
 
 #[test]
 fn the_store_contract_holds_on_s3() {
-    let shared = Shared::new("contract");
+    let shared = Bucket::new("contract", WORKER);
     let store = &shared.store;
     assert_eq!(store.get("a/b.memo").unwrap(), None);
     assert_eq!(
@@ -218,7 +197,7 @@ fn the_store_contract_holds_on_s3() {
 
 #[test]
 fn racing_machines_store_one_result() {
-    let shared = Shared::new("race");
+    let shared = Bucket::new("race", WORKER);
     // Four "machines" compute the same call at once.
     let workers: Vec<_> = ["a", "b", "c", "d"]
         .iter()
@@ -242,15 +221,15 @@ fn racing_machines_store_one_result() {
         assert!(String::from_utf8_lossy(&output.stdout).contains("square(12) = 144"));
     }
     assert_eq!(shared.entries().len(), 1);
-    let later = shared.worker("e", &["square", "12"]);
+    let later = shared.run("e", &["square", "12"]);
     assert_eq!(computed(&later), 0, "{later:?}");
 }
 
 #[test]
 fn the_memo_cli_manages_an_s3_cache() {
-    let shared = Shared::new("cli");
-    shared.worker("a", &["square", "1", "2", "3"]);
-    shared.worker("b", &["square", "3"]);
+    let shared = Bucket::new("cli", WORKER);
+    shared.run("a", &["square", "1", "2", "3"]);
+    shared.run("b", &["square", "3"]);
     let memo = memo_tests::memo_cli();
     let ls = run_with(Command::new(&memo).args(["--location", &shared.url, "--json", "ls"]));
     let listing: serde_json::Value = serde_json::from_str(&ls.stdout).expect("JSON");
@@ -277,7 +256,7 @@ fn the_memo_cli_manages_an_s3_cache() {
     run_with(Command::new(&memo).args(["--location", &shared.url, "clear", "--yes"]));
     assert!(shared.entries().is_empty());
     // A prefix that holds no cache is refused, as a directory would be.
-    let empty = Shared::new("cli-empty");
+    let empty = Bucket::new("cli-empty", WORKER);
     let output = Command::new(&memo)
         .args(["--location", &empty.url, "ls"])
         .output()

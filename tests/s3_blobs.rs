@@ -33,11 +33,11 @@ impl std::ops::Deref for Shared {
 
 impl Shared {
     fn new(test: &str) -> Shared {
-        Shared(Bucket::new(test))
+        Shared(Bucket::new(test, WORKER))
     }
 
     fn command(&self, machine: &str, args: &[&str]) -> Command {
-        let mut command = self.machine(WORKER, machine);
+        let mut command = self.machine(machine);
         command
             .env("MEMO_BLOB_GRACE", format!("{}s", GRACE.as_secs()))
             .args(args);

@@ -24,12 +24,12 @@ impl std::ops::Deref for Shared {
 
 impl Shared {
     fn new(test: &str) -> Shared {
-        Shared(Bucket::new(test))
+        Shared(Bucket::new(test, WORKER))
     }
 
     /// The worker as machine `machine`, its lease time `lease_ms` if given.
     fn command(&self, machine: &str, lease_ms: Option<u64>, args: &[&str]) -> Command {
-        let mut command = self.machine(WORKER, machine);
+        let mut command = self.machine(machine);
         command.env_remove("MEMO_STORE_READ_ONLY").args(args);
         if let Some(ms) = lease_ms {
             command.env("S3_LEASE_WORKER_LEASE_MS", ms.to_string());

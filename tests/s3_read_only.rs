@@ -27,13 +27,13 @@ type Snapshot = BTreeMap<String, (Vec<u8>, SystemTime)>;
 
 impl Shared {
     fn new(test: &str) -> Shared {
-        Shared(Bucket::new(test))
+        Shared(Bucket::new(test, WORKER))
     }
 
     /// Runs the worker as machine `machine`; `read_only`: how it is told
     /// to leave the bucket alone (environment or code), if at all.
     fn worker(&self, machine: &str, read_only: ReadOnly, args: &[&str]) -> Run {
-        let mut command = self.machine(WORKER, machine);
+        let mut command = self.machine(machine);
         command
             .env_remove("MEMO_STORE_READ_ONLY")
             .env_remove("S3_LEASE_WORKER_READ_ONLY")

@@ -1,26 +1,33 @@
 //! A test's own prefix in the S3 test bucket, shared by "machines": worker
-//! processes with the same store and a local tier each.
+//! processes with the same store and a local tier each, running the test's
+//! worker program.
 
 use std::path::PathBuf;
 use std::process::Command;
 
 use memory::store::{S3Store, Store};
 
+use crate::Run;
+
 /// A prefix of its own in the test bucket (see [`s3_test_url`](crate::s3_test_url)),
-/// the store at it, and a directory for the machines' local tiers.
+/// the store at it, a directory for the machines' local tiers, and the
+/// worker program the machines run.
 pub struct Bucket {
     /// The store's location, `s3://bucket/prefix`.
     pub url: String,
     /// The store, to look at (or damage) what the machines left.
     pub store: S3Store,
     tiers: tempfile::TempDir,
+    worker: &'static str,
 }
 
 impl Bucket {
-    /// A new prefix for the test named `test`.
-    pub fn new(test: &str) -> Bucket {
+    /// A new prefix for the test named `test`, whose machines run the
+    /// program `worker`.
+    pub fn new(test: &str, worker: &'static str) -> Bucket {
         let url = crate::s3_test_url(test);
         Bucket {
+            worker,
             store: S3Store::from_url(&url).expect("an S3 store"),
             url,
             tiers: tempfile::Builder::new()
@@ -35,14 +42,19 @@ impl Bucket {
         self.tiers.path().join(machine)
     }
 
-    /// The program `exe` as machine `machine`: caching in the store, with
-    /// its own local tier.
-    pub fn machine(&self, exe: &str, machine: &str) -> Command {
-        let mut command = Command::new(exe);
+    /// The worker as machine `machine`: caching in the store, with its own
+    /// local tier.
+    pub fn machine(&self, machine: &str) -> Command {
+        let mut command = Command::new(self.worker);
         command
             .env("MEMO_CACHE_DIR", &self.url)
             .env("MEMO_LOCAL_TIER", self.tier(machine));
         command
+    }
+
+    /// Runs the worker as machine `machine` with `args`.
+    pub fn run(&self, machine: &str, args: &[&str]) -> Run {
+        crate::run_with(self.machine(machine).args(args))
     }
 
     /// The paths of the prefix's objects that start with `start`, sorted.
