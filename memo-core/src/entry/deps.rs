@@ -180,15 +180,7 @@ mod tests {
     fn meta(deps: Vec<DepRecord>) -> Vec<u8> {
         let meta = EntryMeta {
             deps,
-            identity: "demo::f".into(),
-            fingerprint: format!("{:032x}", 7u128),
-            output_type: "u64".into(),
-            call: "f(1)".into(),
-            args: vec![],
-            type_args: vec![],
-            created_ms: 1,
-            duration_s: 0.5,
-            origin: Default::default(),
+            ..EntryMeta::sample()
         };
         rmp_serde::to_vec_named(&meta).unwrap()
     }

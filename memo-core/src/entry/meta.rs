@@ -42,6 +42,29 @@ pub struct EntryMeta {
     pub origin: Origin,
 }
 
+#[cfg(test)]
+impl EntryMeta {
+    /// The metadata of a plausible entry (`demo::f(1)` returning a `u64`),
+    /// for unit tests that need one.
+    pub(crate) fn sample() -> EntryMeta {
+        EntryMeta {
+            deps: Vec::new(),
+            identity: "demo::f".into(),
+            fingerprint: format!("{:032x}", 7u128),
+            output_type: "u64".into(),
+            call: "f(1)".into(),
+            args: vec![ArgRecord {
+                name: "x".into(),
+                digest: format!("{:032x}", 9u128),
+            }],
+            type_args: Vec::new(),
+            created_ms: 1,
+            duration_s: 0.5,
+            origin: Origin::default(),
+        }
+    }
+}
+
 /// What an entry's key was made of beyond its identity, fingerprint and
 /// argument digests, what decides its validity, and why it was computed:
 /// what a later miss is explained with.

@@ -1,35 +1,17 @@
 use super::*;
 
-fn meta() -> EntryMeta {
-    EntryMeta {
-        deps: Vec::new(),
-        identity: "demo::f".into(),
-        fingerprint: format!("{:032x}", 7u128),
-        output_type: "u64".into(),
-        call: "f(1)".into(),
-        args: vec![ArgRecord {
-            name: "x".into(),
-            digest: format!("{:032x}", 9u128),
-        }],
-        type_args: vec![],
-        created_ms: 1,
-        duration_s: 0.5,
-        origin: Default::default(),
-    }
-}
-
 #[test]
 fn round_trips() {
-    let bytes = encode(42, type_hash("u64"), &meta(), &7u64).unwrap();
+    let bytes = encode(42, type_hash("u64"), &EntryMeta::sample(), &7u64).unwrap();
     let entry = Entry::parse(&bytes, Some(42)).unwrap();
     assert_eq!(entry.output::<u64>().unwrap(), 7);
-    assert_eq!(entry.meta().unwrap(), meta());
+    assert_eq!(entry.meta().unwrap(), EntryMeta::sample());
     assert_eq!(entry.type_hash(), type_hash("u64"));
 }
 
 #[test]
 fn every_truncation_is_detected() {
-    let bytes = encode(42, 0, &meta(), &"some output").unwrap();
+    let bytes = encode(42, 0, &EntryMeta::sample(), &"some output").unwrap();
     for len in 0..bytes.len() {
         assert!(
             Entry::parse(&bytes[..len], Some(42)).is_err(),
@@ -40,7 +22,7 @@ fn every_truncation_is_detected() {
 
 #[test]
 fn every_single_bit_flip_is_detected() {
-    let bytes = encode(42, 0, &meta(), &vec![1u8, 2, 3]).unwrap();
+    let bytes = encode(42, 0, &EntryMeta::sample(), &vec![1u8, 2, 3]).unwrap();
     for at in 0..bytes.len() {
         for bit in 0..8 {
             let mut flipped = bytes.clone();
@@ -55,7 +37,7 @@ fn every_single_bit_flip_is_detected() {
 
 #[test]
 fn foreign_key_newer_version_and_garbage_are_rejected() {
-    let bytes = encode(42, 0, &meta(), &1u8).unwrap();
+    let bytes = encode(42, 0, &EntryMeta::sample(), &1u8).unwrap();
     assert_eq!(
         Entry::parse(&bytes, Some(43)).unwrap_err(),
         EntryError::ForeignKey
@@ -80,7 +62,7 @@ fn foreign_key_newer_version_and_garbage_are_rejected() {
 
 /// An entry whose output is `frame`, flagged compressed with `raw_len`.
 fn compressed(frame: &[u8], raw_len: u64) -> Vec<u8> {
-    let meta = rmp_serde::to_vec_named(&meta()).unwrap();
+    let meta = rmp_serde::to_vec_named(&EntryMeta::sample()).unwrap();
     let mut bytes = assemble(1, 0, &meta, frame);
     bytes[10..12].copy_from_slice(&FLAG_ZSTD.to_le_bytes());
     bytes[56..64].copy_from_slice(&raw_len.to_le_bytes());
@@ -126,15 +108,15 @@ fn file_len_is_the_length_of_the_parts() {
     let none: (u8, crate::Array<f64>) = (1, crate::Array::from_vec(vec![]));
     for level in [None, Some(3)] {
         for encoded in [
-            encode_parts(1, 0, &meta(), &arrays, level, None).unwrap(),
-            encode_parts(1, 0, &meta(), &none, level, None).unwrap(),
-            encode_parts(1, 0, &meta(), &"no arrays", level, None).unwrap(),
+            encode_parts(1, 0, &EntryMeta::sample(), &arrays, level, None).unwrap(),
+            encode_parts(1, 0, &EntryMeta::sample(), &none, level, None).unwrap(),
+            encode_parts(1, 0, &EntryMeta::sample(), &"no arrays", level, None).unwrap(),
         ] {
             let written: u64 = encoded.parts().iter().map(|p| p.len() as u64).sum();
             assert_eq!(encoded.file_len(), written, "zstd {level:?}");
         }
     }
-    let encoded = encode_parts(1, 0, &meta(), &arrays, None, None).unwrap();
+    let encoded = encode_parts(1, 0, &EntryMeta::sample(), &arrays, None, None).unwrap();
     assert!(encoded.has_blobs());
     assert_eq!(
         Entry::parse(&encoded.parts().concat(), Some(1)).map(|_| ()),
@@ -144,7 +126,7 @@ fn file_len_is_the_length_of_the_parts() {
 
 #[test]
 fn huge_announced_lengths_do_not_allocate_or_panic() {
-    let mut bytes = encode(42, 0, &meta(), &1u8).unwrap();
+    let mut bytes = encode(42, 0, &EntryMeta::sample(), &1u8).unwrap();
     bytes[16..24].copy_from_slice(&u64::MAX.to_le_bytes());
     bytes[24..32].copy_from_slice(&u64::MAX.to_le_bytes());
     assert!(matches!(

@@ -428,18 +428,7 @@ mod tests {
 
     /// Stores `array` under `key` through `tier`; the entry's path.
     fn store(tier: &Tier, key: u128, array: &Array<f64>) -> String {
-        let meta = crate::entry::EntryMeta {
-            deps: Vec::new(),
-            identity: "t::f".into(),
-            fingerprint: "0".repeat(32),
-            output_type: "a".into(),
-            call: "f()".into(),
-            args: Vec::new(),
-            type_args: Vec::new(),
-            created_ms: 0,
-            duration_s: 0.0,
-            origin: Default::default(),
-        };
+        let meta = crate::entry::EntryMeta::sample();
         let writer = tier.blob_writer().unwrap();
         let encoded =
             crate::entry::encode_parts(key, 1, &meta, array, None, Some(&*writer)).unwrap();

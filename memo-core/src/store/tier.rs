@@ -454,18 +454,7 @@ mod tests {
     }
 
     fn entry(key: u128) -> (String, Vec<u8>) {
-        let meta = crate::entry::EntryMeta {
-            deps: Vec::new(),
-            identity: "t::f".into(),
-            fingerprint: "0".repeat(32),
-            output_type: "u64".into(),
-            call: "f()".into(),
-            args: Vec::new(),
-            type_args: Vec::new(),
-            created_ms: 0,
-            duration_s: 0.0,
-            origin: Default::default(),
-        };
+        let meta = crate::entry::EntryMeta::sample();
         let bytes = crate::entry::encode(key, 1, &meta, &42u64).unwrap();
         (format!("t.f/0000000000000000/{key:032x}.memo"), bytes)
     }
