@@ -33,7 +33,7 @@ pub(super) struct Chunks<'a> {
     len: usize,
     /// Chunks below this index hold their final bytes and may be hashed.
     ready: AtomicUsize,
-    /// The next chunk to claim; `count()` or more: none left.
+    /// The next chunk to claim; the number of chunks or more: none left.
     next: AtomicUsize,
     /// Set when the work failed: no chunk is claimed any more.
     cancelled: AtomicBool,
