@@ -252,7 +252,12 @@ fn hex_digits(value: u128) -> [u8; 32] {
 
 /// The key an entry file name stands for.
 pub(crate) fn parse_entry_name(name: &[u8]) -> Option<u128> {
-    let hex = name.strip_suffix(b".memo")?;
+    key_of(name.strip_suffix(b".memo")?)
+}
+
+/// The key written as exactly 32 lowercase hex digits, as [`hex`] writes
+/// it; `None` for anything else.
+fn key_of(hex: &[u8]) -> Option<u128> {
     if hex.len() != 32 {
         return None;
     }
@@ -280,10 +285,7 @@ pub(crate) fn parse_lease_path(path: &str) -> Option<u128> {
         .strip_prefix(LEASE_DIR)?
         .strip_prefix('/')?
         .strip_suffix(".lease")?;
-    if hex.len() != 32 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-        return None;
-    }
-    u128::from_str_radix(hex, 16).ok()
+    key_of(hex.as_bytes())
 }
 
 /// A new name for an entry's temp file.
